@@ -38,8 +38,8 @@ export interface RunningServer {
   stop(graceMs?: number): Promise<void>;
   /** Sends `signal` (default SIGKILL) without waiting, e.g. to simulate a crash. */
   kill(signal?: NodeJS.Signals): void;
-  /** Resolves with the exit code (or signal name) once the process has exited. */
-  exited: Promise<number | NodeJS.Signals | null>;
+  /** Resolves with the exit code (or signal name) once the process has exited; reading it keeps the event loop alive until then. */
+  readonly exited: Promise<number | NodeJS.Signals | null>;
   /** The last 64 KB of its stdout and stderr, interleaved in arrival order. */
   logs(): string;
 }
@@ -193,13 +193,21 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     port: address.port,
     dataDir,
     pid: child.pid!,
-    exited,
+    // Whoever waits for the exit needs the event loop to wait too.
+    get exited() {
+      child.ref();
+      return exited;
+    },
     logs,
     kill(signal: NodeJS.Signals = 'SIGKILL') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      if (child.exitCode === null && child.signalCode === null) {
+        child.ref();
+        child.kill(signal);
+      }
     },
     async stop(graceMs = 10_000) {
       if (child.exitCode === null && child.signalCode === null) {
+        child.ref();
         child.kill('SIGTERM');
         // A referenced timer keeps the test process alive while we wait.
         const killer = setTimeout(() => child.kill('SIGKILL'), graceMs);

@@ -1,0 +1,337 @@
+/**
+ * `npm test`: the whole check, the same on a laptop and in CI.
+ *
+ *   1. typecheck     tsc --noEmit -p tsconfig.json
+ *   2. build client  client/build.ts
+ *   3. unit          *.test.ts under server/, client/, scripts/, ops/
+ *   4. int           *.int.test.ts anywhere (with PostgreSQL)
+ *   5. e2e           e2e/**\/*.e2e.test.ts (with PostgreSQL and Chromium)
+ *
+ * Usage: `tsx scripts/test.ts [--only unit|int|e2e]`. With `--only`, the
+ * typecheck still runs first; the client is built for int and e2e.
+ *
+ * Each test phase runs `node --import tsx --test --test-reporter=tap <files>`
+ * with the files listed explicitly (Node 20 does not expand `**`). A phase
+ * with no test files, or whose runner reports 0 tests, fails. Stops at the
+ * first failing step.
+ *
+ * Environment:
+ *   TEST_DATABASE_URL  use this PostgreSQL instead of starting a temporary one
+ *                      (int and e2e phases get it in their environment).
+ *   CHROMIUM_PATH      use this browser; else /usr/bin/chromium, installed
+ *                      with apt-get when missing and running as root.
+ *   TEST_PHASE_TIMEOUT_MIN  wall-clock limit per phase in minutes (default 30).
+ *
+ * Output: the runner's TAP (including `# tests N`, `# pass N`, `# fail N`)
+ * on stdout, then a summary ending in one line `N passed, M failed` (totals
+ * over all phases; a failed non-test step counts as one failure). Exit code
+ * 0 only when everything passed.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { ensureChromium } from '../ops/dev/chromium.js';
+import { startPostgres, type PostgresServer } from '../ops/dev/postgres.js';
+import { parseTapSummary, planTests, type Phase, type TestPlan, UNIT_ROOTS } from './test-plan.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface StepResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  detail: string;
+  pass: number;
+  fail: number;
+}
+
+const results: StepResult[] = [];
+let current: ChildProcess | null = null;
+let postgres: PostgresServer | null = null;
+let interrupted: NodeJS.Signals | null = null;
+
+function out(line: string): void {
+  process.stdout.write(line + '\n');
+}
+
+function header(title: string): void {
+  out('');
+  out(`=== ${title} ===`);
+}
+
+function parseArgs(argv: string[]): { only: Phase | null } {
+  let only: Phase | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = a === '--only' ? argv[++i] : a.startsWith('--only=') ? a.slice(7) : undefined;
+    if (value !== undefined) {
+      if (value !== 'unit' && value !== 'int' && value !== 'e2e') {
+        throw new Error(`--only takes unit, int or e2e (got ${JSON.stringify(value)})`);
+      }
+      only = value;
+    } else if (a === '--help' || a === '-h') {
+      out('usage: tsx scripts/test.ts [--only unit|int|e2e]');
+      process.exit(0);
+    } else {
+      throw new Error(`unknown argument ${JSON.stringify(a)}; usage: tsx scripts/test.ts [--only unit|int|e2e]`);
+    }
+  }
+  return { only };
+}
+
+/**
+ * Runs a command in its own process group (so a signal can end it and
+ * everything it started), stdout copied to ours and kept (last 256 KB) for
+ * parsing, stderr passed through. Resolves with the exit code (null when
+ * killed) and the kept stdout.
+ */
+function runChild(
+  cmd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; timedOut: boolean }> {
+  return new Promise((resolveRun) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    current = child;
+    let kept = '';
+    child.stdout!.on('data', (b: Buffer) => {
+      process.stdout.write(b);
+      kept += b.toString('utf8');
+      if (kept.length > 512 * 1024) kept = kept.slice(-256 * 1024);
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      out(`\n!!! ${cmd} ${args.slice(0, 3).join(' ')}… still running after ${timeoutMs / 60000} min: killing it`);
+      void killGroup(child);
+    }, timeoutMs);
+    child.on('error', (err) => {
+      out(`!!! could not start ${cmd}: ${err.message}`);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      if (current === child) current = null;
+      resolveRun({ code, signal, stdout: kept, timedOut });
+    });
+  });
+}
+
+/** SIGTERM to the child's process group, SIGKILL 5 s later if it is still there. */
+function killGroup(child: ChildProcess): Promise<void> {
+  return new Promise((res) => {
+    if (child.exitCode !== null || child.signalCode !== null || child.pid === undefined) return res();
+    const pid = child.pid;
+    const signalGroup = (sig: NodeJS.Signals) => {
+      try {
+        process.kill(-pid, sig);
+      } catch {
+        // group already gone
+      }
+    };
+    signalGroup('SIGTERM');
+    const t = setTimeout(() => signalGroup('SIGKILL'), 5000);
+    child.once('close', () => {
+      clearTimeout(t);
+      // Grandchildren that ignored SIGTERM (a stuck server, a browser) go too.
+      signalGroup('SIGKILL');
+      res();
+    });
+  });
+}
+
+function record(r: StepResult): StepResult {
+  results.push(r);
+  out(`--- ${r.name}: ${r.ok ? 'ok' : 'FAILED'}${r.detail ? ` (${r.detail})` : ''} in ${r.seconds.toFixed(1)} s`);
+  return r;
+}
+
+async function step(name: string, fn: () => Promise<{ ok: boolean; detail?: string; pass?: number; fail?: number }>): Promise<boolean> {
+  const t0 = Date.now();
+  let r: { ok: boolean; detail?: string; pass?: number; fail?: number };
+  try {
+    r = await fn();
+  } catch (err) {
+    out(`!!! ${name}: ${err instanceof Error ? err.message : String(err)}`);
+    r = { ok: false, detail: 'error' };
+  }
+  if (interrupted) r = { ...r, ok: false, detail: `interrupted by ${interrupted}` };
+  const pass = r.pass ?? 0;
+  // A failed step that reported no failing test still counts as one failure.
+  const fail = r.ok ? (r.fail ?? 0) : Math.max(1, r.fail ?? 0);
+  return record({ name, ok: r.ok, seconds: (Date.now() - t0) / 1000, detail: r.detail ?? '', pass, fail }).ok;
+}
+
+async function typecheck(): Promise<boolean> {
+  header('typecheck: tsc --noEmit -p tsconfig.json');
+  return step('typecheck', async () => {
+    const tsc = join(ROOT, 'node_modules', '.bin', 'tsc');
+    if (!existsSync(tsc)) throw new Error('node_modules/.bin/tsc not found: run `npm ci` first');
+    const r = await runChild(tsc, ['--noEmit', '-p', 'tsconfig.json'], process.env, 10 * 60_000);
+    return { ok: r.code === 0, detail: r.code === 0 ? '' : `tsc exit ${r.code ?? r.signal}` };
+  });
+}
+
+async function buildClient(): Promise<boolean> {
+  header('build client: client/build.ts');
+  return step('build client', async () => {
+    if (!existsSync(join(ROOT, 'client', 'build.ts'))) throw new Error('client/build.ts not found');
+    const r = await runChild(process.execPath, ['--import', 'tsx', 'client/build.ts'], process.env, 10 * 60_000);
+    return { ok: r.code === 0, detail: r.code === 0 ? '' : `exit ${r.code ?? r.signal}` };
+  });
+}
+
+const PHASE_INFO: Record<Phase, { title: string; where: string; concurrency: number; testTimeoutMs: number }> = {
+  unit: {
+    title: 'unit tests',
+    where: `*.test.ts under ${UNIT_ROOTS.map((d) => d + '/').join(', ')} (not *.int.test.ts)`,
+    concurrency: Math.max(1, availableParallelism()),
+    testTimeoutMs: 60_000,
+  },
+  int: { title: 'integration tests', where: '*.int.test.ts anywhere outside node_modules', concurrency: 1, testTimeoutMs: 180_000 },
+  e2e: { title: 'e2e tests', where: 'e2e/**/*.e2e.test.ts', concurrency: 1, testTimeoutMs: 300_000 },
+};
+
+async function testPhase(phase: Phase, files: string[], env: NodeJS.ProcessEnv): Promise<boolean> {
+  const info = PHASE_INFO[phase];
+  header(`${info.title} (${files.length} file${files.length === 1 ? '' : 's'})`);
+  return step(phase, async () => {
+    if (files.length === 0) {
+      throw new Error(`no ${phase} test files found (looked for ${info.where}); every phase must have tests`);
+    }
+    for (const f of files) out(`# file ${f}`);
+    const phaseTimeoutMs = Number(process.env.TEST_PHASE_TIMEOUT_MIN || 30) * 60_000;
+    const args = [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-reporter=tap',
+      `--test-concurrency=${info.concurrency}`,
+      `--test-timeout=${info.testTimeoutMs}`,
+      ...files,
+    ];
+    const r = await runChild(process.execPath, args, env, phaseTimeoutMs);
+    const s = parseTapSummary(r.stdout);
+    if (!s) {
+      return { ok: false, detail: `test runner ended (${r.code ?? r.signal}) without a summary${r.timedOut ? ', timed out' : ''}` };
+    }
+    const fail = s.fail + s.cancelled;
+    if (s.tests === 0) return { ok: false, detail: 'the runner found 0 tests in these files', pass: 0, fail: 0 };
+    const ok = r.code === 0 && fail === 0 && !r.timedOut;
+    const detail = `${s.pass} passed, ${fail} failed` + (s.skipped ? `, ${s.skipped} skipped` : '') + (s.todo ? `, ${s.todo} todo` : '');
+    return { ok, detail: ok ? detail : `${detail}; runner exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}`, pass: s.pass, fail };
+  });
+}
+
+async function ensurePostgres(env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (env.TEST_DATABASE_URL) return true;
+  header('PostgreSQL: starting a temporary server');
+  return step('postgres', async () => {
+    postgres = await startPostgres();
+    env.TEST_DATABASE_URL = postgres.url;
+    out(`TEST_DATABASE_URL=${postgres.url}`);
+    return { ok: true };
+  });
+}
+
+async function ensureBrowser(env: NodeJS.ProcessEnv): Promise<boolean> {
+  header('Chromium');
+  return step('chromium', async () => {
+    const path = await ensureChromium();
+    env.CHROMIUM_PATH = path;
+    out(`CHROMIUM_PATH=${path}`);
+    return { ok: true };
+  });
+}
+
+async function stopPostgres(): Promise<void> {
+  const pgServer = postgres;
+  if (!pgServer) return;
+  postgres = null;
+  try {
+    await pgServer.stop();
+    out('PostgreSQL stopped.');
+  } catch (err) {
+    out(`!!! stopping PostgreSQL failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function printSummary(): { pass: number; fail: number } {
+  header('summary');
+  let pass = 0;
+  let fail = 0;
+  for (const r of results) {
+    pass += r.pass;
+    fail += r.fail;
+    out(`${r.ok ? 'ok    ' : 'FAILED'}  ${r.name.padEnd(13)} ${r.seconds.toFixed(1).padStart(6)} s  ${r.detail}`);
+  }
+  out(`${pass} passed, ${fail} failed`);
+  return { pass, fail };
+}
+
+function describePlan(plan: TestPlan): void {
+  out(`found ${plan.unit.length} unit, ${plan.int.length} integration, ${plan.e2e.length} e2e test files`);
+}
+
+async function main(): Promise<number> {
+  const { only } = parseArgs(process.argv.slice(2));
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const wants = (p: Phase) => only === null || only === p;
+
+  const plan = planTests(ROOT);
+  describePlan(plan);
+  if (plan.orphans.length > 0) {
+    header('test files that no phase runs');
+    const okOrphans = await step('test layout', async () => {
+      for (const f of plan.orphans) out(`  ${f}`);
+      throw new Error(
+        'these *.test.ts files would never run: unit tests live under server/, client/, scripts/ or ops/; ' +
+          'integration tests are named *.int.test.ts; browser tests are e2e/**/*.e2e.test.ts',
+      );
+    });
+    if (!okOrphans) return 1;
+  }
+
+  if (!(await typecheck())) return 1;
+  if (only !== 'unit' && !(await buildClient())) return 1;
+  if (interrupted) return 1;
+  if (wants('unit') && !(await testPhase('unit', plan.unit, env))) return 1;
+  if (wants('int') || wants('e2e')) {
+    if (!(await ensurePostgres(env))) return 1;
+  }
+  if (wants('int') && !(await testPhase('int', plan.int, env))) return 1;
+  if (wants('e2e')) {
+    if (!(await ensureBrowser(env))) return 1;
+    if (!(await testPhase('e2e', plan.e2e, env))) return 1;
+  }
+  return 0;
+}
+
+async function onSignal(signal: NodeJS.Signals): Promise<void> {
+  if (interrupted) return;
+  interrupted = signal;
+  out(`\n!!! ${signal}: stopping`);
+  if (current) await killGroup(current);
+  await stopPostgres();
+  out(`interrupted by ${signal}; the summary covers the steps that ran`);
+  printSummary();
+  process.exit(signal === 'SIGINT' ? 130 : 143);
+}
+
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(sig, (s) => void onSignal(s));
+
+let code = 1;
+try {
+  code = await main();
+} catch (err) {
+  out(`!!! ${err instanceof Error ? err.message : String(err)}`);
+  code = 1;
+} finally {
+  await stopPostgres();
+}
+if (!interrupted) {
+  const { fail } = printSummary();
+  process.exitCode = code !== 0 || fail > 0 ? 1 : 0;
+}
