@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { SessionTokens, loadOrCreateSessionSecret } from './auth/session-token.ts';
+import type { Broker } from './broker/broker.ts';
+import { MemoryBroker } from './broker/memory-broker.ts';
+import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { compileHubSchemas } from './channels/hub/schemas.ts';
+import type { Config } from './config.ts';
+import { openDatabase } from './db/database.ts';
+import type { Database } from './db/database.ts';
+import { CloseCodes } from './errors.ts';
+import { buildRouter } from './http/routes.ts';
+import { createLogger } from './logger.ts';
+import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import type { PresenceStore } from './presence/presence-store.ts';
+import { Fanout } from './realtime/fanout.ts';
+import { SocketSession } from './realtime/socket-session.ts';
+import { UwsServer } from './transport/uws-server.ts';
+
+/** Replaceable parts, for tests and for the cluster setup; each defaults to the embedded implementation. */
+export interface ServerDeps {
+  logger?: Logger;
+  broker?: Broker;
+  presence?: PresenceStore;
+  database?: Database;
+}
+
+/** A running Plexus node. */
+export interface PlexusServer {
+  /** Base URL, e.g. `http://127.0.0.1:4000` (valid after {@link listen}). */
+  readonly url: string;
+  /** The bound port (valid after {@link listen}). */
+  readonly port: number;
+  readonly database: Database;
+  readonly broker: Broker;
+  readonly presence: PresenceStore;
+  /** Open WebSocket connections. */
+  connectionCount(): number;
+  /** Starts listening on the configured host and port; returns the port. */
+  listen(): Promise<number>;
+  /**
+   * Stops: no new connections, every socket closed with 1001 (so clients
+   * reconnect elsewhere), sessions ended, database and broker closed.
+   */
+  close(): Promise<void>;
+}
+
+function packageVersion(): string {
+  try {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+/**
+ * Wires every part of a node from `config`: database (migrated), broker,
+ * presence, channels, HTTP routes and the uWebSockets.js transport.
+ * Nothing is a module singleton; two servers can run in one process.
+ * @throws when the database cannot be opened or migrated
+ */
+export async function createServer(config: Config, deps: ServerDeps = {}): Promise<PlexusServer> {
+  const log = deps.logger ?? createLogger(config.logLevel);
+  fs.mkdirSync(config.dataDir, { recursive: true });
+  const database =
+    deps.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') }));
+  const broker = deps.broker ?? new MemoryBroker();
+  const presence = deps.presence ?? new MemoryPresenceStore();
+  const sessionTokens = new SessionTokens(loadOrCreateSessionSecret(config.sessionSecret, config.dataDir));
+  const fanout = new Fanout(broker);
+  const routes = [
+    hubChannelRoute({ db: database.knex, presence, schemas: compileHubSchemas(), sessionTokens, defaultRoomSize: config.defaultRoomSize, log }),
+  ];
+  const sessions = new Set<SocketSession>();
+  const router = buildRouter({
+    db: database.knex,
+    presence,
+    clientDir: config.clientDir,
+    defaultRoomSize: config.defaultRoomSize,
+    version: packageVersion(),
+    health: () => ({ database: database.kind, connections: transport.connectionCount }),
+  });
+
+  const transport: UwsServer = new UwsServer(
+    {
+      host: config.host,
+      port: config.port,
+      maxFrameBytes: config.maxFrameBytes,
+      idleTimeoutSeconds: config.idleTimeoutSeconds,
+      maxBackpressureBytes: config.maxBackpressureBytes,
+      maxBodyBytes: 1024 * 1024,
+      socketPath: '/socket/websocket',
+    },
+    router.handler(),
+    {
+      authorize: async (params) => {
+        const fromToken = params.session_token ? await sessionTokens.verify(params.session_token) : null;
+        return { sessionId: fromToken ?? randomUUID() };
+      },
+      open: (connection, data) => {
+        const { sessionId } = data as { sessionId: string };
+        const session = new SocketSession(sessionId, connection, routes, fanout, log, {
+          maxChannels: config.maxChannelsPerSocket,
+          maxQueuedFrames: 256,
+        });
+        sessions.add(session);
+        return {
+          frame: (frame) => session.handleFrame(frame),
+          close: (code) => {
+            sessions.delete(session);
+            log.debug({ sessionId, code }, 'socket closed');
+            void session.end();
+          },
+        };
+      },
+    },
+    log,
+  );
+  fanout.setPublisher(transport);
+
+  let closed = false;
+  return {
+    get url() {
+      const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
+      return `http://${host}:${transport.port}`;
+    },
+    get port() {
+      return transport.port;
+    },
+    database,
+    broker,
+    presence,
+    connectionCount: () => transport.connectionCount,
+    listen: () => transport.listen(),
+    async close() {
+      if (closed) return;
+      closed = true;
+      transport.stopListening();
+      transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
+      await Promise.all([...sessions].map((s) => s.end()));
+      await broker.close();
+      await database.close();
+    },
+  };
+}

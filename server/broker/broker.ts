@@ -1,0 +1,20 @@
+/**
+ * Carries encoded broadcast frames between nodes. Local delivery never goes
+ * through the broker (as in Phoenix.PubSub): a node publishes once per
+ * broadcast and each other node subscribed to the topic receives it once,
+ * however many local clients it has.
+ */
+export interface Broker {
+  /** This node's id; messages published by a node are never delivered back to it. */
+  readonly nodeId: string;
+  /** Sends `frame` to every other node subscribed to `topic`. */
+  publish(topic: string, frame: string): void;
+  /** Starts delivering other nodes' frames on `topic` to `onFrame`. Subscribing twice is a no-op. */
+  subscribe(topic: string): void;
+  /** Stops delivering `topic`. */
+  unsubscribe(topic: string): void;
+  /** Sets the single receiver of frames from other nodes. */
+  onFrame(handler: (topic: string, frame: string) => void): void;
+  /** Releases connections. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,254 @@
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import { permissionsFor, spawnPermissionFor } from '../../auth/permissions.ts';
+import type { HubPermissions, Roles } from '../../auth/permissions.ts';
+import type { SessionTokens } from '../../auth/session-token.ts';
+import { findHubBySid } from '../../db/hubs.ts';
+import type { HubRecord } from '../../db/hubs.ts';
+import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
+import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts';
+import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff.ts';
+import { error, ok } from '../../realtime/channel.ts';
+import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
+import { hubView } from './hub-view.ts';
+import type { HubCounts } from './hub-view.ts';
+import { describeErrors } from './schemas.ts';
+import type { HubSchemas } from './schemas.ts';
+
+/** What the hub channel needs from the rest of the server. */
+export interface HubChannelDeps {
+  db: Knex;
+  presence: PresenceStore;
+  schemas: HubSchemas;
+  sessionTokens: SessionTokens;
+  defaultRoomSize: number;
+  log: Logger;
+}
+
+/** Topic prefix of rooms. */
+export const HUB_TOPIC_PREFIX = 'hub:';
+
+/** Counts `room` and `lobby` members in a presence list (first meta of each key), Reticulum's member_count/lobby_count. */
+export function countPresence(entries: PresenceEntries): HubCounts {
+  let memberCount = 0;
+  let lobbyCount = 0;
+  for (const { metas } of Object.values(entries)) {
+    const meta = metas[metas.length - 1];
+    if (!meta) continue;
+    if (meta.presence === 'room') memberCount++;
+    else lobbyCount++;
+  }
+  return { memberCount, lobbyCount };
+}
+
+const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
+  'events:begin_streaming': ['streaming', true],
+  'events:end_streaming': ['streaming', false],
+  'events:begin_recording': ['recording', true],
+  'events:end_recording': ['recording', false],
+  'events:raise_hand': ['hand_raised', true],
+  'events:lower_hand': ['hand_raised', false],
+  'events:begin_typing': ['typing', true],
+  'events:end_typing': ['typing', false],
+};
+
+/**
+ * The room channel `hub:<hub_sid>`: Reticulum's HubChannel behaviour
+ * (reference/reticulum.md §1.2, §1.5, §2) for joins, presence, the NAF relay
+ * and chat.
+ *
+ * - join params `{profile, context, ...}`; errors `not_found`, `closed`;
+ *   reply `{hubs:[hub], session_id, session_token, ...}`, then
+ *   `presence_state` and a `presence_diff` join to everyone;
+ * - `events:entered`, `events:profile_updated`, `events:entering`, hand and
+ *   typing flags update the meta as ONE `presence_diff`;
+ * - `naf` is checked (spawns by template suffix, creator/owner overwritten)
+ *   and relayed to everyone but the sender with `from_session_id`; `nafr`
+ *   is relayed without parsing unless it contains `isFirstSync`;
+ * - `message` goes to everyone with the sender's `session_id`.
+ * Every payload is validated; a bad one gets an error reply and changes nothing.
+ */
+export class HubChannel implements Channel {
+  private hub: HubRecord | null = null;
+  private meta: PresenceMeta | null = null;
+  private roles: Roles = { owner: false, creator: false, signed_in: false };
+  private permissions: HubPermissions | null = null;
+  private readonly sessionId: string;
+
+  constructor(
+    private readonly ctx: ChannelContext,
+    private readonly deps: HubChannelDeps,
+  ) {
+    this.sessionId = ctx.session.sessionId;
+  }
+
+  private get hubSid(): string {
+    return this.ctx.topic.slice(HUB_TOPIC_PREFIX.length);
+  }
+
+  async join(params: unknown): Promise<Reply> {
+    const { schemas } = this.deps;
+    if (!schemas.joinParams(params)) {
+      return error('invalid_payload', `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
+    }
+    const p = params as { profile: Record<string, unknown>; context: Record<string, unknown> };
+    const hub = await findHubBySid(this.deps.db, this.hubSid);
+    if (!hub) return error('not_found', 'No such Hub');
+    if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible');
+    this.hub = hub;
+    this.permissions = permissionsFor(hub.memberPermissions, this.roles);
+    this.meta = {
+      phx_ref: '',
+      presence: 'lobby',
+      profile: p.profile,
+      context: p.context,
+      roles: this.roles,
+      permissions: this.permissions,
+    };
+    const counts = countPresence(await this.deps.presence.list(this.ctx.topic));
+    return ok({
+      hubs: [hubView(hub, counts, this.deps.defaultRoomSize)],
+      session_id: this.sessionId,
+      session_token: await this.deps.sessionTokens.issue(this.sessionId),
+      subscriptions: { web_push: false, favorites: false },
+      perms_token: null,
+      hub_requires_oauth: false,
+    });
+  }
+
+  async afterJoin(): Promise<void> {
+    const { phx_ref: _ignored, ...meta } = this.meta!;
+    this.meta = await this.deps.presence.track(this.ctx.topic, this.sessionId, meta);
+    this.ctx.push('presence_state', await this.deps.presence.list(this.ctx.topic));
+    this.ctx.broadcast('presence_diff', joinDiff(this.sessionId, this.meta));
+  }
+
+  handleIn(event: string, payload: unknown): Reply | undefined | Promise<Reply | undefined> {
+    switch (event) {
+      case 'nafr':
+        return this.onNafr(payload);
+      case 'naf':
+        return this.onNaf(payload);
+      case 'message':
+        return this.onMessage(payload);
+      case 'events:entered':
+        return this.updateMeta(payload, (m) => {
+          const context = { ...(m.context as Record<string, unknown>) };
+          delete context.entering;
+          const entryDisplayType = (payload as Record<string, unknown>).entryDisplayType;
+          if (typeof entryDisplayType === 'string' && entryDisplayType !== 'Screen') context.hmd = true;
+          return { ...m, presence: 'room', context };
+        });
+      case 'events:entering':
+        return this.updateMeta(payload, (m) => ({ ...m, context: { ...(m.context as object), entering: true } }));
+      case 'events:entering_cancelled':
+        return this.updateMeta(payload, (m) => {
+          const context = { ...(m.context as Record<string, unknown>) };
+          delete context.entering;
+          return { ...m, context };
+        });
+      case 'events:profile_updated': {
+        const { schemas } = this.deps;
+        if (!schemas.profileUpdated(payload)) return invalid(event, describeErrors(schemas.profileUpdated.errors), '{profile: {...}}');
+        const profile = (payload as { profile: Record<string, unknown> }).profile;
+        return this.updateMeta(payload, (m) => ({ ...m, profile }));
+      }
+      case 'events:object_spawned': {
+        const { schemas } = this.deps;
+        if (!schemas.objectSpawned(payload)) return invalid(event, describeErrors(schemas.objectSpawned.errors), '{object_type: 0..31}');
+        return ok();
+      }
+      default: {
+        const flag = PRESENCE_FLAG_EVENTS[event];
+        if (flag) return this.updateMeta(payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
+        return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
+      }
+    }
+  }
+
+  /** `nafr`: relayed as an opaque string unless it carries a first sync (reference/reticulum.md §1.5). */
+  private onNafr(payload: unknown): Reply | undefined {
+    const { schemas } = this.deps;
+    if (!schemas.nafr(payload)) return invalid('nafr', describeErrors(schemas.nafr.errors), '{naf: "<JSON string>"}');
+    const naf = (payload as { naf: string }).naf;
+    if (!naf.includes('isFirstSync')) {
+      this.ctx.broadcastFrom('nafr', { naf, from_session_id: this.sessionId });
+      return undefined;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(naf);
+    } catch {
+      return error('invalid_payload', 'nafr.naf is not valid JSON; send {naf: JSON.stringify({dataType, data})}.');
+    }
+    return this.onNaf(parsed);
+  }
+
+  /** `naf`: spawn checks and relay (reference/reticulum.md §1.2 "naf", §1.5). */
+  private onNaf(payload: unknown): Reply | undefined {
+    const { schemas } = this.deps;
+    if (!schemas.naf(payload)) return invalid('naf', describeErrors(schemas.naf.errors), '{dataType, data, clientId?}');
+    const envelope = payload as { dataType: string; data: Record<string, unknown>; clientId?: string | null };
+    if (envelope.dataType === 'um') {
+      const d = (envelope.data as { d: Array<Record<string, unknown>> }).d;
+      if (d.some((e) => e.isFirstSync)) {
+        return error('invalid_payload', 'An "um" update may not carry isFirstSync; send first syncs as single "u" messages.');
+      }
+    }
+    const data = envelope.data;
+    if (envelope.dataType === 'u' && data.isFirstSync === true && data.persistent !== true && typeof data.template === 'string') {
+      const needed = spawnPermissionFor(data.template);
+      if (needed === undefined) {
+        return error('spawn_denied', `Template ${JSON.stringify(data.template.slice(0, 64))} may not be spawned; spawnable templates end in -avatar, -media, -camera, -drawing, -pen or -emoji.`);
+      }
+      if (needed !== null && !this.permissions?.[needed]) {
+        return error('spawn_denied', `Spawning ${JSON.stringify(data.template.slice(0, 64))} needs the ${needed} permission, which this room does not give you.`, { permission: needed });
+      }
+      this.ctx.broadcastFrom('naf', { ...envelope, data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
+      return undefined;
+    }
+    this.ctx.broadcastFrom('naf', { ...envelope, from_session_id: this.sessionId });
+    return undefined;
+  }
+
+  /** `message`: chat and other messages to everyone, sender included, with the sender's session_id. */
+  private onMessage(payload: unknown): Reply | undefined {
+    const { schemas } = this.deps;
+    if (!schemas.message(payload)) return invalid('message', describeErrors(schemas.message.errors), '{type: "chat", body: "..."}');
+    this.ctx.broadcast('message', { ...(payload as Record<string, unknown>), session_id: this.sessionId });
+    return undefined;
+  }
+
+  /** Replaces this session's meta and broadcasts ONE diff (leave old + join new). */
+  private async updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta): Promise<Reply | undefined> {
+    if (!this.deps.schemas.object(payload)) return error('invalid_payload', 'The payload must be a JSON object (or null).');
+    const current = this.meta;
+    if (!current) return undefined;
+    const { phx_ref, phx_ref_prev: _prev, ...rest } = current;
+    const updated = await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, change(rest));
+    if (!updated) return undefined;
+    this.meta = updated.meta;
+    this.ctx.broadcast('presence_diff', updateDiff(this.sessionId, updated.old, updated.meta));
+    return undefined;
+  }
+
+  async terminate(): Promise<void> {
+    const current = this.meta;
+    this.meta = null;
+    if (!current?.phx_ref) return;
+    const old = await this.deps.presence.untrack(this.ctx.topic, this.sessionId, current.phx_ref);
+    if (old) this.ctx.broadcast('presence_diff', leaveDiff(this.sessionId, old));
+  }
+}
+
+function invalid(event: string, what: string, expected: string): Reply {
+  return error('invalid_payload', `${event}: ${what}; expected ${expected}.`);
+}
+
+/** The route that serves `hub:<hub_sid>` topics. */
+export function hubChannelRoute(deps: HubChannelDeps): ChannelRoute {
+  return {
+    matches: (topic) => topic.startsWith(HUB_TOPIC_PREFIX),
+    create: (ctx) => new HubChannel(ctx, deps),
+  };
+}

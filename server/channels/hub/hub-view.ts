@@ -1,0 +1,40 @@
+import { memberPermissionsFromBits } from '../../auth/permissions.ts';
+import type { HubRecord } from '../../db/hubs.ts';
+
+/** Counts of people in a room, from presence. */
+export interface HubCounts {
+  /** Sessions whose presence is `room`. */
+  memberCount: number;
+  /** Sessions whose presence is `lobby`. */
+  lobbyCount: number;
+}
+
+/**
+ * The public JSON of a room, shaped like Reticulum's `HubView "show.json"`
+ * (reference/reticulum.md §1.2 join reply): `hub_id` is the hub_sid.
+ * @param defaultRoomSize used when the room has no `room_size` of its own
+ */
+export function hubView(hub: HubRecord, counts: HubCounts, defaultRoomSize: number, url: string | null = null): Record<string, unknown> {
+  return {
+    hub_id: hub.hubSid,
+    name: hub.name,
+    slug: hub.slug,
+    description: null,
+    user_data: null,
+    allow_promotion: false,
+    entry_code: 0,
+    entry_mode: hub.entryMode,
+    host: null,
+    port: null,
+    turn: { enabled: false },
+    scene: null,
+    embed_token: null,
+    member_permissions: memberPermissionsFromBits(hub.memberPermissions),
+    room_size: hub.roomSize ?? defaultRoomSize,
+    member_count: counts.memberCount,
+    lobby_count: counts.lobbyCount,
+    url,
+    inserted_at: hub.insertedAt.toISOString(),
+    updated_at: hub.updatedAt.toISOString(),
+  };
+}

@@ -1,0 +1,90 @@
+import path from 'node:path';
+import { ErrorCodes, PlexusError } from './errors.ts';
+
+/**
+ * Plexus configuration, read from environment variables by {@link loadConfig}.
+ * Every field documents its variable, unit and default; the README's
+ * configuration table lists the same.
+ */
+export interface Config {
+  /** `PORT`: TCP port for HTTP and WebSocket. Default 4000; 0 picks a free port. */
+  port: number;
+  /** `HOST`: address to listen on. Default `127.0.0.1`; use `0.0.0.0` to accept remote clients. */
+  host: string;
+  /** `DATA_DIR`: directory for the embedded database and generated secrets. Default `./data`, resolved against the working directory. */
+  dataDir: string;
+  /** `DATABASE_URL`: PostgreSQL URL (`postgres://user:pass@host:port/db`). Unset means embedded PGlite under `DATA_DIR/pglite`. */
+  databaseUrl: string | null;
+  /** `MAX_FRAME_BYTES`: largest WebSocket frame accepted, in bytes. Default 65536. Larger frames close the socket with code 1009. */
+  maxFrameBytes: number;
+  /** `IDLE_TIMEOUT_SECONDS`: a socket that sends nothing (not even a heartbeat) for this long is closed. Default 60 (Phoenix's default). Minimum 8. */
+  idleTimeoutSeconds: number;
+  /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket before it is closed with code 4008. Default 1048576 (1 MiB). */
+  maxBackpressureBytes: number;
+  /** `MAX_CHANNELS_PER_SOCKET`: channels one socket may join at once. Default 100 (Phoenix's default). */
+  maxChannelsPerSocket: number;
+  /** `DEFAULT_ROOM_SIZE`: `room_size` of new rooms. Default 24 (Reticulum's default). */
+  defaultRoomSize: number;
+  /** `SESSION_SECRET`: secret for signing session tokens (HS256). Unset means one is generated into `DATA_DIR/session-secret` on first start. */
+  sessionSecret: string | null;
+  /** `LOG_LEVEL`: pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
+  logLevel: string;
+  /** `CLIENT_DIR`: directory of the built web client. Default `client/dist` in the repository. */
+  clientDir: string;
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return def;
+  if (!/^\d+$/.test(raw.trim())) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${JSON.stringify(raw)} is not a whole number; set it to an integer between ${min} and ${max}, or unset it for the default ${def}.`);
+  }
+  const n = Number(raw.trim());
+  if (n < min || n > max) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${n} is out of range; set it between ${min} and ${max}, or unset it for the default ${def}.`);
+  }
+  return n;
+}
+
+/**
+ * Reads and validates the configuration from environment variables.
+ * @param env the environment, usually `process.env`
+ * @param cwd base for relative paths (default `process.cwd()`)
+ * @returns a complete {@link Config}
+ * @throws PlexusError `config_invalid` naming the variable and the accepted values
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = process.cwd()): Config {
+  const host = env.HOST?.trim() || '127.0.0.1';
+  if (!/^[A-Za-z0-9.:\-\[\]]+$/.test(host)) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `HOST=${JSON.stringify(env.HOST)} is not a host name or IP address; use e.g. 127.0.0.1 or 0.0.0.0.`);
+  }
+  const databaseUrl = env.DATABASE_URL?.trim() || null;
+  if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `DATABASE_URL must start with postgres:// or postgresql:// (got ${JSON.stringify(databaseUrl.slice(0, 20))}...); unset it to use the embedded database.`);
+  }
+  const logLevel = env.LOG_LEVEL?.trim() || 'info';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}.`);
+  }
+  const sessionSecret = env.SESSION_SECRET?.trim() || null;
+  if (sessionSecret !== null && sessionSecret.length < 32) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, 'SESSION_SECRET must be at least 32 characters; generate one with `openssl rand -hex 32`, or unset it to have one generated in DATA_DIR.');
+  }
+  const repoRoot = path.resolve(import.meta.dirname, '..');
+  return {
+    port: intVar(env, 'PORT', 4000, 0, 65535),
+    host,
+    dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
+    databaseUrl,
+    maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
+    idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),
+    maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 100, 1, 10000),
+    defaultRoomSize: intVar(env, 'DEFAULT_ROOM_SIZE', 24, 1, 10000),
+    sessionSecret,
+    logLevel,
+    clientDir: path.resolve(cwd, env.CLIENT_DIR?.trim() || path.join(repoRoot, 'client', 'dist')),
+  };
+}

@@ -1,0 +1,120 @@
+import { createHash, randomBytes, randomInt } from 'node:crypto';
+import type { Knex } from 'knex';
+
+/** How members may enter a room (Reticulum `entry_mode`). */
+export type EntryMode = 'allow' | 'invite' | 'deny';
+
+/** A room as stored in the `hubs` table. */
+export interface HubRecord {
+  /** Internal numeric id (bigint, as a string). */
+  id: string;
+  /** Public room id: 7 characters of `[A-Za-z0-9]`, used in URLs and topics (`hub:<hub_sid>`). */
+  hubSid: string;
+  name: string;
+  slug: string;
+  entryMode: EntryMode;
+  /** Reticulum's 8 permission bits (0..255). */
+  memberPermissions: number;
+  /** Most members in the room at once; null means the server default. */
+  roomSize: number | null;
+  insertedAt: Date;
+  updatedAt: Date;
+}
+
+interface HubRow {
+  hub_id: string | number;
+  hub_sid: string;
+  name: string;
+  slug: string;
+  entry_mode: EntryMode;
+  member_permissions: number;
+  room_size: number | null;
+  inserted_at: Date;
+  updated_at: Date;
+}
+
+const SID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+/** Length of a hub_sid. */
+export const HUB_SID_LENGTH = 7;
+/** A valid hub_sid. */
+export const HUB_SID_PATTERN = /^[A-Za-z0-9]{7}$/;
+
+/** A random hub_sid (62^7 ≈ 3.5e12 values). */
+export function generateHubSid(): string {
+  let sid = '';
+  for (let i = 0; i < HUB_SID_LENGTH; i++) sid += SID_ALPHABET[randomInt(SID_ALPHABET.length)];
+  return sid;
+}
+
+/** The URL slug of a room name: lower-case words joined by `-`, at most 64 characters; `room` when nothing is left. */
+export function slugify(name: string): string {
+  const slug = name
+    .normalize('NFKD')
+    .replace(/[\u0300-\u036f]/g, '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 64)
+    .replace(/-+$/g, '');
+  return slug || 'room';
+}
+
+/** SHA-256 hex of a token, as stored. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+function fromRow(row: HubRow): HubRecord {
+  return {
+    id: String(row.hub_id),
+    hubSid: row.hub_sid,
+    name: row.name,
+    slug: row.slug,
+    entryMode: row.entry_mode,
+    memberPermissions: row.member_permissions,
+    roomSize: row.room_size,
+    insertedAt: new Date(row.inserted_at),
+    updatedAt: new Date(row.updated_at),
+  };
+}
+
+/** Fields of a new room. */
+export interface NewHub {
+  name: string;
+  roomSize?: number | null;
+  memberPermissions?: number;
+}
+
+/**
+ * Creates a room with a fresh hub_sid and a creator assignment token.
+ * @returns the stored room and the token (shown once; only its hash is kept)
+ * @throws the driver's error when the insert fails for a reason other than a sid collision
+ */
+export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord; creatorAssignmentToken: string }> {
+  const creatorAssignmentToken = randomBytes(16).toString('hex');
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const [row] = await db<HubRow>('hubs')
+        .insert({
+          hub_sid: generateHubSid(),
+          name: hub.name,
+          slug: slugify(hub.name),
+          room_size: hub.roomSize ?? null,
+          member_permissions: hub.memberPermissions ?? 255,
+          creator_assignment_token_hash: hashToken(creatorAssignmentToken),
+        } as Partial<HubRow>)
+        .returning('*');
+      return { hub: fromRow(row as HubRow), creatorAssignmentToken };
+    } catch (err) {
+      const isSidCollision = (err as { code?: string; constraint?: string }).code === '23505' && attempt < 5;
+      if (!isSidCollision) throw err;
+    }
+  }
+}
+
+/** The room with this hub_sid, or null. */
+export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord | null> {
+  if (!HUB_SID_PATTERN.test(hubSid)) return null;
+  const row = await db<HubRow>('hubs').where({ hub_sid: hubSid }).first();
+  return row ? fromRow(row as HubRow) : null;
+}

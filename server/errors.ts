@@ -1,0 +1,72 @@
+/**
+ * The one catalog of Plexus errors. Each error has a stable `code` (safe to
+ * match on in clients and tests), an HTTP status for REST use, and a message
+ * that says what to do about it.
+ */
+
+/** Stable error codes, grouped by where they arise. */
+export const ErrorCodes = {
+  // configuration
+  CONFIG_INVALID: 'config_invalid',
+  UWS_FALLBACK: 'uws_fallback',
+  // wire protocol
+  FRAME_NOT_JSON: 'frame_not_json',
+  FRAME_NOT_ARRAY: 'frame_not_array',
+  FRAME_BAD_ARITY: 'frame_bad_arity',
+  FRAME_BAD_FIELD: 'frame_bad_field',
+  FRAME_BAD_BINARY: 'frame_bad_binary',
+  FRAME_TOO_LARGE: 'frame_too_large',
+  UNMATCHED_TOPIC: 'unmatched_topic',
+  UNKNOWN_EVENT: 'unknown_event',
+  INVALID_PAYLOAD: 'invalid_payload',
+  TOO_MANY_CHANNELS: 'too_many_channels',
+  // rooms
+  HUB_NOT_FOUND: 'not_found',
+  HUB_CLOSED: 'closed',
+  SPAWN_DENIED: 'spawn_denied',
+  // http
+  HTTP_NOT_FOUND: 'http_not_found',
+  HTTP_BAD_JSON: 'bad_json',
+  HTTP_INVALID_BODY: 'invalid_body',
+  HTTP_BODY_TOO_LARGE: 'body_too_large',
+  INTERNAL: 'internal_error',
+} as const;
+
+/** One of the values of {@link ErrorCodes}. */
+export type ErrorCode = (typeof ErrorCodes)[keyof typeof ErrorCodes];
+
+/**
+ * An error that carries a stable code and an HTTP status.
+ * Thrown by config parsing, HTTP handlers and the database layer; the socket
+ * layer turns it into an error reply `{reason: code, message}`.
+ */
+export class PlexusError extends Error {
+  /** Stable machine-readable code from {@link ErrorCodes}. */
+  readonly code: ErrorCode;
+  /** HTTP status to use when the error reaches a REST client. */
+  readonly status: number;
+  /** Extra structured details (e.g. the validation errors), JSON-serializable. */
+  readonly details?: unknown;
+
+  constructor(code: ErrorCode, message: string, status = 400, details?: unknown) {
+    super(message);
+    this.name = 'PlexusError';
+    this.code = code;
+    this.status = status;
+    this.details = details;
+  }
+}
+
+/** WebSocket close codes Plexus uses (RFC 6455 §7.4.1, 4000-4999 application range). */
+export const CloseCodes = {
+  /** Normal close, e.g. server shutdown. */
+  NORMAL: 1000,
+  /** Server going away (graceful shutdown). */
+  GOING_AWAY: 1001,
+  /** A frame larger than MAX_FRAME_BYTES was received. */
+  FRAME_TOO_LARGE: 1009,
+  /** The client's outgoing queue passed the backpressure limit (slow consumer). */
+  SLOW_CONSUMER: 4008,
+  /** The protocol version query parameter was not vsn=2.0.0. */
+  BAD_VSN: 4400,
+} as const;

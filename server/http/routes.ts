@@ -1,0 +1,101 @@
+import type { Knex } from 'knex';
+import { Ajv } from 'ajv';
+import { countPresence } from '../channels/hub/hub-channel.ts';
+import { hubView } from '../channels/hub/hub-view.ts';
+import { describeErrors } from '../channels/hub/schemas.ts';
+import { createHub, findHubBySid, HUB_SID_PATTERN } from '../db/hubs.ts';
+import type { PresenceStore } from '../presence/presence-store.ts';
+import type { HttpRequest } from '../transport/http-types.ts';
+import { json, jsonError, Router } from './router.ts';
+import { StaticFiles } from './static-files.ts';
+
+/** What the HTTP routes need. */
+export interface HttpDeps {
+  db: Knex;
+  presence: PresenceStore;
+  clientDir: string;
+  defaultRoomSize: number;
+  /** Health details to report (e.g. database kind); `/health` adds status and uptime. */
+  health: () => Record<string, unknown>;
+  /** Version string reported by `/api/v1/meta`. */
+  version: string;
+}
+
+const createHubBody = {
+  type: 'object',
+  required: ['hub'],
+  properties: {
+    hub: {
+      type: 'object',
+      properties: {
+        name: { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S' },
+        room_size: { type: 'integer', minimum: 1, maximum: 10000 },
+      },
+    },
+  },
+} as const;
+
+/** Base URL of the server as the client reached it (Host header, X-Forwarded-Proto). */
+export function originOf(req: HttpRequest): string {
+  const proto = req.headers['x-forwarded-proto']?.split(',')[0]?.trim() || 'http';
+  const host = req.headers['x-forwarded-host'] || req.headers.host || 'localhost';
+  return `${proto}://${host}`;
+}
+
+/**
+ * All HTTP routes:
+ * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
+ * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
+ * - `GET /api/v1/meta` → `{version, pool, phx_host}` (Reticulum's meta);
+ * - `GET /health` → `{status: "ok", ...}`;
+ * - `GET /assets/*` → the built client;
+ * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page). Every
+ *   response carries a `Date` header (uWS adds it), which NAF's clock sync reads.
+ */
+export function buildRouter(deps: HttpDeps): Router {
+  const ajv = new Ajv({ strict: false });
+  const validateCreate = ajv.compile(createHubBody);
+  const files = new StaticFiles(deps.clientDir);
+  const started = Date.now();
+  const router = new Router();
+
+  router.add('GET', '/health', () => json(200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), ...deps.health() }));
+
+  router.add('GET', '/api/v1/meta', (req) => json(200, { version: deps.version, pool: 'default', phx_host: req.headers.host?.replace(/:\d+$/, '') ?? null, phx_port: null }));
+
+  router.add('POST', '/api/v1/hubs', async (req) => {
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body?.toString('utf8') || '');
+    } catch {
+      return jsonError(400, 'bad_json', 'The request body is not JSON; send {"hub": {"name": "My room"}} with content-type application/json.');
+    }
+    if (!validateCreate(body)) {
+      return jsonError(422, 'invalid_body', `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
+    }
+    const input = (body as { hub: { name?: string; room_size?: number } }).hub;
+    const { hub, creatorAssignmentToken } = await createHub(deps.db, { name: input.name?.trim() || 'Untitled room', roomSize: input.room_size ?? null });
+    return json(200, {
+      status: 'ok',
+      hub_id: hub.hubSid,
+      url: `${originOf(req)}/${hub.hubSid}/${hub.slug}`,
+      creator_assignment_token: creatorAssignmentToken,
+      embed_token: null,
+    });
+  });
+
+  router.add('GET', '/api/v1/hubs/:hub_sid', async (req, params) => {
+    const hub = await findHubBySid(deps.db, params.hub_sid);
+    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}; create one with POST /api/v1/hubs.`);
+    const counts = countPresence(await deps.presence.list(`hub:${hub.hubSid}`));
+    return json(200, { hubs: [hubView(hub, counts, deps.defaultRoomSize, `${originOf(req)}/${hub.hubSid}/${hub.slug}`)] });
+  });
+
+  router.add('GET', '/assets/*', (_req, params) => files.serve(params['*'], 'public, max-age=300'));
+  router.add('GET', '/', () => files.serve('index.html'));
+  const room = (_req: HttpRequest, params: Record<string, string>) =>
+    HUB_SID_PATTERN.test(params.hub_sid) ? files.serve('room.html') : jsonError(404, 'http_not_found', `Nothing at /${params.hub_sid}.`);
+  router.add('GET', '/:hub_sid', room);
+  router.add('GET', '/:hub_sid/:slug', room);
+  return router;
+}

@@ -1,0 +1,49 @@
+/**
+ * Process entry: reads the configuration, checks the native uWebSockets.js
+ * addon, starts one node and stops it cleanly on SIGTERM/SIGINT.
+ * Logs JSON lines (pino); the line `{"msg":"listening","url":...,"port":...}`
+ * tells that the node accepts connections.
+ */
+import { createServer } from './app.ts';
+import { loadConfig } from './config.ts';
+import { PlexusError } from './errors.ts';
+import { createLogger } from './logger.ts';
+import { assertNativeUws } from './transport/uws-native.ts';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig(process.env);
+    assertNativeUws();
+  } catch (err) {
+    const message = err instanceof PlexusError ? err.message : String(err);
+    process.stderr.write(`plexus: ${message}\n`);
+    process.exit(2);
+  }
+  const log = createLogger(config.logLevel);
+  const server = await createServer(config, { logger: log });
+  const port = await server.listen();
+  log.info({ url: server.url, port, database: server.database.kind, dataDir: config.dataDir }, 'listening');
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down');
+    const timer = setTimeout(() => {
+      log.error('shutdown took more than 10 s; exiting');
+      process.exit(1);
+    }, 10_000);
+    timer.unref();
+    await server.close();
+    log.info('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err) => {
+  process.stderr.write(`plexus: failed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,23 @@
+import type { PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
+
+/** A meta before the store assigns its `phx_ref`. */
+export type NewPresenceMeta = Omit<PresenceMeta, 'phx_ref' | 'phx_ref_prev'>;
+
+/**
+ * Who is present on each topic: Phoenix Presence's data, keyed by topic, then
+ * presence key (the session_id), then phx_ref. A key may hold several metas
+ * (one per socket of the same session). The caller broadcasts the diffs.
+ */
+export interface PresenceStore {
+  /** Adds a meta for `key` on `topic` and returns it with a fresh `phx_ref`. */
+  track(topic: string, key: string, meta: NewPresenceMeta): Promise<PresenceMeta>;
+  /**
+   * Replaces the meta `phxRef` of `key` with `meta` under a fresh phx_ref.
+   * @returns the old and new metas, or null when `phxRef` is not tracked
+   */
+  update(topic: string, key: string, phxRef: string, meta: NewPresenceMeta): Promise<{ old: PresenceMeta; meta: PresenceMeta } | null>;
+  /** Removes the meta `phxRef` of `key`; returns it, or null when it was not tracked. */
+  untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null>;
+  /** Everyone present on `topic`, as the `presence_state` payload. */
+  list(topic: string): Promise<PresenceEntries>;
+}

@@ -1,0 +1,73 @@
+import type { Connection } from './connection.ts';
+
+/** A reply to a push or a join: Phoenix's `{status, response}`. */
+export interface Reply {
+  status: 'ok' | 'error';
+  response: Record<string, unknown>;
+}
+
+/** Shorthand for an ok reply. */
+export function ok(response: Record<string, unknown> = {}): Reply {
+  return { status: 'ok', response };
+}
+
+/** Shorthand for an error reply `{reason, message, ...extra}`; `reason` is a stable code, `message` says what to do. */
+export function error(reason: string, message: string, extra: Record<string, unknown> = {}): Reply {
+  return { status: 'error', response: { reason, message, ...extra } };
+}
+
+/** Per-connection session: one per WebSocket, shared by all its channels. */
+export interface Session {
+  /** The session id: Reticulum's `session_id`, the NAF clientId and the presence key. */
+  readonly sessionId: string;
+  /** The underlying connection. */
+  readonly connection: Connection;
+}
+
+/**
+ * What a channel instance may do. Frames are encoded here; broadcasts are
+ * encoded once and the same bytes go to every receiver (fan-out).
+ */
+export interface ChannelContext {
+  /** The channel's topic, e.g. `hub:AbCdEfG`. */
+  readonly topic: string;
+  /** The `join_ref` of the join that created this instance. */
+  readonly joinRef: string;
+  /** The session this channel belongs to. */
+  readonly session: Session;
+  /** Pushes `[join_ref, null, topic, event, payload]` to this client only. */
+  push(event: string, payload: unknown): void;
+  /** Broadcasts `[null, null, topic, event, payload]` to every subscriber of the topic, this client included, on every node. */
+  broadcast(event: string, payload: unknown): void;
+  /** Like {@link broadcast} but excludes this client (Phoenix `broadcast_from`). */
+  broadcastFrom(event: string, payload: unknown): void;
+  /** Closes this channel from the server: sends `phx_close` and terminates it with reason `server`. */
+  close(): void;
+}
+
+/** Why a channel instance ends. */
+export type TerminateReason = 'leave' | 'closed' | 'duplicate_join' | 'server';
+
+/**
+ * One joined channel, created per `phx_join` by a {@link ChannelRoute}.
+ * Methods may return a value or a Promise; while a Promise is pending, later
+ * frames of the same socket wait, so each socket's frames are handled in order.
+ */
+export interface Channel {
+  /** Handles the join params; an error reply rejects the join (the instance is then dropped without terminate). */
+  join(params: unknown): Reply | Promise<Reply>;
+  /** Runs after the join reply has been written (e.g. to push `presence_state`). */
+  afterJoin?(): void | Promise<void>;
+  /** Handles a push. A returned reply is sent with the push's ref; `undefined` sends none. */
+  handleIn(event: string, payload: unknown): Reply | undefined | Promise<Reply | undefined>;
+  /** Cleans up (e.g. presence leave). Called once, after a successful join only. */
+  terminate(reason: TerminateReason): void | Promise<void>;
+}
+
+/** Maps topics to channel implementations (Phoenix `channel "hub:*", HubChannel`). */
+export interface ChannelRoute {
+  /** True if this route serves `topic`. */
+  matches(topic: string): boolean;
+  /** Creates the instance for one join. */
+  create(ctx: ChannelContext): Channel;
+}

@@ -1,0 +1,256 @@
+import type { Logger } from 'pino';
+import { decodeBinary, decodeText, encodeReply, encodeText, encodeBroadcast } from '../protocol/phoenix-codec.ts';
+import type { PhoenixMessage, Ref } from '../protocol/phoenix-codec.ts';
+import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
+import type { Connection } from './connection.ts';
+import type { Fanout } from './fanout.ts';
+
+/** Options of a {@link SocketSession}. */
+export interface SocketSessionOptions {
+  /** Channels one socket may have joined at once (Phoenix default 100). */
+  maxChannels: number;
+  /** Frames that may wait behind a slow (async) handler before the socket is closed. */
+  maxQueuedFrames: number;
+}
+
+interface JoinedChannel {
+  joinRef: string;
+  channel: Channel;
+  ctx: ChannelContext;
+}
+
+/** Close code used when a client floods frames faster than its handlers finish. */
+export const CLOSE_QUEUE_OVERFLOW = 4009;
+
+/**
+ * The Phoenix socket state machine for one WebSocket connection: decodes
+ * frames, answers heartbeats, joins and leaves channels, routes pushes to
+ * channel instances and writes replies.
+ *
+ * Protocol: Phoenix Channels V2 (shared/reference/naf-phoenix-client.md §6.2,
+ * §6.4): heartbeat on topic `phoenix`; `phx_join` → `phx_reply`; duplicate
+ * join closes the old instance with `phx_close` carrying the old join_ref;
+ * `phx_leave` → ok reply then `phx_close`; pushes to a topic that is not
+ * joined get `{"reason":"unmatched topic"}`. Frames that cannot be decoded
+ * get an error reply naming the problem; the socket stays open.
+ *
+ * Frames are handled in arrival order: while a handler's Promise is pending,
+ * later frames wait in a bounded queue.
+ */
+export class SocketSession implements Session {
+  private readonly channels = new Map<string, JoinedChannel>();
+  private queue: Array<string | Uint8Array> = [];
+  private busy = false;
+  private ended = false;
+
+  constructor(
+    readonly sessionId: string,
+    readonly connection: Connection,
+    private readonly routes: readonly ChannelRoute[],
+    private readonly fanout: Fanout,
+    private readonly log: Logger,
+    private readonly options: SocketSessionOptions,
+  ) {}
+
+  /** Topics this socket has joined. */
+  joinedTopics(): string[] {
+    return [...this.channels.keys()];
+  }
+
+  /**
+   * Handles one frame from the client: a string for text frames, bytes for
+   * binary frames (the caller must pass a copy it no longer touches).
+   */
+  handleFrame(frame: string | Uint8Array): void {
+    if (this.ended) return;
+    if (this.busy) {
+      if (this.queue.length >= this.options.maxQueuedFrames) {
+        this.log.warn({ sessionId: this.sessionId }, 'closing socket: too many frames queued behind a pending handler');
+        this.connection.close(CLOSE_QUEUE_OVERFLOW, 'too many frames in flight; slow down');
+        return;
+      }
+      this.queue.push(frame);
+      return;
+    }
+    this.run(frame);
+  }
+
+  private run(frame: string | Uint8Array): void {
+    let pending: void | Promise<void>;
+    try {
+      pending = this.dispatch(frame);
+    } catch (err) {
+      this.log.error({ err, sessionId: this.sessionId }, 'frame handling failed');
+      return;
+    }
+    if (pending instanceof Promise) {
+      this.busy = true;
+      pending
+        .catch((err) => this.log.error({ err, sessionId: this.sessionId }, 'frame handling failed'))
+        .finally(() => this.drain());
+    }
+  }
+
+  private drain(): void {
+    this.busy = false;
+    while (!this.busy && !this.ended && this.queue.length > 0) {
+      this.run(this.queue.shift()!);
+    }
+  }
+
+  private dispatch(frame: string | Uint8Array): void | Promise<void> {
+    const decoded = typeof frame === 'string' ? decodeText(frame) : decodeBinary(frame);
+    if (!decoded.ok) {
+      const e = decoded.error;
+      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
+      return;
+    }
+    const msg = decoded.message;
+    if (msg.topic === 'phoenix') {
+      if (msg.event === 'heartbeat') {
+        this.send(encodeReply(null, msg.ref, 'phoenix', 'ok', {}));
+      } else {
+        this.send(encodeReply(null, msg.ref, 'phoenix', 'error', { reason: 'unknown_event', message: `Topic "phoenix" only accepts "heartbeat", not ${JSON.stringify(msg.event)}.` }));
+      }
+      return;
+    }
+    if (msg.event === 'phx_join') return this.join(msg);
+    const entry = this.channels.get(msg.topic);
+    if (!entry) {
+      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', { reason: 'unmatched topic', message: `Not joined to ${JSON.stringify(msg.topic)}; send phx_join first.` }));
+      return;
+    }
+    if (msg.joinRef !== null && msg.joinRef !== entry.joinRef) {
+      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', { reason: 'stale_join_ref', message: `join_ref ${msg.joinRef} is not the current join (${entry.joinRef}) of this topic; the push was ignored.` }));
+      return;
+    }
+    if (msg.event === 'phx_leave') return this.leave(entry, msg);
+    let result: Reply | undefined | Promise<Reply | undefined>;
+    try {
+      result = entry.channel.handleIn(msg.event, msg.payload);
+    } catch (err) {
+      this.replyCrash(entry, msg, err);
+      return;
+    }
+    if (result instanceof Promise) {
+      return result.then(
+        (reply) => this.replyTo(entry, msg.ref, reply),
+        (err) => this.replyCrash(entry, msg, err),
+      );
+    }
+    this.replyTo(entry, msg.ref, result);
+  }
+
+  private replyTo(entry: JoinedChannel, ref: Ref, reply: Reply | undefined): void {
+    if (reply === undefined || ref === null) return;
+    this.send(encodeReply(entry.joinRef, ref, entry.ctx.topic, reply.status, reply.response));
+  }
+
+  private replyCrash(entry: JoinedChannel, msg: PhoenixMessage, err: unknown): void {
+    this.log.error({ err, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler failed');
+    this.replyTo(entry, msg.ref, { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this event; it was not applied. Please report it.' } });
+  }
+
+  private async join(msg: PhoenixMessage): Promise<void> {
+    const joinRef = msg.joinRef ?? msg.ref;
+    if (joinRef === null) {
+      this.send(encodeReply(null, null, msg.topic, 'error', { reason: 'frame_bad_field', message: 'phx_join needs a join_ref (element 0) or ref (element 1).' }));
+      return;
+    }
+    const existing = this.channels.get(msg.topic);
+    if (existing) {
+      // Phoenix: a second join for a joined topic closes the old channel first.
+      this.send(encodeText(existing.joinRef, existing.joinRef, msg.topic, 'phx_close', {}));
+      await this.remove(existing, 'duplicate_join');
+    }
+    if (this.channels.size >= this.options.maxChannels) {
+      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', { reason: 'too many channels joined', message: `A socket may join at most ${this.options.maxChannels} channels; leave one first.` }));
+      return;
+    }
+    const route = this.routes.find((r) => r.matches(msg.topic));
+    if (!route) {
+      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', { reason: 'unmatched topic', message: `No channel serves topic ${JSON.stringify(msg.topic)}; rooms are "hub:<hub_sid>".` }));
+      return;
+    }
+    const ctx = this.makeContext(msg.topic, joinRef);
+    const channel = route.create(ctx);
+    let reply: Reply;
+    try {
+      reply = await channel.join(msg.payload);
+    } catch (err) {
+      this.log.error({ err, topic: msg.topic }, 'join failed');
+      reply = { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this join; try again.' } };
+    }
+    if (reply.status !== 'ok') {
+      this.send(encodeReply(joinRef, msg.ref, msg.topic, reply.status, reply.response));
+      return;
+    }
+    const entry: JoinedChannel = { joinRef, channel, ctx };
+    if (this.ended) {
+      await channel.terminate('closed');
+      return;
+    }
+    this.channels.set(msg.topic, entry);
+    this.fanout.subscribe(this.connection, msg.topic);
+    this.send(encodeReply(joinRef, msg.ref, msg.topic, 'ok', reply.response));
+    if (channel.afterJoin) {
+      try {
+        await channel.afterJoin();
+      } catch (err) {
+        this.log.error({ err, topic: msg.topic }, 'afterJoin failed');
+      }
+    }
+  }
+
+  private async leave(entry: JoinedChannel, msg: PhoenixMessage): Promise<void> {
+    this.send(encodeReply(entry.joinRef, msg.ref, msg.topic, 'ok', {}));
+    this.send(encodeText(entry.joinRef, entry.joinRef, msg.topic, 'phx_close', {}));
+    await this.remove(entry, 'leave');
+  }
+
+  private async remove(entry: JoinedChannel, reason: TerminateReason): Promise<void> {
+    if (this.channels.get(entry.ctx.topic) !== entry) return;
+    this.channels.delete(entry.ctx.topic);
+    this.fanout.unsubscribe(this.connection, entry.ctx.topic);
+    try {
+      await entry.channel.terminate(reason);
+    } catch (err) {
+      this.log.error({ err, topic: entry.ctx.topic }, 'terminate failed');
+    }
+  }
+
+  private makeContext(topic: string, joinRef: string): ChannelContext {
+    const session = this;
+    const ctx: ChannelContext = {
+      topic,
+      joinRef,
+      session,
+      push: (event, payload) => session.send(encodeText(joinRef, null, topic, event, payload)),
+      broadcast: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload)),
+      broadcastFrom: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload), session.connection),
+      close: () => {
+        const entry = session.channels.get(topic);
+        if (!entry || entry.ctx !== ctx) return;
+        session.send(encodeText(joinRef, joinRef, topic, 'phx_close', {}));
+        void session.remove(entry, 'server');
+      },
+    };
+    return ctx;
+  }
+
+  private send(frame: string): void {
+    this.connection.send(frame);
+  }
+
+  /**
+   * Ends the session after the connection closed: terminates every channel
+   * (reason `closed`). Idempotent.
+   */
+  async end(): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    this.queue = [];
+    const entries = [...this.channels.values()];
+    await Promise.all(entries.map((e) => this.remove(e, 'closed')));
+  }
+}

@@ -1,0 +1,356 @@
+import { STATUS_CODES } from 'node:http';
+import uWS from 'uWebSockets.js';
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { CloseCodes, PlexusError } from '../errors.ts';
+import type { Connection, LocalPublisher } from '../realtime/connection.ts';
+import type { HttpHandler, HttpResponse } from './http-types.ts';
+
+/** What the application does with WebSocket connections. */
+export interface SocketHandlers {
+  /**
+   * Decides, before the upgrade, whether to accept the socket; returns the
+   * session data passed to {@link open}. Throwing a PlexusError answers the
+   * upgrade with its status and message.
+   */
+  authorize(params: Record<string, string>, remoteAddress: string): Promise<unknown>;
+  /** A socket opened; returns the receiver of its frames and close. */
+  open(connection: Connection, data: unknown): SocketReceiver;
+}
+
+/** Receives one socket's frames (already copied) and its close. */
+export interface SocketReceiver {
+  frame(frame: string | Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+/** Options of {@link UwsServer}. */
+export interface UwsServerOptions {
+  host: string;
+  port: number;
+  /** Frames larger than this close the socket with code 1009. */
+  maxFrameBytes: number;
+  /** Seconds without any frame from the client before the socket is closed. */
+  idleTimeoutSeconds: number;
+  /** Bytes queued for one socket before it is closed as a slow consumer. */
+  maxBackpressureBytes: number;
+  /** Largest HTTP request body accepted, in bytes. */
+  maxBodyBytes: number;
+  /** URL path of the WebSocket endpoint. */
+  socketPath: string;
+}
+
+interface UserData {
+  connection: UwsConnection | null;
+  params: Record<string, string>;
+  remoteAddress: string;
+  data: unknown;
+}
+
+const decoder = new TextDecoder();
+let nextConnectionId = 1;
+
+/** Pending sends made outside a uWS callback, flushed once per event-loop turn. */
+const pendingFlush = new Set<UwsConnection>();
+let flushScheduled = false;
+function scheduleFlush(conn: UwsConnection): void {
+  pendingFlush.add(conn);
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flushAll);
+  }
+}
+function flushAll(): void {
+  flushScheduled = false;
+  for (const conn of pendingFlush) conn.flush();
+  pendingFlush.clear();
+}
+
+/** Depth of uWS callbacks on the stack: inside one, uWS has already corked the socket. */
+let inCallback = 0;
+
+class UwsConnection implements Connection {
+  readonly id = nextConnectionId++;
+  closed = false;
+  private outbox: Array<string | Uint8Array> = [];
+
+  constructor(
+    private readonly ws: WebSocket<UserData>,
+    readonly params: Record<string, string>,
+    readonly remoteAddress: string,
+  ) {}
+
+  send(frame: string | Uint8Array): void {
+    if (this.closed) return;
+    if (inCallback > 0 && this.outbox.length === 0) {
+      this.write(frame);
+      return;
+    }
+    this.outbox.push(frame);
+    scheduleFlush(this);
+  }
+
+  private write(frame: string | Uint8Array): void {
+    const result = this.ws.send(frame, typeof frame !== 'string');
+    if (result === 2) this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send queue over the backpressure limit');
+  }
+
+  /** Writes the frames queued outside callbacks, corked into one batch. */
+  flush(): void {
+    if (this.closed || this.outbox.length === 0) return;
+    const frames = this.outbox;
+    this.outbox = [];
+    this.ws.cork(() => {
+      for (const f of frames) {
+        if (this.closed) break;
+        this.write(f);
+      }
+    });
+  }
+
+  subscribe(topic: string): void {
+    if (!this.closed) this.ws.subscribe(topic);
+  }
+
+  unsubscribe(topic: string): void {
+    if (!this.closed) this.ws.unsubscribe(topic);
+  }
+
+  publishExceptSelf(topic: string, frame: string | Uint8Array): void {
+    if (!this.closed) this.ws.publish(topic, frame, typeof frame !== 'string');
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    this.ws.end(code, reason.slice(0, 120));
+  }
+
+  /** @internal marks the socket closed after uWS reported the close. */
+  markClosed(): void {
+    this.closed = true;
+    this.outbox = [];
+  }
+}
+
+function statusLine(status: number): string {
+  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
+}
+
+/**
+ * The uWebSockets.js transport: one HTTP + WebSocket server. It is the only
+ * module that imports uWebSockets.js. HTTP requests go to one
+ * {@link HttpHandler}; WebSocket frames to {@link SocketHandlers}. Local
+ * fan-out uses uWS's native topics, so a published frame is written to every
+ * subscriber from the same bytes.
+ */
+export class UwsServer implements LocalPublisher {
+  private readonly app: TemplatedApp;
+  private listenSocket: us_listen_socket | null = null;
+  private readonly connections = new Set<UwsConnection>();
+  /** The port actually bound (useful with port 0). */
+  port = 0;
+
+  constructor(
+    private readonly options: UwsServerOptions,
+    private readonly http: HttpHandler,
+    private readonly sockets: SocketHandlers,
+    private readonly log: Logger,
+  ) {
+    this.app = uWS.App();
+    this.app.ws<UserData>(options.socketPath, {
+      maxPayloadLength: Math.max(options.maxFrameBytes * 4, 64 * 1024),
+      idleTimeout: options.idleTimeoutSeconds,
+      sendPingsAutomatically: false,
+      maxBackpressure: options.maxBackpressureBytes,
+      closeOnBackpressureLimit: 1,
+      upgrade: (res, req, context) => this.upgrade(res, req, context),
+      open: (ws) => {
+        const ud = ws.getUserData();
+        const conn = new UwsConnection(ws, ud.params, ud.remoteAddress);
+        ud.connection = conn;
+        this.connections.add(conn);
+        inCallback++;
+        try {
+          const receiver = this.sockets.open(conn, ud.data);
+          (ud as UserData & { receiver?: SocketReceiver }).receiver = receiver;
+        } finally {
+          inCallback--;
+        }
+      },
+      message: (ws, message, isBinary) => {
+        const ud = ws.getUserData() as UserData & { receiver?: SocketReceiver };
+        const conn = ud.connection;
+        if (!conn || conn.closed || !ud.receiver) return;
+        if (message.byteLength > options.maxFrameBytes) {
+          conn.close(CloseCodes.FRAME_TOO_LARGE, `frame of ${message.byteLength} bytes is over the ${options.maxFrameBytes}-byte limit`);
+          return;
+        }
+        inCallback++;
+        try {
+          ud.receiver.frame(isBinary ? new Uint8Array(message.slice(0)) : decoder.decode(message));
+        } finally {
+          inCallback--;
+        }
+      },
+      close: (ws, code, message) => {
+        const ud = ws.getUserData() as UserData & { receiver?: SocketReceiver };
+        const conn = ud.connection;
+        if (conn) {
+          conn.markClosed();
+          this.connections.delete(conn);
+        }
+        ud.receiver?.close(code, decoder.decode(message));
+      },
+    });
+    this.app.any('/*', (res, req) => this.handleHttp(res, req));
+  }
+
+  private upgrade(res: UwsResponse, req: UwsRequest, context: uWS.us_socket_context_t): void {
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const params: Record<string, string> = {};
+    for (const [k, v] of query) params[k] = v;
+    const key = req.getHeader('sec-websocket-key');
+    const requested = req.getHeader('sec-websocket-protocol');
+    const extensions = req.getHeader('sec-websocket-extensions');
+    // phoenix.js 1.8's authToken option offers subprotocols "phoenix, base64url.bearer.phx.<token>"; answer "phoenix".
+    const protocol = requested.split(',').map((s) => s.trim()).includes('phoenix') ? 'phoenix' : '';
+    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    if (params.vsn !== '2.0.0') {
+      res.cork(() => {
+        res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
+      });
+      return;
+    }
+    this.sockets.authorize(params, remoteAddress).then(
+      (data) => {
+        if (aborted) return;
+        res.cork(() => {
+          res.upgrade<UserData>({ connection: null, params, remoteAddress, data }, key, protocol, extensions, context);
+        });
+      },
+      (err: unknown) => {
+        if (aborted) return;
+        const status = err instanceof PlexusError ? err.status : 500;
+        const message = err instanceof PlexusError ? err.message : 'internal error';
+        res.cork(() => {
+          res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(message);
+        });
+      },
+    );
+  }
+
+  private handleHttp(res: UwsResponse, req: UwsRequest): void {
+    const method = req.getCaseSensitiveMethod().toUpperCase();
+    const path = req.getUrl();
+    const query = new URLSearchParams(req.getQuery() ?? '');
+    const headers: Record<string, string> = {};
+    req.forEach((k, v) => {
+      headers[k] = v;
+    });
+    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+    });
+    const respond = (r: HttpResponse) => {
+      if (aborted) return;
+      res.cork(() => {
+        res.writeStatus(statusLine(r.status));
+        for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
+        const body = r.body ?? '';
+        if (method === 'HEAD') {
+          res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+        } else {
+          res.end(body);
+        }
+      });
+    };
+    const run = (body: Buffer | null) => {
+      let result: HttpResponse | Promise<HttpResponse>;
+      try {
+        result = this.http({ method, path, query, headers, remoteAddress, body });
+      } catch (err) {
+        result = Promise.reject(err);
+      }
+      Promise.resolve(result).then(respond, (err: unknown) => {
+        this.log.error({ err, method, path }, 'http handler failed');
+        respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'The server failed to handle this request.' } }) });
+      });
+    };
+    if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') {
+      run(null);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let tooLarge = false;
+    res.onData((chunk, isLast) => {
+      if (tooLarge) return;
+      size += chunk.byteLength;
+      if (size > this.options.maxBodyBytes) {
+        tooLarge = true;
+        respond({ status: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: `Request body is over ${this.options.maxBodyBytes} bytes.` } }) });
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) run(Buffer.concat(chunks));
+    });
+  }
+
+  /** Publishes a frame to a topic's local subscribers; see {@link LocalPublisher}. */
+  publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
+    if (except instanceof UwsConnection && !except.closed) {
+      except.publishExceptSelf(topic, frame);
+    } else {
+      this.app.publish(topic, frame, typeof frame !== 'string');
+    }
+  }
+
+  /** Local subscribers of `topic` as uWS counts them. */
+  numSubscribers(topic: string): number {
+    return this.app.numSubscribers(topic);
+  }
+
+  /** Open sockets on this node. */
+  get connectionCount(): number {
+    return this.connections.size;
+  }
+
+  /**
+   * Starts listening.
+   * @returns the bound port
+   * @throws Error when the address cannot be bound (port in use)
+   */
+  listen(): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.app.listen(this.options.host, this.options.port, (socket) => {
+        if (!socket) {
+          reject(new Error(`Could not listen on ${this.options.host}:${this.options.port}: the port is in use or the address is not local. Set PORT/HOST to a free port and a local address.`));
+          return;
+        }
+        this.listenSocket = socket;
+        this.port = uWS.us_socket_local_port(socket);
+        resolve(this.port);
+      });
+    });
+  }
+
+  /** Stops accepting new connections (open sockets stay). */
+  stopListening(): void {
+    if (this.listenSocket) {
+      uWS.us_listen_socket_close(this.listenSocket);
+      this.listenSocket = null;
+    }
+  }
+
+  /** Closes every open socket with `code` and `reason`. */
+  closeAll(code: number, reason: string): void {
+    for (const conn of [...this.connections]) conn.close(code, reason);
+  }
+}
