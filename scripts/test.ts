@@ -282,16 +282,23 @@ async function main(): Promise<number> {
 
   const plan = planTests(ROOT);
   describePlan(plan);
-  if (plan.orphans.length > 0) {
-    header('test files that no phase runs');
-    const okOrphans = await step('test layout', async () => {
-      for (const f of plan.orphans) out(`  ${f}`);
-      throw new Error(
-        'these *.test.ts files would never run: unit tests live under server/, client/, scripts/ or ops/; ' +
-          'integration tests are named *.int.test.ts; browser tests are e2e/**/*.e2e.test.ts',
-      );
+  const wanted = (['unit', 'int', 'e2e'] as const).filter(wants);
+  const empty = wanted.filter((p) => plan[p].length === 0);
+  if (plan.orphans.length > 0 || empty.length > 0) {
+    header('test layout');
+    const layoutOk = await step('test layout', async () => {
+      const problems: string[] = [];
+      for (const p of empty) problems.push(`no ${p} test files found (looked for ${PHASE_INFO[p].where}); every phase must have tests`);
+      if (plan.orphans.length > 0) {
+        problems.push(
+          `these test files would never run: ${plan.orphans.join(', ')}. Unit tests live under ${UNIT_ROOTS.map((d) => d + '/').join(', ')}; ` +
+            'integration tests are named *.int.test.ts; browser tests are e2e/**/*.e2e.test.ts',
+        );
+      }
+      for (const msg of problems) out(`!!! ${msg}`);
+      return { ok: false, detail: problems.length === 1 ? 'see above' : `${problems.length} problems, see above`, fail: problems.length };
     });
-    if (!okOrphans) return 1;
+    if (!layoutOk) return 1;
   }
 
   if (!(await typecheck())) return 1;
@@ -327,6 +334,7 @@ try {
   code = await main();
 } catch (err) {
   out(`!!! ${err instanceof Error ? err.message : String(err)}`);
+  record({ name: 'npm test', ok: false, seconds: 0, detail: 'error, see above', pass: 0, fail: 1 });
   code = 1;
 } finally {
   await stopPostgres();
