@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser } from 'playwright-core';
-import { launchChromium, startServer } from './harness.js';
+import { launchChromium, startServer } from './harness.ts';
 
 /**
  * Stand-in servers for the harness's own tests: they log like pino and

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type LaunchOptions } from 'playwright-core';
-import { ensureChromium } from '../ops/dev/chromium.js';
+import { ensureChromium } from '../ops/dev/chromium.ts';
 
 /** Absolute path of the repository root. */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');

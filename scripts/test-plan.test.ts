@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseTapSummary, planTests } from './test-plan.js';
+import { parseTapSummary, planTests } from './test-plan.ts';
 
 describe('planTests', () => {
   const root = mkdtempSync(join(tmpdir(), 'plexus-plan-'));

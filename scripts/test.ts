@@ -32,9 +32,9 @@ import { existsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ensureChromium } from '../ops/dev/chromium.js';
-import { startPostgres, type PostgresServer } from '../ops/dev/postgres.js';
-import { parseTapSummary, planTests, type Phase, type TestPlan, UNIT_ROOTS } from './test-plan.js';
+import { ensureChromium } from '../ops/dev/chromium.ts';
+import { startPostgres, type PostgresServer } from '../ops/dev/postgres.ts';
+import { parseTapSummary, planTests, type Phase, type TestPlan, UNIT_ROOTS } from './test-plan.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
-import { ensureChromium } from './chromium.js';
+import { ensureChromium } from './chromium.ts';
 
 describe('ensureChromium', () => {
   const saved = process.env.CHROMIUM_PATH;

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import pg from 'pg';
-import { createTestDatabase, startPostgres, type PostgresServer } from './postgres.js';
+import { createTestDatabase, startPostgres, type PostgresServer } from './postgres.ts';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url });
@@ -95,7 +95,7 @@ describe('createTestDatabase', () => {
   });
 
   it('refuses database names that are not plain identifiers', async () => {
-    const { createDatabase } = await import('./postgres.js');
+    const { createDatabase } = await import('./postgres.ts');
     await assert.rejects(createDatabase(baseUrl, 'x"; drop database postgres; --'), /invalid database name/);
   });
 });
