@@ -1,0 +1,300 @@
+/**
+ * One person's connection to one room over Phoenix Channels V2 (the `phoenix`
+ * npm client): socket `/socket/websocket?vsn=2.0.0`, channel `hub:<hub_sid>`,
+ * Phoenix Presence, chat and the NAF relay events. Shapes follow Reticulum's
+ * hub channel (reference/reticulum.md §1, reference/naf-phoenix-client.md
+ * §5.1–§5.5, and the Plexus brief):
+ *
+ * - join params `{profile: {displayName, avatarId?}, context: {mobile, embed, hmd}}`;
+ * - join ok `{hubs: [hub], session_id, session_token}`; join error
+ *   `{reason: "not_found" | "closed", message}`, after which we leave the
+ *   channel so phoenix.js stops re-joining;
+ * - `presence_state` / `presence_diff`, key = session_id, metas
+ *   `{presence: "lobby" | "room", profile, context, roles, permissions, phx_ref}`;
+ * - pushes `events:entered`, `events:profile_updated`, `message`, `naf`, `nafr`;
+ * - events `message {session_id, type, body}`, `naf`, `nafr`.
+ *
+ * NAF messages that arrive before the NAF adapter is listening are buffered
+ * (a peer first-syncs its objects to us as soon as our presence appears,
+ * which can be before NAF is connected).
+ */
+import { Presence, Socket, type Channel } from 'phoenix';
+import type { HubInfo } from './hub-api.ts';
+import { decodeNafEvent, decodeNafrEvent, type IncomingNaf, type NafPush } from './naf-transport.ts';
+
+/** Permissions a member has in the room (join reply `member_permissions`, presence `permissions`). */
+export interface MemberPermissions {
+  spawn_and_move_media?: boolean;
+  spawn_camera?: boolean;
+  spawn_drawing?: boolean;
+  pin_objects?: boolean;
+  spawn_emoji?: boolean;
+  fly?: boolean;
+  voice_chat?: boolean;
+  text_chat?: boolean;
+  [other: string]: boolean | undefined;
+}
+
+/** Room description in the join reply. */
+export interface JoinedHub extends HubInfo {
+  member_permissions?: MemberPermissions;
+}
+
+/** Profile sent in join params and `events:profile_updated`. */
+export interface Profile {
+  displayName: string;
+  avatarId?: string;
+}
+
+/** One presence meta, as the server tracks it. */
+export interface PresenceMeta {
+  presence?: string;
+  profile?: Partial<Profile>;
+  context?: Record<string, unknown>;
+  roles?: Record<string, boolean>;
+  permissions?: MemberPermissions;
+  phx_ref?: string;
+}
+
+/** A person in the room, from presence (newest meta of the key). */
+export interface Person {
+  /** Presence key = session_id = NAF clientId. */
+  sessionId: string;
+  displayName: string;
+  /** "lobby" before `events:entered`, "room" after. */
+  presence: string;
+  permissions: MemberPermissions;
+}
+
+/** A chat line received on the channel. */
+export interface ChatMessage {
+  sessionId: string;
+  type: string;
+  body: string;
+}
+
+/** Why joining failed: the server's reason and message, or a local one. */
+export interface JoinFailure {
+  reason: string;
+  message: string;
+}
+
+/** Connection state shown to the person. */
+export type LinkState = 'connecting' | 'joined' | 'reconnecting' | 'failed';
+
+type Listener<T> = (value: T) => void;
+
+class Emitter<T> {
+  private listeners = new Set<Listener<T>>();
+  on(listener: Listener<T>): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+  emit(value: T): void {
+    for (const listener of [...this.listeners]) listener(value);
+  }
+}
+
+/** Most NAF messages kept while nobody listens; older ones are dropped first. */
+export const NAF_BUFFER_LIMIT = 2000;
+
+/**
+ * The room connection. Create it, subscribe to its emitters, then `join()`.
+ */
+export class RoomConnection {
+  /** session_id from the last join ok (null before the first one). */
+  sessionId: string | null = null;
+  /** session_token from the last join ok; sent as socket param on reconnects. */
+  sessionToken: string | null = null;
+  /** The room from the last join ok. */
+  hub: JoinedHub | null = null;
+  /** Current link state. */
+  state: LinkState = 'connecting';
+  /** How many times the join succeeded (2+ means re-joins after reconnects). */
+  joinCount = 0;
+
+  /** Fires with each join ok (first join and re-joins). */
+  readonly joined = new Emitter<{ sessionId: string; rejoin: boolean; sessionChanged: boolean }>();
+  /** Fires when the join is refused for good (not_found, closed, ...). */
+  readonly failed = new Emitter<JoinFailure>();
+  /** Fires after every presence sync with the full list of people. */
+  readonly presenceChanged = new Emitter<Person[]>();
+  /** Fires for each chat message (our own ones too: the server echoes them). */
+  readonly chatReceived = new Emitter<ChatMessage>();
+  /** Fires when the link state changes. */
+  readonly stateChanged = new Emitter<LinkState>();
+
+  private readonly socketParams: Record<string, string> = {};
+  private readonly joinParams: { profile: Profile; context: { mobile: boolean; embed: boolean; hmd: boolean } };
+  private readonly socket: Socket;
+  private readonly channel: Channel;
+  private readonly presence: Presence;
+  private nafListener: ((message: IncomingNaf) => void) | null = null;
+  private nafBuffer: IncomingNaf[] = [];
+  private entered = false;
+
+  /**
+   * @param hubSid the room's hub_sid (topic `hub:<hub_sid>`)
+   * @param profile initial profile for the join params
+   * @param endpoint phoenix endpoint, default `/socket` (same host as the page)
+   */
+  constructor(
+    readonly hubSid: string,
+    profile: Profile,
+    endpoint = '/socket',
+  ) {
+    this.joinParams = { profile: { ...profile }, context: { mobile: false, embed: false, hmd: false } };
+    // phoenix.js evaluates params when it (re)connects: the object is read each time.
+    this.socket = new Socket(endpoint, { params: () => ({ ...this.socketParams }) });
+    this.socket.onError(() => this.setState(this.state === 'failed' ? 'failed' : 'reconnecting'));
+    this.socket.onClose(() => {
+      if (this.state === 'joined') this.setState('reconnecting');
+    });
+    this.channel = this.socket.channel(`hub:${hubSid}`, this.joinParams);
+    this.presence = new Presence(this.channel);
+    this.presence.onSync(() => this.presenceChanged.emit(this.people()));
+    this.channel.on('message', (payload: unknown) => {
+      const p = payload as { session_id?: unknown; type?: unknown; body?: unknown } | null;
+      if (p && typeof p.session_id === 'string' && typeof p.body === 'string') {
+        this.chatReceived.emit({ sessionId: p.session_id, type: typeof p.type === 'string' ? p.type : 'chat', body: p.body });
+      }
+    });
+    this.channel.on('naf', (payload: unknown) => this.receiveNaf(decodeNafEvent(payload)));
+    this.channel.on('nafr', (payload: unknown) => this.receiveNaf(decodeNafrEvent(payload)));
+  }
+
+  /** Opens the socket and joins the hub channel; results arrive through `joined` / `failed`. */
+  join(): void {
+    this.socket.connect();
+    this.channel
+      .join()
+      .receive('ok', (response: unknown) => this.onJoinOk(response))
+      .receive('error', (response: unknown) => {
+        const r = response as { reason?: unknown; message?: unknown } | undefined;
+        const reason = typeof r?.reason === 'string' ? r.reason : 'join_failed';
+        const message = typeof r?.message === 'string' ? r.message : `Could not join the room (${reason}).`;
+        this.fail({ reason, message });
+      })
+      .receive('timeout', () => this.setState('reconnecting'));
+  }
+
+  /** Leaves the channel and closes the socket. */
+  close(): void {
+    this.channel.leave();
+    this.socket.disconnect();
+  }
+
+  /** True while the WebSocket is open (unreliable NAF sends are dropped otherwise). */
+  isSocketOpen(): boolean {
+    return this.socket.connectionState() === 'open';
+  }
+
+  /** Presence keys (session_ids) currently present, in presence order. */
+  occupants(): string[] {
+    return this.presence.list((key: string) => key);
+  }
+
+  /** Everyone present, from the newest meta of each key. */
+  people(): Person[] {
+    return this.presence.list((key: string, entry: { metas?: PresenceMeta[] }) => {
+      const metas = entry.metas ?? [];
+      const meta: PresenceMeta = metas[metas.length - 1] ?? {};
+      return {
+        sessionId: key,
+        displayName: typeof meta.profile?.displayName === 'string' ? meta.profile.displayName : '',
+        presence: typeof meta.presence === 'string' ? meta.presence : 'lobby',
+        permissions: meta.permissions ?? {},
+      };
+    });
+  }
+
+  /** Display name of a session from presence, or null when not present. */
+  displayNameOf(sessionId: string): string | null {
+    return this.people().find((p) => p.sessionId === sessionId)?.displayName ?? null;
+  }
+
+  /**
+   * Moves our presence from "lobby" to "room" (`events:entered`); again after
+   * each re-join, as Hubs does.
+   */
+  enter(): void {
+    this.entered = true;
+    this.channel.push('events:entered', { entryDisplayType: 'Screen', userAgent: navigator.userAgent });
+  }
+
+  /** Changes our profile (`events:profile_updated`) and the params of future joins. */
+  updateProfile(profile: Profile): void {
+    this.joinParams.profile = { ...profile };
+    this.channel.push('events:profile_updated', { profile: { ...profile } });
+  }
+
+  /** The profile we join with. */
+  profile(): Profile {
+    return { ...this.joinParams.profile };
+  }
+
+  /** Sends a chat line (`message {type: "chat", body}`); it comes back through `chatReceived`. */
+  sendChat(body: string): void {
+    this.channel.push('message', { type: 'chat', body });
+  }
+
+  /** Pushes a NAF message built by `encodeNafPush`. */
+  pushNaf(push: NafPush): void {
+    this.channel.push(push.event, push.payload);
+  }
+
+  /**
+   * Sets (or clears, with null) the one consumer of incoming NAF messages;
+   * messages buffered meanwhile are delivered first, in order.
+   */
+  setNafListener(listener: ((message: IncomingNaf) => void) | null): void {
+    this.nafListener = listener;
+    if (!listener) return;
+    const buffered = this.nafBuffer;
+    this.nafBuffer = [];
+    for (const message of buffered) listener(message);
+  }
+
+  private receiveNaf(message: IncomingNaf | null): void {
+    if (!message) return;
+    if (this.nafListener) {
+      this.nafListener(message);
+      return;
+    }
+    this.nafBuffer.push(message);
+    if (this.nafBuffer.length > NAF_BUFFER_LIMIT) this.nafBuffer.shift();
+  }
+
+  private onJoinOk(response: unknown): void {
+    const r = response as { hubs?: JoinedHub[]; session_id?: unknown; session_token?: unknown } | undefined;
+    if (typeof r?.session_id !== 'string') {
+      this.fail({ reason: 'bad_reply', message: 'The server accepted the join but sent no session_id.' });
+      return;
+    }
+    const previous = this.sessionId;
+    this.sessionId = r.session_id;
+    if (typeof r.session_token === 'string') {
+      this.sessionToken = r.session_token;
+      this.socketParams['session_token'] = r.session_token;
+    }
+    this.hub = r.hubs?.[0] ?? this.hub;
+    this.joinCount++;
+    this.setState('joined');
+    const rejoin = this.joinCount > 1;
+    if (rejoin && this.entered) this.enter();
+    this.joined.emit({ sessionId: r.session_id, rejoin, sessionChanged: previous !== null && previous !== r.session_id });
+  }
+
+  private fail(failure: JoinFailure): void {
+    this.setState('failed');
+    // Stop phoenix.js from re-joining every few seconds.
+    this.channel.leave();
+    this.failed.emit(failure);
+  }
+
+  private setState(state: LinkState): void {
+    if (this.state === state) return;
+    this.state = state;
+    this.stateChanged.emit(state);
+  }
+}
