@@ -1,0 +1,35 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { test } from 'node:test';
+import { loadConfig } from './config.ts';
+import { PlexusError } from './errors.ts';
+
+test('an empty environment gives the documented defaults', () => {
+  const c = loadConfig({}, '/srv/plexus');
+  assert.equal(c.port, 4000);
+  assert.equal(c.host, '127.0.0.1');
+  assert.equal(c.dataDir, path.resolve('/srv/plexus', 'data'));
+  assert.equal(c.databaseUrl, null);
+  assert.equal(c.maxFrameBytes, 65536);
+  assert.equal(c.idleTimeoutSeconds, 60);
+});
+
+test('variables override the defaults', () => {
+  const c = loadConfig({ PORT: '0', HOST: '0.0.0.0', DATA_DIR: '/tmp/x', DATABASE_URL: 'postgres://u@h/db', MAX_FRAME_BYTES: '2048' }, '/');
+  assert.deepEqual([c.port, c.host, c.dataDir, c.databaseUrl, c.maxFrameBytes], [0, '0.0.0.0', '/tmp/x', 'postgres://u@h/db', 2048]);
+});
+
+const bad: Array<[Record<string, string>, RegExp]> = [
+  [{ PORT: 'eighty' }, /PORT="eighty" is not a whole number/],
+  [{ PORT: '70000' }, /PORT=70000 is out of range/],
+  [{ MAX_FRAME_BYTES: '10' }, /MAX_FRAME_BYTES=10 is out of range; set it between 1024/],
+  [{ DATABASE_URL: 'mysql://x' }, /DATABASE_URL must start with postgres/],
+  [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud" is not one of/],
+  [{ HOST: 'a b' }, /HOST="a b" is not a host name/],
+  [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
+];
+for (const [env, message] of bad) {
+  test(`a bad value (${Object.keys(env)[0]}=${Object.values(env)[0]}) is refused with a message naming the variable`, () => {
+    assert.throws(() => loadConfig(env), (err: unknown) => err instanceof PlexusError && err.code === 'config_invalid' && message.test(err.message));
+  });
+}

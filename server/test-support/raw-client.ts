@@ -1,0 +1,110 @@
+import WebSocket from 'ws';
+
+/** A decoded frame received by {@link RawClient}. */
+export type Frame = [string | null, string | null, string, string, any];
+
+/**
+ * A bare WebSocket client for protocol tests: sends raw text/binary frames
+ * and waits for frames matching a predicate (never a fixed sleep).
+ */
+export class RawClient {
+  readonly frames: Frame[] = [];
+  readonly rawFrames: Array<string | Buffer> = [];
+  closeCode: number | null = null;
+  closeReason = '';
+  private waiters: Array<() => void> = [];
+  private nextRef = 1;
+
+  private constructor(readonly ws: WebSocket) {
+    ws.on('message', (data, isBinary) => {
+      const raw = isBinary ? (data as Buffer) : data.toString();
+      this.rawFrames.push(raw);
+      if (!isBinary) this.frames.push(JSON.parse(raw as string));
+      this.notify();
+    });
+    ws.on('close', (code, reason) => {
+      this.closeCode = code;
+      this.closeReason = reason.toString();
+      this.notify();
+    });
+  }
+
+  /** Connects to `ws://.../socket/websocket?vsn=2.0.0` (plus `query`). */
+  static async connect(baseUrl: string, query = ''): Promise<RawClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket/websocket?vsn=2.0.0${query}`);
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new RawClient(ws);
+  }
+
+  private notify(): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const f of w) f();
+  }
+
+  /** A fresh ref string. */
+  ref(): string {
+    return String(this.nextRef++);
+  }
+
+  /** Sends a raw text or binary frame. */
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
+
+  /** Sends `[joinRef, ref, topic, event, payload]`; returns the ref. */
+  push(joinRef: string | null, topic: string, event: string, payload: unknown, ref = this.ref()): string {
+    this.ws.send(JSON.stringify([joinRef, ref, topic, event, payload]));
+    return ref;
+  }
+
+  /** Waits for a frame matching `pred` (looking at frames received so far too, from index `from`). */
+  async waitFor(pred: (f: Frame) => boolean, timeoutMs = 5000, from = 0): Promise<Frame> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const found = this.frames.slice(from).find(pred);
+      if (found) return found;
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for a frame; got ${JSON.stringify(this.frames.slice(-5))}`);
+      await this.next(deadline - Date.now());
+    }
+  }
+
+  /** Waits for the reply to `ref`. */
+  reply(ref: string, timeoutMs = 5000): Promise<Frame> {
+    return this.waitFor((f) => f[1] === ref && f[3] === 'phx_reply', timeoutMs);
+  }
+
+  /** Joins `topic` with `params`; returns the join reply frame. */
+  async join(topic: string, params: unknown): Promise<Frame> {
+    const ref = this.ref();
+    this.push(ref, topic, 'phx_join', params, ref);
+    return this.reply(ref);
+  }
+
+  /** Waits until the socket is closed; returns the close code. */
+  async waitClose(timeoutMs = 5000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.closeCode === null) {
+      if (Date.now() > deadline) throw new Error('timed out waiting for the socket to close');
+      await this.next(deadline - Date.now());
+    }
+    return this.closeCode;
+  }
+
+  private next(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(resolve, Math.max(1, ms));
+      this.waiters.push(() => {
+        clearTimeout(t);
+        resolve();
+      });
+    });
+  }
+
+  close(): void {
+    this.ws.close();
+  }
+}
