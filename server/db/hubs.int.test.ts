@@ -1,0 +1,116 @@
+/**
+ * Rooms in the database, run against embedded PGlite and a real PostgreSQL 15
+ * (TEST_DATABASE_URL, or a throwaway server started here).
+ */
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { createTestDatabase, startPostgres } from '../../ops/dev/postgres.ts';
+import { openDatabase } from './database.ts';
+import type { Database, DatabaseLocation } from './database.ts';
+import { createHub, findHubBySid, hashToken, HUB_SID_PATTERN, slugify } from './hubs.ts';
+
+interface Backend {
+  name: string;
+  /** Opens a fresh database; `reopen` gives a second handle on the same data. */
+  setup(): Promise<{ location: DatabaseLocation; cleanup(): Promise<void> }>;
+}
+
+const backends: Backend[] = [
+  {
+    name: 'PGlite',
+    async setup() {
+      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-pglite-'));
+      return { location: { pgliteDir: path.join(dir, 'db') }, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
+    },
+  },
+  {
+    name: 'PostgreSQL',
+    async setup() {
+      let stopServer = async () => {};
+      let base = process.env.TEST_DATABASE_URL;
+      if (!base) {
+        const pg = await startPostgres();
+        base = pg.url;
+        stopServer = () => pg.stop();
+      }
+      const db = await createTestDatabase(base);
+      return {
+        location: { url: db.url },
+        cleanup: async () => {
+          await db.drop();
+          await stopServer();
+        },
+      };
+    },
+  },
+];
+
+for (const backend of backends) {
+  describe(`rooms on ${backend.name}`, () => {
+    let location: DatabaseLocation;
+    let cleanup: () => Promise<void>;
+    let db: Database;
+    before(async () => {
+      ({ location, cleanup } = await backend.setup());
+      db = await openDatabase(location);
+    });
+    after(async () => {
+      await db?.close();
+      await cleanup?.();
+    });
+
+    test('migrations create the hubs table with its defaults', async () => {
+      const { hub } = await createHub(db.knex, { name: 'Defaults' });
+      assert.equal(hub.entryMode, 'allow');
+      assert.equal(hub.memberPermissions, 255);
+      assert.equal(hub.roomSize, null);
+      assert.ok(hub.insertedAt instanceof Date);
+      assert.equal(typeof hub.id, 'string');
+    });
+
+    test('a created room is found by its hub_sid with its slug, and only its token hash is stored', async () => {
+      const { hub, creatorAssignmentToken } = await createHub(db.knex, { name: 'Café Meetup #1', roomSize: 10 });
+      assert.match(hub.hubSid, HUB_SID_PATTERN);
+      const found = await findHubBySid(db.knex, hub.hubSid);
+      assert.equal(found?.name, 'Café Meetup #1');
+      assert.equal(found?.slug, 'cafe-meetup-1');
+      assert.equal(found?.roomSize, 10);
+      const row = await db.knex('hubs').where({ hub_sid: hub.hubSid }).first();
+      assert.equal(row.creator_assignment_token_hash, hashToken(creatorAssignmentToken));
+      assert.ok(!JSON.stringify(row).includes(creatorAssignmentToken));
+    });
+
+    test('unknown and malformed hub_sids find nothing', async () => {
+      assert.equal(await findHubBySid(db.knex, 'Nope123'), null);
+      assert.equal(await findHubBySid(db.knex, "x' OR 1=1 --"), null);
+    });
+
+    test('the database refuses an entry_mode outside allow, invite and deny', async () => {
+      const { hub } = await createHub(db.knex, { name: 'Check' });
+      await assert.rejects(db.knex('hubs').where({ hub_sid: hub.hubSid }).update({ entry_mode: 'open' }), /hubs_entry_mode_check/);
+    });
+
+    test('many rooms created at once all get distinct sids', async () => {
+      const created = await Promise.all(Array.from({ length: 30 }, (_, i) => createHub(db.knex, { name: `Room ${i}` })));
+      assert.equal(new Set(created.map((c) => c.hub.hubSid)).size, 30);
+    });
+
+    test('rooms survive closing and reopening the database, and migrating again changes nothing', async () => {
+      const { hub } = await createHub(db.knex, { name: 'Durable' });
+      await db.close();
+      db = await openDatabase(location);
+      assert.equal((await findHubBySid(db.knex, hub.hubSid))?.name, 'Durable');
+      const migrations = await db.knex('knex_migrations').select('name');
+      assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs']);
+    });
+  });
+}
+
+test('slugs are lower-case words joined by dashes, never empty', () => {
+  assert.equal(slugify('  Hello, World!  '), 'hello-world');
+  assert.equal(slugify('¡¡¡'), 'room');
+  assert.equal(slugify('x'.repeat(100)).length, 64);
+});
