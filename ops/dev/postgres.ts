@@ -204,6 +204,9 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       const uid = Number(pw.stdout.trim());
       const gid = Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim());
       chownSync(dir, uid, gid);
+      if (spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).status !== 0) {
+        throw new Error(`the postgres user cannot write ${dir}: a parent directory is closed to it. Use a baseDir it can reach (e.g. under /tmp).`);
+      }
     }
 
     const init = await runPg(
