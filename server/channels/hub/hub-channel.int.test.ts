@@ -204,3 +204,22 @@ test('a second join of the same topic closes the old channel with its join_ref f
   assert.equal(close[0], a.jr);
   assert.ok(a.c.frames.indexOf(close) < a.c.frames.indexOf(second));
 });
+
+test('a socket that closes right after its join leaves no ghost in presence', async () => {
+  const topic = await newRoom();
+  const a = await member(topic, 'Watcher');
+  for (let i = 0; i < 5; i++) {
+    const c = await RawClient.connect(srv.url);
+    c.push('1', topic, 'phx_join', { profile: { displayName: `ghost ${i}` }, context: {} }, '1');
+    c.close();
+    await c.waitClose();
+  }
+  const deadline = Date.now() + 5000;
+  while (srv.server.connectionCount() > clients.filter((x) => x.closeCode === null).length && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  // a later join goes through the same queue of presence work, so the ghosts' work is done by then
+  const late = await member(topic, 'Late');
+  const state = (await late.c.waitFor(isEvent('presence_state')))[4];
+  assert.deepEqual(Object.keys(state).sort(), [a.sessionId, late.sessionId].sort());
+});

@@ -74,6 +74,9 @@ export class HubChannel implements Channel {
   private roles: Roles = { owner: false, creator: false, signed_in: false };
   private permissions: HubPermissions | null = null;
   private readonly sessionId: string;
+  /** Presence operations of this channel, run one after another so a leave never overtakes a track or an update. */
+  private presenceOps: Promise<unknown> = Promise.resolve();
+  private terminated = false;
 
   constructor(
     private readonly ctx: ChannelContext,
@@ -116,11 +119,21 @@ export class HubChannel implements Channel {
     });
   }
 
-  async afterJoin(): Promise<void> {
-    const { phx_ref: _ignored, ...meta } = this.meta!;
-    this.meta = await this.deps.presence.track(this.ctx.topic, this.sessionId, meta);
-    this.ctx.push('presence_state', await this.deps.presence.list(this.ctx.topic));
-    this.ctx.broadcast('presence_diff', joinDiff(this.sessionId, this.meta));
+  /** Runs `op` after every earlier presence operation of this channel. */
+  private serial<T>(op: () => Promise<T>): Promise<T> {
+    const run = this.presenceOps.then(op, op);
+    this.presenceOps = run.catch(() => undefined);
+    return run;
+  }
+
+  afterJoin(): Promise<void> {
+    return this.serial(async () => {
+      if (this.terminated) return;
+      const { phx_ref: _ignored, ...meta } = this.meta!;
+      this.meta = await this.deps.presence.track(this.ctx.topic, this.sessionId, meta);
+      this.ctx.push('presence_state', await this.deps.presence.list(this.ctx.topic));
+      this.ctx.broadcast('presence_diff', joinDiff(this.sessionId, this.meta));
+    });
   }
 
   handleIn(event: string, payload: unknown): Reply | undefined | Promise<Reply | undefined> {
@@ -220,24 +233,29 @@ export class HubChannel implements Channel {
   }
 
   /** Replaces this session's meta and broadcasts ONE diff (leave old + join new). */
-  private async updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta): Promise<Reply | undefined> {
+  private updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta): Reply | Promise<Reply | undefined> {
     if (!this.deps.schemas.object(payload)) return error('invalid_payload', 'The payload must be a JSON object (or null).');
-    const current = this.meta;
-    if (!current) return undefined;
-    const { phx_ref, phx_ref_prev: _prev, ...rest } = current;
-    const updated = await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, change(rest));
-    if (!updated) return undefined;
-    this.meta = updated.meta;
-    this.ctx.broadcast('presence_diff', updateDiff(this.sessionId, updated.old, updated.meta));
-    return undefined;
+    return this.serial(async () => {
+      const current = this.meta;
+      if (!current?.phx_ref || this.terminated) return undefined;
+      const { phx_ref, phx_ref_prev: _prev, ...rest } = current;
+      const updated = await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, change(rest));
+      if (!updated) return undefined;
+      this.meta = updated.meta;
+      this.ctx.broadcast('presence_diff', updateDiff(this.sessionId, updated.old, updated.meta));
+      return undefined;
+    });
   }
 
-  async terminate(): Promise<void> {
-    const current = this.meta;
-    this.meta = null;
-    if (!current?.phx_ref) return;
-    const old = await this.deps.presence.untrack(this.ctx.topic, this.sessionId, current.phx_ref);
-    if (old) this.ctx.broadcast('presence_diff', leaveDiff(this.sessionId, old));
+  terminate(): Promise<void> {
+    this.terminated = true;
+    return this.serial(async () => {
+      const current = this.meta;
+      this.meta = null;
+      if (!current?.phx_ref) return;
+      const old = await this.deps.presence.untrack(this.ctx.topic, this.sessionId, current.phx_ref);
+      if (old) this.ctx.broadcast('presence_diff', leaveDiff(this.sessionId, old));
+    });
   }
 }
 
