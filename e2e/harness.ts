@@ -61,10 +61,13 @@ export interface StartServerOptions {
   echo?: boolean;
 }
 
+/** Server processes that have not exited yet. */
 const running = new Set<ChildProcess>();
+/** Temporary DATA_DIRs not yet removed (a server may have exited without `stop()`). */
+const ownDirs = new Set<string>();
 let exitHookInstalled = false;
 
-/** On exit, SIGKILL servers a test forgot to stop, so none outlives the test file. */
+/** On exit, SIGKILL servers a test forgot to stop and remove their temporary DATA_DIRs. */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -76,6 +79,7 @@ function installExitHook(): void {
         // already gone
       }
     }
+    for (const dir of ownDirs) rmSync(dir, { recursive: true, force: true });
   });
 }
 
@@ -85,7 +89,8 @@ function installExitHook(): void {
  * and waits for its pino JSON log line `{"msg":"listening","url":…,"port":…}`.
  *
  * The child is not referenced by the event loop: a test file that forgets
- * `stop()` still ends, and the server is killed when the test process exits.
+ * `stop()` still ends, and when the test process exits the server is killed
+ * and its temporary DATA_DIR removed.
  *
  * @throws Error, including the captured logs, when the process exits before
  *   listening or does not log `listening` within `timeoutMs`.
@@ -111,6 +116,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
+  if (ownDataDir) ownDirs.add(dataDir);
   installExitHook();
 
   let log = '';
@@ -133,6 +139,7 @@ export async function startServer(opts: StartServerOptions = {}): Promise<Runnin
     if (ownDataDir && !removed) {
       removed = true;
       rmSync(dataDir, { recursive: true, force: true });
+      ownDirs.delete(dataDir);
     }
   };
 
