@@ -4,11 +4,36 @@
  * Logs JSON lines (pino); the line `{"msg":"listening","url":...,"port":...}`
  * tells that the node accepts connections.
  */
+import type { Logger } from 'pino';
 import { createServer } from './app.ts';
+import type { PlexusServer } from './app.ts';
 import { loadConfig } from './config.ts';
 import { PlexusError } from './errors.ts';
 import { createLogger } from './logger.ts';
 import { assertNativeUws } from './transport/uws-native.ts';
+
+/**
+ * Listens, retrying for up to 90 s while the port is busy. After a restart the
+ * port can stay unavailable for about 60 s: the sockets the previous run
+ * closed sit in TCP TIME_WAIT, and uWebSockets.js does not set SO_REUSEADDR
+ * on them.
+ */
+async function listenWithRetry(server: PlexusServer, log: Logger): Promise<number> {
+  const deadline = Date.now() + 90_000;
+  let warned = false;
+  for (;;) {
+    try {
+      return await server.listen();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+      if (!warned) {
+        log.warn({ err: (err as Error).message }, 'port busy (a previous run may have left sockets in TIME_WAIT); retrying for up to 90 s');
+        warned = true;
+      }
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+  }
+}
 
 async function main(): Promise<void> {
   let config;
@@ -22,7 +47,7 @@ async function main(): Promise<void> {
   }
   const log = createLogger(config.logLevel);
   const server = await createServer(config, { logger: log });
-  const port = await server.listen();
+  const port = await listenWithRetry(server, log);
   log.info({ url: server.url, port, database: server.database.kind, dataDir: config.dataDir }, 'listening');
 
   let stopping = false;
