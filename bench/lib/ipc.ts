@@ -1,0 +1,99 @@
+/**
+ * Messages between the bench runner (parent) and its load workers (children
+ * forked with an IPC channel). Every request carries `reqId`; the worker
+ * answers with the same `reqId`.
+ */
+
+/** Server implementations under test. */
+export type ServerKind = 'plexus' | 'uws' | 'socketio';
+
+/** Where and how to reach the server under test. */
+export interface Target {
+  kind: ServerKind;
+  host: string;
+  port: number;
+}
+
+/** One client to open: its global index, its room, and the source address. */
+export interface ClientSpec {
+  index: number;
+  /** Room index (0-based, global). */
+  room: number;
+  /** Room key on the server: the hub_sid for Plexus, a room name for the relays. */
+  roomKey: string;
+  /** Local (source) address, 127.0.0.x. */
+  localAddress: string;
+}
+
+export type WorkerRequest =
+  | { type: 'init'; reqId: number; target: Target; roomSize: number; workerIndex: number; heartbeatMs: number }
+  | {
+      type: 'connect';
+      reqId: number;
+      clients: ClientSpec[];
+      /** Connections in flight at once (closed loop); ignored when `ratePerSec` is set. */
+      concurrency: number;
+      /** Open loop: start one connection every 1000/ratePerSec ms regardless of replies. */
+      ratePerSec?: number;
+      /** Give up on one client after this long (ms). */
+      timeoutMs: number;
+    }
+  | { type: 'load'; reqId: number; activeRooms: number; hz: number; warmupMs: number; measureMs: number; drainMs: number }
+  | { type: 'closeAll'; reqId: number }
+  | { type: 'exit'; reqId: number };
+
+/** Answer to `connect`. */
+export interface ConnectResult {
+  type: 'connected';
+  reqId: number;
+  ok: number;
+  failed: number;
+  /** First few error messages. */
+  errors: string[];
+  /** Histograms (µs, encoded) of WebSocket open time and join time (join sent → join reply). */
+  connectHist: string;
+  joinHist: string;
+  /** Wall time of the whole connect request, ms. */
+  elapsedMs: number;
+}
+
+/** Answer to `load`. */
+export interface LoadResult {
+  type: 'loaded';
+  reqId: number;
+  /** Clients that sent in this step. */
+  activeClients: number;
+  /** Messages sent within the measure window. */
+  sent: number;
+  /** Sends the schedule asked for within the window (sent < planned means the worker fell behind). */
+  planned: number;
+  /** Deliveries expected for the messages sent in the window (each × joined room members − 1). */
+  expected: number;
+  /** Deliveries received within the window. */
+  received: number;
+  /** Latency histogram (µs, encoded) of deliveries received in the window. */
+  hist: string;
+  /** Worker CPU time during the window, seconds (user + system). */
+  cpuSeconds: number;
+  /** Client sockets that closed unexpectedly since the previous step, and their close codes. */
+  disconnects: number;
+  closeCodes: Record<string, number>;
+  /** Event-loop lag seen by the send scheduler: largest gap between ticks in the window, ms. */
+  maxTickGapMs: number;
+}
+
+export interface SimpleResult {
+  type: 'done';
+  reqId: number;
+}
+
+export interface ErrorResult {
+  type: 'error';
+  reqId: number;
+  message: string;
+}
+
+export type WorkerResponse = ConnectResult | LoadResult | SimpleResult | ErrorResult;
+
+/** A request without its `reqId` (the pool adds it), kept as a union. */
+export type WorkerRequestBody = WorkerRequest extends infer R ? (R extends unknown ? Omit<R, 'reqId'> : never) : never;

@@ -1,0 +1,84 @@
+/**
+ * Reads another process's CPU time and memory from /proc (Linux only):
+ * `/proc/<pid>/stat` utime+stime (whole thread group) and
+ * `/proc/<pid>/status` VmRSS / VmHWM.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+
+let ticksPerSecond = 0;
+
+/** Clock ticks per second for /proc times (`getconf CLK_TCK`, normally 100). */
+export function clockTicks(): number {
+  if (ticksPerSecond === 0) {
+    try {
+      ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+    } catch {
+      ticksPerSecond = 100;
+    }
+  }
+  return ticksPerSecond;
+}
+
+/** CPU seconds (user + system, all threads) used so far by `pid`; NaN when it is gone. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // rest[0] is field 3 (state); utime is field 14, stime field 15.
+    const utime = Number(rest[11]);
+    const stime = Number(rest[12]);
+    return (utime + stime) / clockTicks();
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** Memory of `pid` in bytes: current resident set (VmRSS) and its peak so far (VmHWM); NaN when gone. */
+export function memory(pid: number): { rss: number; hwm: number } {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (name: string) => {
+      const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
+      return m ? Number(m[1]) * 1024 : Number.NaN;
+    };
+    return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+  } catch {
+    return { rss: Number.NaN, hwm: Number.NaN };
+  }
+}
+
+/** Pids of the direct children of `pid` (from /proc/<pid>/task/<tid>/children). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+      const list = fs.readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').trim();
+      if (list) out.push(...list.split(/\s+/).map(Number));
+    }
+  } catch {
+    // process gone
+  }
+  return out;
+}
+
+/**
+ * Samples a process's RSS every `intervalMs` until stopped; `stop()` returns
+ * the peak seen (bytes).
+ */
+export function sampleRss(pid: number, intervalMs = 100): { stop(): number } {
+  let peak = memory(pid).rss || 0;
+  const timer = setInterval(() => {
+    const { rss } = memory(pid);
+    if (rss > peak) peak = rss;
+  }, intervalMs);
+  return {
+    stop() {
+      clearInterval(timer);
+      const { rss } = memory(pid);
+      if (rss > peak) peak = rss;
+      return peak;
+    },
+  };
+}

@@ -1,0 +1,222 @@
+/**
+ * Result shapes of a bench run (written as JSON) and their rendering: the
+ * stdout table, the markdown summary, and the README block between
+ * `<!-- bench:start -->` and `<!-- bench:end -->`.
+ */
+import type { LatencySummary } from './histogram.ts';
+import type { ServerKind } from './ipc.ts';
+import type { BenchOptions } from './options.ts';
+import { SERVER_LABELS } from './servers.ts';
+
+/** One measured load step. */
+export interface StepResult {
+  level: number;
+  rooms: number;
+  hz: number;
+  activeClients: number;
+  /** Messages per second the schedule offered (all clients × Hz). */
+  offeredPerSec: number;
+  /** Messages actually sent per second in the window. */
+  sentPerSec: number;
+  /** Deliveries per second the sent messages should produce. */
+  expectedPerSec: number;
+  /** Deliveries received per second in the window. */
+  deliveredPerSec: number;
+  deliveredRatio: number;
+  latency: LatencySummary;
+  serverCpuSec: number;
+  /** Server CPU as a percentage of one core over the window. */
+  serverCpuPct: number;
+  /** Server CPU per delivered message, µs. */
+  serverUsPerDelivery: number;
+  serverPeakRssMB: number;
+  /** All workers' CPU as a percentage of one core over the window. */
+  clientCpuPct: number;
+  /** Largest gap between send ticks of any worker, ms (client event-loop lag). */
+  clientMaxTickGapMs: number;
+  disconnects: number;
+  closeCodes: Record<string, number>;
+  pass: boolean;
+  reasons: string[];
+}
+
+export interface SearchResult {
+  searchBy: 'rooms' | 'rate';
+  steps: StepResult[];
+  best: StepResult | null;
+  /** Join latency of the clients opened during the search (bursts, not rate-limited). */
+  setupJoin: LatencySummary;
+  error?: string;
+}
+
+export interface JoinResult {
+  rate: number;
+  attempted: number;
+  ok: number;
+  failed: number;
+  errors: string[];
+  connect: LatencySummary;
+  join: LatencySummary;
+  serverCpuSec: number;
+  elapsedSec: number;
+  error?: string;
+}
+
+export interface IdleResult {
+  clients: number;
+  ok: number;
+  failed: number;
+  baselineRssMB: number;
+  loadedRssMB: number;
+  peakRssMB: number;
+  kbPerClient: number;
+  connectSec: number;
+  errors: string[];
+  error?: string;
+}
+
+export interface ServerResult {
+  kind: ServerKind;
+  label: string;
+  search?: SearchResult;
+  joins?: JoinResult;
+  idle?: IdleResult;
+}
+
+export interface BenchResults {
+  name: string;
+  date: string;
+  command: string;
+  durationSec: number;
+  machine: { cpus: number; cpuModel: string; memGB: number; node: string; ulimitN: string };
+  options: BenchOptions;
+  servers: ServerResult[];
+  ratios: Record<string, number | null>;
+}
+
+const f = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
+const int = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
+
+/** Ratios Plexus/uWS and Plexus/Socket.IO of the headline numbers, from the same run. */
+export function computeRatios(servers: readonly ServerResult[]): Record<string, number | null> {
+  const by = (k: ServerKind) => servers.find((s) => s.kind === k);
+  const p = by('plexus');
+  const out: Record<string, number | null> = {};
+  const ratio = (a: number | undefined, b: number | undefined) => (a !== undefined && b !== undefined && b > 0 && Number.isFinite(a) && Number.isFinite(b) ? Math.round((a / b) * 1000) / 1000 : null);
+  for (const [k, name] of [['uws', 'uws'], ['socketio', 'socketio']] as const) {
+    const o = by(k);
+    if (!p || !o) continue;
+    out[`delivered_plexus_over_${name}`] = ratio(p.search?.best?.deliveredPerSec, o.search?.best?.deliveredPerSec);
+    out[`server_us_per_delivery_plexus_over_${name}`] = ratio(p.search?.best?.serverUsPerDelivery, o.search?.best?.serverUsPerDelivery);
+    out[`join_p99_plexus_over_${name}`] = ratio(p.joins?.join.p99, o.joins?.join.p99);
+    out[`idle_kb_per_client_plexus_over_${name}`] = ratio(p.idle?.kbPerClient, o.idle?.kbPerClient);
+  }
+  return out;
+}
+
+/** The headline table as markdown (also readable on stdout). */
+export function headlineTable(r: BenchResults): string {
+  const o = r.options;
+  const lines = [
+    `| server | load at best step | delivered msgs/s | p50 / p95 / p99 / max ms | server CPU s (% core) | server µs/delivery | peak RSS MB | client CPU % core | join p50 / p99 ms @${o.joinRate}/s | idle KB/client @${int(o.idleClients)} |`,
+    '|---|---|---:|---|---|---:|---:|---:|---|---:|',
+  ];
+  for (const s of r.servers) {
+    const b = s.search?.best;
+    const load = b ? `${b.rooms} rooms × ${o.roomSize} @ ${b.hz} Hz` : s.search ? (s.search.error ? 'error' : 'no step passed') : 'not run';
+    lines.push(
+      `| ${s.label} | ${load} | ${b ? int(b.deliveredPerSec) : '—'} | ${b ? `${f(b.latency.p50)} / ${f(b.latency.p95)} / ${f(b.latency.p99)} / ${f(b.latency.max)}` : '—'} | ${b ? `${f(b.serverCpuSec, 2)} (${f(b.serverCpuPct, 0)}%)` : '—'} | ${b ? f(b.serverUsPerDelivery, 2) : '—'} | ${b ? f(b.serverPeakRssMB, 0) : '—'} | ${b ? f(b.clientCpuPct, 0) : '—'} | ${s.joins && !s.joins.error ? `${f(s.joins.join.p50, 2)} / ${f(s.joins.join.p99, 2)}` : '—'} | ${s.idle && !s.idle.error ? f(s.idle.kbPerClient, 2) : '—'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+/** Ratios as a short markdown list. */
+export function ratioLines(r: BenchResults): string {
+  const R = r.ratios;
+  const x = (k: string) => (R[k] === null || R[k] === undefined ? '—' : `${R[k]!.toFixed(2)}×`);
+  const out: string[] = [];
+  for (const [k, label] of [['uws', 'uWS.js bare relay'], ['socketio', 'Socket.IO relay']] as const) {
+    if (!(`delivered_plexus_over_${k}` in R)) continue;
+    out.push(
+      `- Plexus / ${label}: delivered msgs/s under the bound ${x(`delivered_plexus_over_${k}`)}, server CPU per delivery ${x(`server_us_per_delivery_plexus_over_${k}`)}, join p99 ${x(`join_p99_plexus_over_${k}`)}, idle memory per client ${x(`idle_kb_per_client_plexus_over_${k}`)}`,
+    );
+  }
+  return out.join('\n');
+}
+
+/** Step-by-step log of each search, markdown. */
+export function stepTables(r: BenchResults): string {
+  const parts: string[] = [];
+  for (const s of r.servers) {
+    if (!s.search) continue;
+    parts.push(`**${s.label}**${s.search.error ? ` (error: ${s.search.error})` : ''}`);
+    parts.push('');
+    parts.push('| rooms | Hz | clients | offered msgs/s in | delivered msgs/s | delivered % | p50 / p99 / max ms | server CPU % | client CPU % | result |');
+    parts.push('|---:|---:|---:|---:|---:|---:|---|---:|---:|---|');
+    for (const st of s.search.steps) {
+      parts.push(
+        `| ${st.rooms} | ${st.hz} | ${st.activeClients} | ${int(st.offeredPerSec)} | ${int(st.deliveredPerSec)} | ${f(st.deliveredRatio * 100)} | ${f(st.latency.p50)} / ${f(st.latency.p99)} / ${f(st.latency.max)} | ${f(st.serverCpuPct, 0)} | ${f(st.clientCpuPct, 0)} | ${st.pass ? 'pass' : `fail: ${st.reasons.join('; ')}`} |`,
+      );
+    }
+    parts.push('');
+  }
+  return parts.join('\n');
+}
+
+/** Plexus against the issue's targets. */
+export function targetLines(r: BenchResults): string {
+  const p = r.servers.find((s) => s.kind === 'plexus');
+  if (!p) return '';
+  const out: string[] = [];
+  if (p.idle && !p.idle.error) {
+    out.push(`- Idle memory at ${int(p.idle.ok)} joined clients: ${f(p.idle.kbPerClient, 2)} KB/client (target ≤ 6 KB at 10,000): ${p.idle.kbPerClient <= 6 ? 'met' : 'NOT met'}${p.idle.ok < 10000 ? ' (fewer clients than the target scenario)' : ''}`);
+  }
+  if (p.joins && !p.joins.error) {
+    out.push(`- Join p99 at ${p.joins.rate} joins/s: ${f(p.joins.join.p99, 2)} ms (target < 20 ms): ${p.joins.join.p99 < 20 ? 'met' : 'NOT met'}`);
+  }
+  return out.join('\n');
+}
+
+/** The markdown summary of a run. */
+export function markdownSummary(r: BenchResults): string {
+  const o = r.options;
+  return [
+    `### Bench ${r.name}, ${r.date}`,
+    '',
+    `Command: \`${r.command}\` (took ${Math.round(r.durationSec)} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGB} GB, Node ${r.machine.node}, \`ulimit -n\` ${r.machine.ulimitN}. Server, load workers (${o.workers} processes) and runner share the machine; all traffic on 127.0.0.x.`,
+    '',
+    `Workload: rooms of ${o.roomSize} clients, each sending a ~400-byte NAF \`um\` update at ${o.hz} Hz (search by ${o.searchBy === 'rooms' ? 'number of rooms' : `rate at ${o.rateRooms} rooms`}); a step passes when p99 send→receipt ≤ ${o.boundMs} ms, ≥ ${o.minDelivered * 100}% of expected deliveries arrive and no client is dropped. Each step: ${o.warmupSec} s warm-up, ${o.measureSec} s measured. "Delivered" counts messages received by clients (each message fans out to ${o.roomSize - 1} room members).`,
+    '',
+    headlineTable(r),
+    '',
+    ratioLines(r),
+    '',
+    targetLines(r),
+    '',
+    'Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: server RSS with all clients joined minus its RSS before any client connected, divided by the clients.',
+    '',
+    '<details><summary>Search steps</summary>',
+    '',
+    stepTables(r),
+    '</details>',
+  ].join('\n');
+}
+
+/** Replaces (or adds, under "## Performance") the block between the bench markers in a README text. */
+export function replaceReadmeBlock(readme: string, block: string): string {
+  const start = '<!-- bench:start -->';
+  const end = '<!-- bench:end -->';
+  const inner = `${start}\n${block.trim()}\n${end}`;
+  const a = readme.indexOf(start);
+  const b = readme.indexOf(end);
+  if (a >= 0 && b > a) return readme.slice(0, a) + inner + readme.slice(b + end.length);
+  const perf = /^## Performance[ \t]*$/m.exec(readme);
+  if (perf) {
+    const at = perf.index + perf[0].length;
+    return `${readme.slice(0, at)}\n\n${inner}\n${readme.slice(at)}`;
+  }
+  return `${readme.replace(/\s*$/, '')}\n\n## Performance\n\n${inner}\n`;
+}
+
+export { SERVER_LABELS };

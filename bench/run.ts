@@ -1,0 +1,501 @@
+/**
+ * `npm run bench`: the same workload against Plexus (one node), a Socket.IO 4
+ * relay and a bare uWebSockets.js relay, each started as its own child
+ * process, in one run. Scenarios:
+ *
+ * - search: rooms of 25 clients sending NAF `um` updates at 15 Hz; the number
+ *   of active rooms (or the rate) rises until p99 delivery latency passes the
+ *   bound or fewer than 95% of deliveries arrive; reports the highest
+ *   delivered rate under the bound with its latencies, server CPU and RSS;
+ * - joins: new connections at 100 per second, each joining a room at once;
+ *   join latency percentiles;
+ * - idle10k: 10,000 joined idle clients; server RSS per client over its idle
+ *   baseline.
+ *
+ * Prints a table, writes bench/results/<date>-<name>.json and .md, and the
+ * summary into README.md between `<!-- bench:start -->` and
+ * `<!-- bench:end -->`. Every run is bounded (`--timeout`), and children are
+ * killed on exit, SIGINT and SIGTERM. `--help` lists the flags.
+ */
+import { execFileSync, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { mergeEncoded, summarize } from './lib/histogram.ts';
+import type { ClientSpec, ConnectResult, LoadResult, ServerKind, Target, WorkerRequest, WorkerRequestBody, WorkerResponse } from './lib/ipc.ts';
+import { HELP, parseOptions } from './lib/options.ts';
+import type { BenchOptions } from './lib/options.ts';
+import { cpuSeconds, memory, sampleRss } from './lib/procstat.ts';
+import { computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, targetLines } from './lib/results.ts';
+import type { BenchResults, IdleResult, JoinResult, SearchResult, ServerResult, StepResult } from './lib/results.ts';
+import { bestStep, judgeStep, nextLevel } from './lib/search.ts';
+import type { StepOutcome } from './lib/search.ts';
+import { SERVER_LABELS, killAllServers, startServer } from './lib/servers.ts';
+import type { RunningServer } from './lib/servers.ts';
+
+const ROOT = path.resolve(import.meta.dirname, '..');
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const MB = 1024 * 1024;
+
+function log(line: string): void {
+  process.stdout.write(`${line}\n`);
+}
+
+// ---------------------------------------------------------------- workers
+
+const liveWorkers = new Set<ChildProcess>();
+
+/** A set of forked load workers with request/response over IPC. */
+class WorkerPool {
+  private nextReq = 1;
+  private readonly pending = new Map<number, { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>();
+  readonly procs: ChildProcess[] = [];
+
+  constructor(count: number, maxLifetimeMs: number) {
+    for (let i = 0; i < count; i++) {
+      const child = fork(path.join(ROOT, 'bench', 'worker.ts'), [], {
+        cwd: ROOT,
+        execArgv: ['--import', 'tsx'],
+        env: { ...process.env, BENCH_WORKER_MAX_MS: String(Math.ceil(maxLifetimeMs)) },
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      });
+      liveWorkers.add(child);
+      child.on('message', (m: WorkerResponse) => {
+        const p = this.pending.get(m.reqId);
+        if (!p) return;
+        this.pending.delete(m.reqId);
+        clearTimeout(p.timer);
+        if (m.type === 'error') p.reject(new Error(`worker ${i}: ${m.message}`));
+        else p.resolve(m);
+      });
+      child.on('exit', (code) => {
+        liveWorkers.delete(child);
+        for (const [id, p] of this.pending) {
+          clearTimeout(p.timer);
+          p.reject(new Error(`worker ${i} exited with ${code}`));
+          this.pending.delete(id);
+        }
+      });
+      this.procs.push(child);
+    }
+  }
+
+  get size(): number {
+    return this.procs.length;
+  }
+
+  request<T extends WorkerResponse>(worker: number, req: WorkerRequestBody, timeoutMs: number): Promise<T> {
+    const reqId = this.nextReq++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(reqId);
+        reject(new Error(`worker ${worker}: ${req.type} got no answer in ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(reqId, { resolve: resolve as (r: WorkerResponse) => void, reject, timer });
+      this.procs[worker]!.send({ ...req, reqId } as WorkerRequest);
+    });
+  }
+
+  pids(): number[] {
+    return this.procs.map((p) => p.pid!).filter(Boolean);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled(this.procs.map((_, i) => this.request(i, { type: 'exit' }, 5000)));
+    const deadline = Date.now() + 3000;
+    while (this.procs.some((p) => p.exitCode === null && p.signalCode === null) && Date.now() < deadline) await sleep(50);
+    for (const p of this.procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+  }
+}
+
+function killAllWorkers(): void {
+  for (const w of liveWorkers) w.kill('SIGKILL');
+  liveWorkers.clear();
+}
+
+// ---------------------------------------------------------------- helpers
+
+/** Source addresses: each scenario gets fresh 127.0.0.x addresses so TIME_WAIT of an earlier one never collides. */
+let nextAddressBlock = 0;
+function addressAllocator(opts: BenchOptions, clients: number): (index: number) => string {
+  const blocks = Math.max(1, Math.ceil(clients / opts.clientsPerIp));
+  const base = nextAddressBlock;
+  nextAddressBlock += blocks;
+  return (index) => `127.0.0.${2 + ((base + Math.floor(index / opts.clientsPerIp)) % 250)}`;
+}
+
+/** Creates rooms on the server: hub_sids from `POST /api/v1/hubs` for Plexus, names for the relays. */
+async function createRooms(server: RunningServer, from: number, to: number, into: string[]): Promise<void> {
+  if (server.kind !== 'plexus') {
+    for (let r = from; r < to; r++) into[r] = `room-${r}`;
+    return;
+  }
+  let next = from;
+  const lane = async () => {
+    while (next < to) {
+      const r = next++;
+      const res = await fetch(`http://${server.host}:${server.port}/api/v1/hubs`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ hub: { name: `bench ${r}` } }),
+        signal: AbortSignal.timeout(15_000),
+      });
+      if (!res.ok) throw new Error(`POST /api/v1/hubs answered ${res.status}: ${(await res.text()).slice(0, 200)}`);
+      into[r] = ((await res.json()) as { hub_id: string }).hub_id;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, lane));
+}
+
+async function initWorkers(pool: WorkerPool, target: Target, opts: BenchOptions): Promise<void> {
+  await Promise.all(pool.procs.map((_, i) => pool.request(i, { type: 'init', target, roomSize: opts.roomSize, workerIndex: i, heartbeatMs: 25_000 }, 10_000)));
+}
+
+function machineInfo(): BenchResults['machine'] {
+  let ulimitN = 'unknown';
+  try {
+    ulimitN = execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+  } catch {
+    // keep unknown
+  }
+  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown', memGB: Math.round(os.totalmem() / 1024 ** 3), node: process.version, ulimitN };
+}
+
+function checkFdLimit(opts: BenchOptions, ulimitN: string): void {
+  const limit = Number(ulimitN);
+  if (!Number.isFinite(limit)) return;
+  const most = Math.max(opts.scenarios.includes('idle10k') ? opts.idleClients : 0, opts.scenarios.includes('search') ? opts.maxClients : 0, opts.joinRate * opts.joinSeconds);
+  // The server holds one fd per client; each worker holds its share.
+  if (most + 200 > limit) {
+    log(`note: up to ${most} clients but \`ulimit -n\` is ${limit}: the server process needs one descriptor per client. Raise it (ulimit -n) or lower --idle-clients/--max-clients.`);
+  }
+}
+
+// ---------------------------------------------------------------- scenarios
+
+async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<SearchResult> {
+  const profileDir = opts.profile ? path.resolve(ROOT, opts.outDir, 'profiles') : undefined;
+  if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
+  const server = await startServer(kind, { root: ROOT, lifetimeSec, profileDir });
+  const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
+  const steps: StepResult[] = [];
+  const history: StepOutcome[] = [];
+  const joinHists: string[] = [];
+  const roomKeys: string[] = [];
+  const maxRooms = Math.max(1, Math.floor(opts.maxClients / opts.roomSize));
+  const address = addressAllocator(opts, opts.maxClients);
+  let connectedRooms = 0;
+  const result: SearchResult = { searchBy: opts.searchBy, steps, best: null, setupJoin: summarize(mergeEncoded([])) };
+  try {
+    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    const ensureRooms = async (rooms: number, retryAll: boolean) => {
+      const from = retryAll ? 0 : connectedRooms;
+      if (rooms > connectedRooms) await createRooms(server, connectedRooms, rooms, roomKeys);
+      if (rooms <= from) return;
+      const perWorker: ClientSpec[][] = pool.procs.map(() => []);
+      for (let r = from; r < rooms; r++) {
+        for (let k = 0; k < opts.roomSize; k++) {
+          const index = r * opts.roomSize + k;
+          perWorker[r % pool.size]!.push({ index, room: r, roomKey: roomKeys[r]!, localAddress: address(index) });
+        }
+      }
+      const replies = await Promise.all(
+        perWorker.map((clients, w) => pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 50, timeoutMs: 15_000 }, 180_000)),
+      );
+      const failed = replies.reduce((a, r) => a + r.failed, 0);
+      for (const r of replies) joinHists.push(r.joinHist);
+      if (failed > 0) log(`  ${failed} client(s) failed to join: ${replies.flatMap((r) => r.errors).slice(0, 3).join(' | ')}`);
+      connectedRooms = Math.max(connectedRooms, rooms);
+    };
+    const maxLevel = opts.searchBy === 'rooms' ? maxRooms : 1000;
+    let lastHadDisconnects = false;
+    for (;;) {
+      const level = nextLevel({ start: opts.start, factor: opts.factor, max: maxLevel, maxSteps: opts.maxSteps, precision: opts.precision }, history);
+      if (level === null) break;
+      const rooms = opts.searchBy === 'rooms' ? level : Math.min(opts.rateRooms, maxRooms);
+      const hz = opts.searchBy === 'rooms' ? opts.hz : level;
+      await ensureRooms(rooms, lastHadDisconnects);
+      if (server.exited()) throw new Error(`the server exited:\n${server.outputTail()}`);
+      const warmupMs = opts.warmupSec * 1000;
+      const measureMs = opts.measureSec * 1000;
+      const loads = pool.procs.map((_, w) =>
+        pool.request<LoadResult>(w, { type: 'load', activeRooms: rooms, hz, warmupMs, measureMs, drainMs: 500 }, warmupMs + measureMs + 60_000),
+      );
+      await sleep(warmupMs);
+      const cpu0 = cpuSeconds(server.pid);
+      const rss = sampleRss(server.pid);
+      const t0 = performance.now();
+      await sleep(measureMs);
+      const cpu1 = cpuSeconds(server.pid);
+      const wallSec = (performance.now() - t0) / 1000;
+      const peakRss = rss.stop();
+      const results = await Promise.all(loads);
+      const measureSec = opts.measureSec;
+      const sum = (f: (r: LoadResult) => number) => results.reduce((a, r) => a + f(r), 0);
+      const received = sum((r) => r.received);
+      const expected = sum((r) => r.expected);
+      const hist = mergeEncoded(results.map((r) => r.hist));
+      const latency = summarize(hist);
+      hist.destroy();
+      const disconnects = sum((r) => r.disconnects);
+      const closeCodes: Record<string, number> = {};
+      for (const r of results) for (const [c, n] of Object.entries(r.closeCodes)) closeCodes[c] = (closeCodes[c] ?? 0) + n;
+      const serverCpuSec = cpu1 - cpu0;
+      const deliveredPerSec = received / measureSec;
+      const deliveredRatio = expected > 0 ? received / expected : 0;
+      const verdict = judgeStep({ p99: latency.p99, deliveredRatio, disconnects }, { p99BoundMs: opts.boundMs, minDeliveredRatio: opts.minDelivered });
+      const activeClients = sum((r) => r.activeClients);
+      const sent = sum((r) => r.sent);
+      const planned = sum((r) => r.planned);
+      if (planned > 0 && sent < planned * 0.97) verdict.reasons.push(`clients sent only ${((sent / planned) * 100).toFixed(0)}% of the schedule (client-bound)`);
+      const step: StepResult = {
+        level,
+        rooms,
+        hz,
+        activeClients,
+        offeredPerSec: activeClients * hz,
+        sentPerSec: sent / measureSec,
+        expectedPerSec: expected / measureSec,
+        deliveredPerSec,
+        deliveredRatio,
+        latency,
+        serverCpuSec,
+        serverCpuPct: (serverCpuSec / wallSec) * 100,
+        serverUsPerDelivery: received > 0 ? (serverCpuSec * 1e6) / received : Number.NaN,
+        serverPeakRssMB: peakRss / MB,
+        clientCpuPct: (sum((r) => r.cpuSeconds) / measureSec) * 100,
+        clientMaxTickGapMs: Math.max(...results.map((r) => r.maxTickGapMs)),
+        disconnects,
+        closeCodes,
+        pass: verdict.pass && verdict.reasons.length === 0,
+        reasons: verdict.reasons,
+      };
+      steps.push(step);
+      history.push({ level, pass: step.pass });
+      lastHadDisconnects = disconnects > 0;
+      log(
+        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}%, client CPU ${step.clientCpuPct.toFixed(0)}%, RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
+      );
+      await sleep(300);
+    }
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0];
+    log(`  ${kind} search failed: ${(err as Error).message}`);
+  } finally {
+    await server.stop();
+    await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 20_000)));
+    await pool.stop();
+  }
+  result.best = bestStep(steps) ?? null;
+  const joins = mergeEncoded(joinHists);
+  result.setupJoin = summarize(joins);
+  joins.destroy();
+  return result;
+}
+
+async function runJoins(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<JoinResult> {
+  const attempted = Math.round(opts.joinRate * opts.joinSeconds);
+  const server = await startServer(kind, { root: ROOT, lifetimeSec });
+  const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
+  const address = addressAllocator(opts, attempted);
+  const empty = summarize(mergeEncoded([]));
+  const result: JoinResult = { rate: opts.joinRate, attempted, ok: 0, failed: 0, errors: [], connect: empty, join: empty, serverCpuSec: 0, elapsedSec: 0 };
+  try {
+    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    const rooms = Math.ceil(attempted / opts.roomSize);
+    const roomKeys: string[] = [];
+    await createRooms(server, 0, rooms, roomKeys);
+    await sleep(500);
+    const perWorker: ClientSpec[][] = pool.procs.map(() => []);
+    for (let i = 0; i < attempted; i++) {
+      const room = Math.floor(i / opts.roomSize);
+      perWorker[i % pool.size]!.push({ index: i, room, roomKey: roomKeys[room]!, localAddress: address(i) });
+    }
+    const cpu0 = cpuSeconds(server.pid);
+    const t0 = performance.now();
+    const replies = await Promise.all(
+      perWorker.map((clients, w) =>
+        pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 1, ratePerSec: opts.joinRate / pool.size, timeoutMs: 15_000 }, opts.joinSeconds * 1000 + 60_000),
+      ),
+    );
+    result.elapsedSec = (performance.now() - t0) / 1000;
+    result.serverCpuSec = cpuSeconds(server.pid) - cpu0;
+    result.ok = replies.reduce((a, r) => a + r.ok, 0);
+    result.failed = replies.reduce((a, r) => a + r.failed, 0);
+    result.errors = replies.flatMap((r) => r.errors).slice(0, 5);
+    const c = mergeEncoded(replies.map((r) => r.connectHist));
+    const j = mergeEncoded(replies.map((r) => r.joinHist));
+    result.connect = summarize(c);
+    result.join = summarize(j);
+    c.destroy();
+    j.destroy();
+    log(
+      `  ${kind} joins @ ${opts.joinRate}/s: ${result.ok}/${attempted} ok, connect p50 ${result.connect.p50.toFixed(2)} p99 ${result.connect.p99.toFixed(2)} ms, join p50 ${result.join.p50.toFixed(2)} p99 ${result.join.p99.toFixed(2)} max ${result.join.max.toFixed(2)} ms, server CPU ${result.serverCpuSec.toFixed(2)} s${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
+    );
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0];
+    log(`  ${kind} joins failed: ${(err as Error).message}`);
+  } finally {
+    await server.stop();
+    await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 20_000)));
+    await pool.stop();
+  }
+  return result;
+}
+
+async function medianRss(pid: number, samples = 5, everyMs = 200): Promise<number> {
+  const values: number[] = [];
+  for (let i = 0; i < samples; i++) {
+    values.push(memory(pid).rss);
+    if (i < samples - 1) await sleep(everyMs);
+  }
+  values.sort((a, b) => a - b);
+  return values[Math.floor(values.length / 2)]!;
+}
+
+async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<IdleResult> {
+  const n = opts.idleClients;
+  const server = await startServer(kind, { root: ROOT, lifetimeSec });
+  const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
+  const address = addressAllocator(opts, n);
+  const result: IdleResult = { clients: n, ok: 0, failed: 0, baselineRssMB: 0, loadedRssMB: 0, peakRssMB: 0, kbPerClient: Number.NaN, connectSec: 0, errors: [] };
+  try {
+    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    const rooms = Math.ceil(n / opts.roomSize);
+    const roomKeys: string[] = [];
+    await createRooms(server, 0, rooms, roomKeys);
+    await sleep(1000);
+    const baseline = await medianRss(server.pid);
+    const perWorker: ClientSpec[][] = pool.procs.map(() => []);
+    for (let i = 0; i < n; i++) {
+      const room = Math.floor(i / opts.roomSize);
+      perWorker[room % pool.size]!.push({ index: i, room, roomKey: roomKeys[room]!, localAddress: address(i) });
+    }
+    const t0 = performance.now();
+    const replies = await Promise.all(perWorker.map((clients, w) => pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 50, timeoutMs: 20_000 }, 600_000)));
+    result.connectSec = (performance.now() - t0) / 1000;
+    result.ok = replies.reduce((a, r) => a + r.ok, 0);
+    result.failed = replies.reduce((a, r) => a + r.failed, 0);
+    result.errors = replies.flatMap((r) => r.errors).slice(0, 5);
+    await sleep(3000);
+    const loaded = await medianRss(server.pid);
+    result.baselineRssMB = baseline / MB;
+    result.loadedRssMB = loaded / MB;
+    result.peakRssMB = memory(server.pid).hwm / MB;
+    result.kbPerClient = result.ok > 0 ? (loaded - baseline) / 1024 / result.ok : Number.NaN;
+    log(
+      `  ${kind} idle: ${result.ok}/${n} joined in ${result.connectSec.toFixed(1)} s, RSS ${result.baselineRssMB.toFixed(1)} → ${result.loadedRssMB.toFixed(1)} MB (peak ${result.peakRssMB.toFixed(1)}), ${result.kbPerClient.toFixed(2)} KB/client${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
+    );
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0];
+    log(`  ${kind} idle failed: ${(err as Error).message}`);
+  } finally {
+    await server.stop();
+    await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 30_000)));
+    await pool.stop();
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------- main
+
+function cleanupAll(): void {
+  killAllWorkers();
+  killAllServers();
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parseOptions>;
+  try {
+    parsed = parseOptions(process.argv.slice(2));
+  } catch (err) {
+    process.stderr.write(`bench: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  if (parsed === 'help') {
+    process.stdout.write(HELP);
+    return;
+  }
+  const opts = parsed;
+  const started = performance.now();
+  const deadline = Date.now() + opts.timeoutSec * 1000;
+  const hardStop = setTimeout(() => {
+    process.stderr.write(`bench: the run passed its --timeout of ${opts.timeoutSec} s; killing everything.\n`);
+    cleanupAll();
+    process.exit(3);
+  }, opts.timeoutSec * 1000);
+  hardStop.unref();
+  const machine = machineInfo();
+  const command = `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`;
+  log(`bench "${opts.name}": servers ${opts.servers.join(', ')}; scenarios ${opts.scenarios.join(', ')}; ${machine.cpus} CPUs, Node ${machine.node}, ulimit -n ${machine.ulimitN}`);
+  checkFdLimit(opts, machine.ulimitN);
+
+  const servers: ServerResult[] = [];
+  for (const kind of opts.servers) {
+    const r: ServerResult = { kind, label: SERVER_LABELS[kind] };
+    servers.push(r);
+    const lifetime = () => Math.max(30, (deadline - Date.now()) / 1000 + 15);
+    if (opts.scenarios.includes('search')) {
+      log(`${SERVER_LABELS[kind]}: search (${opts.searchBy}), rooms of ${opts.roomSize}, ${opts.searchBy === 'rooms' ? `${opts.hz} Hz` : `${opts.rateRooms} rooms`}, p99 ≤ ${opts.boundMs} ms`);
+      r.search = await runSearch(kind, opts, lifetime());
+    }
+    if (opts.scenarios.includes('joins')) {
+      log(`${SERVER_LABELS[kind]}: joins at ${opts.joinRate}/s for ${opts.joinSeconds} s`);
+      r.joins = await runJoins(kind, opts, lifetime());
+    }
+    if (opts.scenarios.includes('idle10k')) {
+      log(`${SERVER_LABELS[kind]}: idle memory at ${opts.idleClients} clients`);
+      r.idle = await runIdle(kind, opts, lifetime());
+    }
+  }
+
+  const date = new Date().toISOString().slice(0, 10);
+  const results: BenchResults = {
+    name: opts.name,
+    date,
+    command,
+    durationSec: (performance.now() - started) / 1000,
+    machine,
+    options: opts,
+    servers,
+    ratios: computeRatios(servers),
+  };
+  const outDir = path.resolve(ROOT, opts.outDir);
+  fs.mkdirSync(outDir, { recursive: true });
+  const base = path.join(outDir, `${date}-${opts.name}`);
+  fs.writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+  const md = markdownSummary(results);
+  fs.writeFileSync(`${base}.md`, `${md}\n`);
+  if (opts.readme) {
+    const readmePath = path.join(ROOT, 'README.md');
+    const readme = fs.readFileSync(readmePath, 'utf8');
+    fs.writeFileSync(readmePath, replaceReadmeBlock(readme, md));
+  }
+  log('');
+  log(headlineTable(results));
+  log('');
+  log(ratioLines(results));
+  log(targetLines(results));
+  log('');
+  log(`wrote ${path.relative(ROOT, base)}.json and .md${opts.readme ? ' and the README block' : ''}; took ${Math.round(results.durationSec)} s`);
+}
+
+process.on('exit', cleanupAll);
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(sig, () => {
+    process.stderr.write(`bench: ${sig}, stopping children\n`);
+    cleanupAll();
+    process.exit(130);
+  });
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    cleanupAll();
+    process.exit(1);
+  },
+);
