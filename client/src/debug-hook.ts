@@ -33,6 +33,7 @@ import type { ChatLine } from './chat-panel.ts';
 import { grabSystemOf } from './grab-system.ts';
 import { spawnBox } from './box-spawner.ts';
 import { networkedRoot } from './components/networked-root.ts';
+import { setHeading } from './player-rig.ts';
 
 /** A NAF entity as the hook reports it. */
 export interface EntitySnapshot {
@@ -142,13 +143,7 @@ export function createDebugHook(deps: DebugHookDeps): PlexusDebugHook {
       player.object3D.position.x += dx;
       player.object3D.position.z += dz;
     },
-    turn: (yawDeg: number) => {
-      const look = player.components['look-controls'] as (AComponent & { yawObject?: THREE.Object3D; pitchObject?: THREE.Object3D }) | undefined;
-      const yaw = (yawDeg * Math.PI) / 180;
-      if (look?.yawObject) look.yawObject.rotation.y = yaw;
-      if (look?.pitchObject) look.pitchObject.rotation.x = 0;
-      player.object3D.rotation.set(0, yaw, 0);
-    },
+    turn: (yawDeg: number) => setHeading(player, yawDeg),
     screenToBox: (networkId: string) => {
       const el = NAF.entities.getEntity(networkId);
       const camera = scene.camera;

@@ -13,7 +13,7 @@ import { networkedRoot } from './components/networked-root.ts';
 /** Distance of a held object in front of the camera, metres. */
 export const HOLD_DISTANCE_M = 1.5;
 /** Height of a held object relative to the eyes, metres. */
-export const HOLD_DROP_M = 0.35;
+export const HOLD_DROP_M = 0.45;
 
 /** The `plexus-grab` system's public surface. */
 export interface GrabSystem {

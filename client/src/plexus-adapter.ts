@@ -29,8 +29,12 @@ import { ServerClock } from './server-clock.ts';
 export const PHX_RELIABLE_SOURCE = 'phx-reliable';
 /** Name the adapter is registered under (NAF lower-cases requested names). */
 export const PLEXUS_ADAPTER_NAME = 'plexus';
-/** How long `connect()` waits for the first clock sample before going on (ms). */
-export const CLOCK_WAIT_MS = 2000;
+/**
+ * Longest `connect()` waits for the first clock round (~1.1 s) before going
+ * on with a rougher estimate (ms). Objects we stamp with `lastOwnerTime`
+ * before the clock settles could lose ownership races they should win.
+ */
+export const CLOCK_WAIT_MS = 2500;
 
 type OpenListener = (clientId: string) => void;
 type MessageListener = (fromClientId: string, dataType: string, data: unknown, source: string) => void;

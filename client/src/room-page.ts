@@ -15,9 +15,7 @@ import { spawnBox } from './box-spawner.ts';
 import { PlexusAdapter } from './plexus-adapter.ts';
 import { AVATAR_TEMPLATE, registerNafSchemas } from './naf-schemas.ts';
 import { createDebugHook } from './debug-hook.ts';
-
-/** Half-width of the area where people appear, metres (x in [-2, 2]). */
-export const SPAWN_AREA_HALF_WIDTH_M = 2;
+import { placeAtSpawn } from './player-rig.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -96,9 +94,6 @@ export function startRoomPage(): void {
   let entered = false;
   let pendingEnter: string | null = null;
 
-  // Spread people out so avatars do not start inside each other.
-  player.object3D.position.set((Math.random() * 2 - 1) * SPAWN_AREA_HALF_WIDTH_M, 1.6, 3 + Math.random());
-
   scene.addEventListener('adapter-ready', (event) => {
     const adapter = (event as CustomEvent<unknown>).detail;
     if (adapter instanceof PlexusAdapter) adapter.attach(room);
@@ -113,6 +108,8 @@ export function startRoomPage(): void {
     if (entered) return;
     entered = true;
     saveDisplayName(storage, name);
+    // Spread people out so avatars do not start inside each other.
+    placeAtSpawn(player);
     if (room.profile().displayName !== name) room.updateProfile({ ...room.profile(), displayName: name });
     player.setAttribute('player-name', { name });
     player.setAttribute('networked', { template: AVATAR_TEMPLATE, attachTemplateToLocal: false });

@@ -1,16 +1,21 @@
 /**
  * Estimates the server's clock from the HTTP `Date` header of `HEAD` requests
- * to the page URL, the way NAF's built-in adapters and Hubs' phoenix adapter do
- * (reference/naf-phoenix-client.md §1.3): for one sample,
- * `offset = (Date + 500 ms) + RTT/2 − now`; the offset used is the mean of
- * several samples, refreshed periodically. NAF uses `now + offset` as
- * `lastOwnerTime`, so two clients' estimates must agree for ownership
- * transfer to work.
+ * to the page URL, as NAF's built-in adapters and Hubs' phoenix adapter do
+ * (reference/naf-phoenix-client.md §1.3). NAF stamps ownership changes with
+ * `getServerTime()` (`lastOwnerTime`) and everyone compares those stamps, so
+ * two clients' estimates must agree closely, or a grab made shortly after a
+ * spawn is rejected by the others as "older".
  *
- * Difference from Hubs: samples are spaced ~110 ms apart rather than back to
- * back. The `Date` header has one-second resolution, so back-to-back samples
- * share the same truncation error (up to ±500 ms); spreading them over a
- * second makes those errors average out to tens of milliseconds.
+ * Hubs' estimate per sample is `offset = (Date + 500 ms) + RTT/2 − now`,
+ * averaged over 10 back-to-back samples. The `Date` header has one-second
+ * resolution, so back-to-back samples share one truncation error of up to
+ * ±500 ms, and two clients can disagree by up to a second. Plexus spaces the
+ * samples ~110 ms apart over a little more than a second and intersects what
+ * each sample proves: the response was generated while the server clock was
+ * in `[Date, Date + 1000)` and the client clock in `[sent, received]`, so
+ * `Date − received < offset < Date + 1000 − sent`. The middle of the
+ * intersection is typically within ~(spacing + RTT)/2 of the truth. If the
+ * intervals do not intersect (a clock jumped), it falls back to Hubs' mean.
  */
 
 /** Milliseconds between successive samples of one round. */
@@ -38,9 +43,39 @@ export function offsetFromSample(dateHeader: string | null, sentAtMs: number, re
 /** Something that answers a HEAD request with headers (window.fetch fits). */
 export type HeadFetcher = (url: string) => Promise<{ headers: { get(name: string): string | null } }>;
 
+/** What one sample proves, in ms of client time. */
+export interface ClockSample {
+  /** Parsed `Date` header, ms since the epoch (a whole second). */
+  serverSecondMs: number;
+  /** Client `Date.now()` when the request was sent. */
+  sentAtMs: number;
+  /** Client `Date.now()` when the response arrived. */
+  receivedAtMs: number;
+}
+
+/**
+ * Offset estimate (server − client, ms) from several samples: the middle of
+ * the intersection of their bounds, or the mean of `offsetFromSample` when
+ * the bounds do not intersect.
+ * @returns the estimate and the width of the intersection (Infinity when the fallback was used)
+ */
+export function estimateOffset(samples: readonly ClockSample[]): { offsetMs: number; uncertaintyMs: number } {
+  if (samples.length === 0) return { offsetMs: 0, uncertaintyMs: Infinity };
+  let lo = -Infinity;
+  let hi = Infinity;
+  let sum = 0;
+  for (const s of samples) {
+    lo = Math.max(lo, s.serverSecondMs - s.receivedAtMs);
+    hi = Math.min(hi, s.serverSecondMs + 1000 - s.sentAtMs);
+    sum += s.serverSecondMs + 500 + (s.receivedAtMs - s.sentAtMs) / 2 - s.receivedAtMs;
+  }
+  if (lo <= hi) return { offsetMs: (lo + hi) / 2, uncertaintyMs: hi - lo };
+  return { offsetMs: sum / samples.length, uncertaintyMs: Infinity };
+}
+
 /** Server-clock estimator; `now()` is NAF's `getServerTime()`. */
 export class ServerClock {
-  private samples: number[] = [];
+  private samples: ClockSample[] = [];
   private offsetMs = 0;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
@@ -70,8 +105,9 @@ export class ServerClock {
   }
 
   /**
-   * Starts sampling: one round now, then one round every REFRESH_INTERVAL_MS.
-   * @returns a promise resolved when the first sample is in (or failed)
+   * Starts sampling: one round now (SAMPLES_PER_ROUND samples, about 1.1 s),
+   * then one round every REFRESH_INTERVAL_MS.
+   * @returns a promise resolved when the first round is over
    */
   start(): Promise<void> {
     this.stopped = false;
@@ -87,39 +123,36 @@ export class ServerClock {
     this.timer = null;
   }
 
-  private async round(onFirstSample: () => void): Promise<void> {
-    const fresh: number[] = [];
+  private async round(onRoundDone: () => void): Promise<void> {
+    const fresh: ClockSample[] = [];
     for (let i = 0; i < SAMPLES_PER_ROUND && !this.stopped; i++) {
-      const sentAt = Date.now();
+      const sentAtMs = Date.now();
       try {
         const res = await this.fetcher(this.url);
-        const offset = offsetFromSample(res.headers.get('Date'), sentAt, Date.now());
-        if (offset !== null) {
-          fresh.push(offset);
-          // Until this round completes, use what it has so far.
-          this.samples = fresh.length >= this.samples.length ? fresh.slice() : this.samples;
-          this.offsetMs = mean(this.samples);
+        const receivedAtMs = Date.now();
+        const serverSecondMs = Date.parse(res.headers.get('Date') ?? '');
+        if (!Number.isNaN(serverSecondMs)) {
+          fresh.push({ serverSecondMs, sentAtMs, receivedAtMs });
+          // Until this round completes, use whichever set knows more.
+          if (fresh.length >= this.samples.length) {
+            this.samples = fresh.slice();
+            this.offsetMs = estimateOffset(this.samples).offsetMs;
+          }
         }
       } catch {
         // Network hiccup: keep the previous estimate.
       }
-      if (i === 0) onFirstSample();
       if (i < SAMPLES_PER_ROUND - 1) await delay(SAMPLE_SPACING_MS);
     }
     if (fresh.length > 0) {
       this.samples = fresh;
-      this.offsetMs = mean(fresh);
+      this.offsetMs = estimateOffset(fresh).offsetMs;
     }
+    onRoundDone();
     if (!this.stopped) {
       this.timer = setTimeout(() => void this.round(() => {}), REFRESH_INTERVAL_MS);
     }
   }
-}
-
-function mean(values: number[]): number {
-  let sum = 0;
-  for (const v of values) sum += v;
-  return values.length ? sum / values.length : 0;
 }
 
 function delay(ms: number): Promise<void> {
