@@ -27,8 +27,10 @@ import { mergeEncoded, summarize } from './lib/histogram.ts';
 import type { ClientSpec, ConnectResult, LoadResult, ServerKind, Target, WorkerRequest, WorkerRequestBody, WorkerResponse } from './lib/ipc.ts';
 import { HELP, parseOptions } from './lib/options.ts';
 import type { BenchOptions } from './lib/options.ts';
-import { cpuSeconds, memory, sampleRss } from './lib/procstat.ts';
-import { computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, targetLines } from './lib/results.ts';
+import { cpuSeconds, cpuTimes, memory, sampleRss } from './lib/procstat.ts';
+import { connectInspector, inspectorUrl } from './lib/inspector.ts';
+import type { InspectorSession } from './lib/inspector.ts';
+import { computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, saturationLines, targetLines } from './lib/results.ts';
 import type { BenchResults, IdleResult, JoinResult, SearchResult, ServerResult, StepResult } from './lib/results.ts';
 import { bestStep, judgeStep, nextLevel } from './lib/search.ts';
 import type { StepOutcome } from './lib/search.ts';
@@ -57,7 +59,8 @@ class WorkerPool {
     for (let i = 0; i < count; i++) {
       const child = fork(path.join(ROOT, 'bench', 'worker.ts'), [], {
         cwd: ROOT,
-        execArgv: ['--import', 'tsx'],
+        // BENCH_WORKER_NODE_FLAGS (space-separated), e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile the load workers.
+        execArgv: [...(process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx'],
         env: { ...process.env, BENCH_WORKER_MAX_MS: String(Math.ceil(maxLifetimeMs)) },
         stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       });
@@ -224,11 +227,11 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         pool.request<LoadResult>(w, { type: 'load', activeRooms: rooms, hz, warmupMs, measureMs, drainMs: 500 }, warmupMs + measureMs + 60_000),
       );
       await sleep(warmupMs);
-      const cpu0 = cpuSeconds(server.pid);
+      const cpu0 = cpuTimes(server.pid);
       const rss = sampleRss(server.pid);
       const t0 = performance.now();
       await sleep(measureMs);
-      const cpu1 = cpuSeconds(server.pid);
+      const cpu1 = cpuTimes(server.pid);
       const wallSec = (performance.now() - t0) / 1000;
       const peakRss = rss.stop();
       const results = await Promise.all(loads);
@@ -242,7 +245,8 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
       const disconnects = sum((r) => r.disconnects);
       const closeCodes: Record<string, number> = {};
       for (const r of results) for (const [c, n] of Object.entries(r.closeCodes)) closeCodes[c] = (closeCodes[c] ?? 0) + n;
-      const serverCpuSec = cpu1 - cpu0;
+      const serverCpuSec = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+      const serverSysSec = cpu1.system - cpu0.system;
       const deliveredPerSec = received / measureSec;
       const deliveredRatio = expected > 0 ? received / expected : 0;
       const verdict = judgeStep({ p99: latency.p99, deliveredRatio, disconnects }, { p99BoundMs: opts.boundMs, minDeliveredRatio: opts.minDelivered });
@@ -263,9 +267,11 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         latency,
         serverCpuSec,
         serverCpuPct: (serverCpuSec / wallSec) * 100,
+        serverSysPct: (serverSysSec / wallSec) * 100,
         serverUsPerDelivery: received > 0 ? (serverCpuSec * 1e6) / received : Number.NaN,
         serverPeakRssMB: peakRss / MB,
         clientCpuPct: (sum((r) => r.cpuSeconds) / measureSec) * 100,
+        clientSysPct: (sum((r) => r.cpuSystemSeconds) / measureSec) * 100,
         clientMaxTickGapMs: Math.max(...results.map((r) => r.maxTickGapMs)),
         disconnects,
         closeCodes,
@@ -276,7 +282,7 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
       history.push({ level, pass: step.pass });
       lastHadDisconnects = disconnects > 0;
       log(
-        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}%, client CPU ${step.clientCpuPct.toFixed(0)}%, RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
+        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}% (sys ${step.serverSysPct.toFixed(0)}), client CPU ${step.clientCpuPct.toFixed(0)}% (sys ${step.clientSysPct.toFixed(0)}), RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
       );
       await sleep(300);
     }
@@ -355,19 +361,45 @@ async function medianRss(pid: number, samples = 5, everyMs = 200): Promise<numbe
   return values[Math.floor(values.length / 2)]!;
 }
 
+/** Settles a server's memory: full GC through the inspector, a short pause, then RSS (median of samples) and JS heap used. */
+async function settledMemory(pid: number, inspector: InspectorSession): Promise<{ rss: number; heap: number }> {
+  await inspector.collectGarbage();
+  await sleep(1000);
+  const rss = await medianRss(pid);
+  const heap = (await inspector.heapUsage()).usedSize;
+  return { rss, heap };
+}
+
 async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<IdleResult> {
   const n = opts.idleClients;
-  const server = await startServer(kind, { root: ROOT, lifetimeSec });
+  // The inspector lets the runner force a full GC before each reading, so the numbers are retained memory.
+  const server = await startServer(kind, { root: ROOT, lifetimeSec, nodeFlags: ['--inspect=127.0.0.1:0'] });
   const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
   const address = addressAllocator(opts, n);
-  const result: IdleResult = { clients: n, ok: 0, failed: 0, baselineRssMB: 0, loadedRssMB: 0, peakRssMB: 0, kbPerClient: Number.NaN, connectSec: 0, errors: [] };
+  const result: IdleResult = {
+    clients: n,
+    ok: 0,
+    failed: 0,
+    baselineRssMB: 0,
+    loadedRssMB: 0,
+    peakRssMB: 0,
+    kbPerClient: Number.NaN,
+    baselineHeapMB: 0,
+    loadedHeapMB: 0,
+    heapKbPerClient: Number.NaN,
+    connectSec: 0,
+    errors: [],
+  };
+  let inspector: InspectorSession | null = null;
   try {
+    const url = inspectorUrl(server.outputTail());
+    if (!url) throw new Error('the server printed no inspector URL');
+    inspector = await connectInspector(url);
     await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
     const rooms = Math.ceil(n / opts.roomSize);
     const roomKeys: string[] = [];
     await createRooms(server, 0, rooms, roomKeys);
-    await sleep(1000);
-    const baseline = await medianRss(server.pid);
+    const base = await settledMemory(server.pid, inspector);
     const perWorker: ClientSpec[][] = pool.procs.map(() => []);
     for (let i = 0; i < n; i++) {
       const room = Math.floor(i / opts.roomSize);
@@ -379,19 +411,25 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     result.ok = replies.reduce((a, r) => a + r.ok, 0);
     result.failed = replies.reduce((a, r) => a + r.failed, 0);
     result.errors = replies.flatMap((r) => r.errors).slice(0, 5);
-    await sleep(3000);
-    const loaded = await medianRss(server.pid);
-    result.baselineRssMB = baseline / MB;
-    result.loadedRssMB = loaded / MB;
+    await sleep(2000);
+    const loaded = await settledMemory(server.pid, inspector);
+    result.baselineRssMB = base.rss / MB;
+    result.loadedRssMB = loaded.rss / MB;
     result.peakRssMB = memory(server.pid).hwm / MB;
-    result.kbPerClient = result.ok > 0 ? (loaded - baseline) / 1024 / result.ok : Number.NaN;
+    result.baselineHeapMB = base.heap / MB;
+    result.loadedHeapMB = loaded.heap / MB;
+    if (result.ok > 0) {
+      result.kbPerClient = (loaded.rss - base.rss) / 1024 / result.ok;
+      result.heapKbPerClient = (loaded.heap - base.heap) / 1024 / result.ok;
+    }
     log(
-      `  ${kind} idle: ${result.ok}/${n} joined in ${result.connectSec.toFixed(1)} s, RSS ${result.baselineRssMB.toFixed(1)} → ${result.loadedRssMB.toFixed(1)} MB (peak ${result.peakRssMB.toFixed(1)}), ${result.kbPerClient.toFixed(2)} KB/client${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
+      `  ${kind} idle: ${result.ok}/${n} joined in ${result.connectSec.toFixed(1)} s; after a full GC: RSS ${result.baselineRssMB.toFixed(1)} → ${result.loadedRssMB.toFixed(1)} MB (peak ${result.peakRssMB.toFixed(1)}), ${result.kbPerClient.toFixed(2)} KB/client; JS heap ${result.baselineHeapMB.toFixed(1)} → ${result.loadedHeapMB.toFixed(1)} MB, ${result.heapKbPerClient.toFixed(2)} KB/client${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
     );
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0];
     log(`  ${kind} idle failed: ${(err as Error).message}`);
   } finally {
+    inspector?.close();
     await server.stop();
     await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 30_000)));
     await pool.stop();
@@ -478,6 +516,7 @@ async function main(): Promise<void> {
   log('');
   log(ratioLines(results));
   log(targetLines(results));
+  log(saturationLines(results));
   log('');
   log(`wrote ${path.relative(ROOT, base)}.json and .md${opts.readme ? ' and the README block' : ''}; took ${Math.round(results.durationSec)} s`);
 }

@@ -123,6 +123,7 @@ class PlexusClient implements BenchClient {
     let joinSent = 0;
     const ws = new WebSocket(`ws://${this.target.host}:${this.target.port}/socket/websocket?vsn=2.0.0`, {
       perMessageDeflate: false,
+      skipUTF8Validation: true,
       localAddress: this.spec.localAddress,
       handshakeTimeout: timeoutMs,
     });
@@ -203,6 +204,7 @@ class UwsClient implements BenchClient {
     const t0 = performance.now();
     const ws = new WebSocket(`ws://${this.target.host}:${this.target.port}/?room=${encodeURIComponent(this.spec.roomKey)}`, {
       perMessageDeflate: false,
+      skipUTF8Validation: true,
       localAddress: this.spec.localAddress,
       handshakeTimeout: timeoutMs,
     });
@@ -444,6 +446,7 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
             received: window.received,
             hist,
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
+            cpuSystemSeconds: cpu.system / 1e6,
             disconnects,
             closeCodes,
             maxTickGapMs,

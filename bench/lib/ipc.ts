@@ -73,8 +73,9 @@ export interface LoadResult {
   received: number;
   /** Latency histogram (µs, encoded) of deliveries received in the window. */
   hist: string;
-  /** Worker CPU time during the window, seconds (user + system). */
+  /** Worker CPU time during the window, seconds (user + system), and the system part. */
   cpuSeconds: number;
+  cpuSystemSeconds: number;
   /** Client sockets that closed unexpectedly since the previous step, and their close codes. */
   disconnects: number;
   closeCodes: Record<string, number>;

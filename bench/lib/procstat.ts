@@ -22,6 +22,12 @@ export function clockTicks(): number {
 
 /** CPU seconds (user + system, all threads) used so far by `pid`; NaN when it is gone. */
 export function cpuSeconds(pid: number): number {
+  const t = cpuTimes(pid);
+  return t.user + t.system;
+}
+
+/** User and system CPU seconds (all threads) used so far by `pid`; NaN when it is gone. */
+export function cpuTimes(pid: number): { user: number; system: number } {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     // Field 2 (comm) is in parentheses and may contain spaces: split after the last ')'.
@@ -29,9 +35,9 @@ export function cpuSeconds(pid: number): number {
     // rest[0] is field 3 (state); utime is field 14, stime field 15.
     const utime = Number(rest[11]);
     const stime = Number(rest[12]);
-    return (utime + stime) / clockTicks();
+    return { user: utime / clockTicks(), system: stime / clockTicks() };
   } catch {
-    return Number.NaN;
+    return { user: Number.NaN, system: Number.NaN };
   }
 }
 

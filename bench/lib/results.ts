@@ -25,13 +25,15 @@ export interface StepResult {
   deliveredRatio: number;
   latency: LatencySummary;
   serverCpuSec: number;
-  /** Server CPU as a percentage of one core over the window. */
+  /** Server CPU as a percentage of one core over the window, and its system (kernel) part. */
   serverCpuPct: number;
+  serverSysPct: number;
   /** Server CPU per delivered message, µs. */
   serverUsPerDelivery: number;
   serverPeakRssMB: number;
-  /** All workers' CPU as a percentage of one core over the window. */
+  /** All workers' CPU as a percentage of one core over the window, and its system part. */
   clientCpuPct: number;
+  clientSysPct: number;
   /** Largest gap between send ticks of any worker, ms (client event-loop lag). */
   clientMaxTickGapMs: number;
   disconnects: number;
@@ -69,7 +71,12 @@ export interface IdleResult {
   baselineRssMB: number;
   loadedRssMB: number;
   peakRssMB: number;
+  /** (RSS with the clients − baseline RSS) / clients, both read after a forced full GC. */
   kbPerClient: number;
+  baselineHeapMB: number;
+  loadedHeapMB: number;
+  /** The same for the V8 JS heap used. */
+  heapKbPerClient: number;
   connectSec: number;
   errors: string[];
   error?: string;
@@ -97,6 +104,17 @@ export interface BenchResults {
 const f = (n: number | null | undefined, d = 1) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : n.toFixed(d));
 const int = (n: number | null | undefined) => (n === null || n === undefined || !Number.isFinite(n) ? '—' : Math.round(n).toLocaleString('en-US'));
 
+/** The highest load (rooms, Hz) that both servers passed: their steps there, or null. */
+export function commonStep(a: ServerResult, b: ServerResult): [StepResult, StepResult] | null {
+  let best: [StepResult, StepResult] | null = null;
+  for (const sa of a.search?.steps ?? []) {
+    if (!sa.pass) continue;
+    const sb = b.search?.steps.find((x) => x.pass && x.rooms === sa.rooms && x.hz === sa.hz);
+    if (sb && (!best || sa.expectedPerSec > best[0].expectedPerSec)) best = [sa, sb];
+  }
+  return best;
+}
+
 /** Ratios Plexus/uWS and Plexus/Socket.IO of the headline numbers, from the same run. */
 export function computeRatios(servers: readonly ServerResult[]): Record<string, number | null> {
   const by = (k: ServerKind) => servers.find((s) => s.kind === k);
@@ -108,6 +126,8 @@ export function computeRatios(servers: readonly ServerResult[]): Record<string, 
     if (!p || !o) continue;
     out[`delivered_plexus_over_${name}`] = ratio(p.search?.best?.deliveredPerSec, o.search?.best?.deliveredPerSec);
     out[`server_us_per_delivery_plexus_over_${name}`] = ratio(p.search?.best?.serverUsPerDelivery, o.search?.best?.serverUsPerDelivery);
+    const common = commonStep(p, o);
+    out[`server_us_per_delivery_at_common_step_plexus_over_${name}`] = common ? ratio(common[0].serverUsPerDelivery, common[1].serverUsPerDelivery) : null;
     out[`join_p99_plexus_over_${name}`] = ratio(p.joins?.join.p99, o.joins?.join.p99);
     out[`idle_kb_per_client_plexus_over_${name}`] = ratio(p.idle?.kbPerClient, o.idle?.kbPerClient);
   }
@@ -118,14 +138,14 @@ export function computeRatios(servers: readonly ServerResult[]): Record<string, 
 export function headlineTable(r: BenchResults): string {
   const o = r.options;
   const lines = [
-    `| server | load at best step | delivered msgs/s | p50 / p95 / p99 / max ms | server CPU s (% core) | server µs/delivery | peak RSS MB | client CPU % core | join p50 / p99 ms @${o.joinRate}/s | idle KB/client @${int(o.idleClients)} |`,
-    '|---|---|---:|---|---|---:|---:|---:|---|---:|',
+    `| server | load at best step | delivered msgs/s | p50 / p95 / p99 / max ms | server CPU s (% core) | server µs/delivery | peak RSS MB | client CPU % core | join p50 / p99 ms @${o.joinRate}/s | idle KB/client @${int(o.idleClients)}: RSS (JS heap) |`,
+    '|---|---|---:|---|---|---:|---:|---:|---|---|',
   ];
   for (const s of r.servers) {
     const b = s.search?.best;
     const load = b ? `${b.rooms} rooms × ${o.roomSize} @ ${b.hz} Hz` : s.search ? (s.search.error ? 'error' : 'no step passed') : 'not run';
     lines.push(
-      `| ${s.label} | ${load} | ${b ? int(b.deliveredPerSec) : '—'} | ${b ? `${f(b.latency.p50)} / ${f(b.latency.p95)} / ${f(b.latency.p99)} / ${f(b.latency.max)}` : '—'} | ${b ? `${f(b.serverCpuSec, 2)} (${f(b.serverCpuPct, 0)}%)` : '—'} | ${b ? f(b.serverUsPerDelivery, 2) : '—'} | ${b ? f(b.serverPeakRssMB, 0) : '—'} | ${b ? f(b.clientCpuPct, 0) : '—'} | ${s.joins && !s.joins.error ? `${f(s.joins.join.p50, 2)} / ${f(s.joins.join.p99, 2)}` : '—'} | ${s.idle && !s.idle.error ? f(s.idle.kbPerClient, 2) : '—'} |`,
+      `| ${s.label} | ${load} | ${b ? int(b.deliveredPerSec) : '—'} | ${b ? `${f(b.latency.p50)} / ${f(b.latency.p95)} / ${f(b.latency.p99)} / ${f(b.latency.max)}` : '—'} | ${b ? `${f(b.serverCpuSec, 2)} (${f(b.serverCpuPct, 0)}%)` : '—'} | ${b ? f(b.serverUsPerDelivery, 2) : '—'} | ${b ? f(b.serverPeakRssMB, 0) : '—'} | ${b ? f(b.clientCpuPct, 0) : '—'} | ${s.joins && !s.joins.error ? `${f(s.joins.join.p50, 2)} / ${f(s.joins.join.p99, 2)}` : '—'} | ${s.idle && !s.idle.error ? `${f(s.idle.kbPerClient, 2)} (${f(s.idle.heapKbPerClient, 2)})` : '—'} |`,
     );
   }
   return lines.join('\n');
@@ -139,7 +159,7 @@ export function ratioLines(r: BenchResults): string {
   for (const [k, label] of [['uws', 'uWS.js bare relay'], ['socketio', 'Socket.IO relay']] as const) {
     if (!(`delivered_plexus_over_${k}` in R)) continue;
     out.push(
-      `- Plexus / ${label}: delivered msgs/s under the bound ${x(`delivered_plexus_over_${k}`)}, server CPU per delivery ${x(`server_us_per_delivery_plexus_over_${k}`)}, join p99 ${x(`join_p99_plexus_over_${k}`)}, idle memory per client ${x(`idle_kb_per_client_plexus_over_${k}`)}`,
+      `- Plexus / ${label}: delivered msgs/s under the bound ${x(`delivered_plexus_over_${k}`)}, server CPU per delivery at each one's best step ${x(`server_us_per_delivery_plexus_over_${k}`)} and at the highest load both passed ${x(`server_us_per_delivery_at_common_step_plexus_over_${k}`)}, join p99 ${x(`join_p99_plexus_over_${k}`)}, idle memory per client ${x(`idle_kb_per_client_plexus_over_${k}`)}`,
     );
   }
   return out.join('\n');
@@ -164,13 +184,30 @@ export function stepTables(r: BenchResults): string {
   return parts.join('\n');
 }
 
+/** Where the machine, not the server, set the limit: the best step used most of both cores. */
+export function saturationLines(r: BenchResults): string {
+  const out: string[] = [];
+  for (const s of r.servers) {
+    const b = s.search?.best;
+    if (!b) continue;
+    const total = b.serverCpuPct + b.clientCpuPct;
+    const next = s.search!.steps.find((x) => !x.pass && x.level > b.level);
+    out.push(
+      `- ${s.label}: at its best step the server used ${f(b.serverCpuPct, 0)}% of a core and the load workers ${f(b.clientCpuPct, 0)}% (machine ${f(total, 0)}% of ${r.machine.cpus * 100}%)${total > r.machine.cpus * 100 * 0.85 ? ': the machine was saturated, the client shares the cores, so this is a floor for the server, not its ceiling' : ''}${next ? `; the next step (${next.rooms} rooms @ ${next.hz} Hz) failed: ${next.reasons.join('; ')}` : ''}.`,
+    );
+  }
+  return out.join('\n');
+}
+
 /** Plexus against the issue's targets. */
 export function targetLines(r: BenchResults): string {
   const p = r.servers.find((s) => s.kind === 'plexus');
   if (!p) return '';
   const out: string[] = [];
   if (p.idle && !p.idle.error) {
-    out.push(`- Idle memory at ${int(p.idle.ok)} joined clients: ${f(p.idle.kbPerClient, 2)} KB/client (target ≤ 6 KB at 10,000): ${p.idle.kbPerClient <= 6 ? 'met' : 'NOT met'}${p.idle.ok < 10000 ? ' (fewer clients than the target scenario)' : ''}`);
+    const k = p.idle.kbPerClient;
+    const verdict = !(k > 0) ? 'not measurable (RSS did not grow)' : k <= 6 ? 'met' : 'NOT met';
+    out.push(`- Idle memory at ${int(p.idle.ok)} joined clients: ${f(k, 2)} KB/client RSS, ${f(p.idle.heapKbPerClient, 2)} KB/client JS heap (target ≤ 6 KB at 10,000): ${verdict}${p.idle.ok < 10000 ? ' (fewer clients than the target scenario)' : ''}; server RSS before any client ${f(p.idle.baselineRssMB, 0)} MB`);
   }
   if (p.joins && !p.joins.error) {
     out.push(`- Join p99 at ${p.joins.rate} joins/s: ${f(p.joins.join.p99, 2)} ms (target < 20 ms): ${p.joins.join.p99 < 20 ? 'met' : 'NOT met'}`);
@@ -194,7 +231,9 @@ export function markdownSummary(r: BenchResults): string {
     '',
     targetLines(r),
     '',
-    'Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: server RSS with all clients joined minus its RSS before any client connected, divided by the clients.',
+    saturationLines(r),
+    '',
+    'Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: server RSS (and V8 heap used) with all clients joined minus the same before any client connected (rooms already created), divided by the clients; each reading follows a full GC forced through the inspector. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
     '',
     '<details><summary>Search steps</summary>',
     '',
