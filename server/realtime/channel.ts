@@ -41,9 +41,18 @@ export interface ChannelContext {
   broadcast(event: string, payload: unknown): void;
   /** Like {@link broadcast} but excludes this client (Phoenix `broadcast_from`). */
   broadcastFrom(event: string, payload: unknown): void;
+  /**
+   * Sends an already-encoded broadcast frame (`[null,null,topic,event,payload]`
+   * as text, built by the caller) to every subscriber but this client, on
+   * every node. For hot paths that splice payload text instead of encoding.
+   */
+  publishFrom(frame: string): void;
   /** Closes this channel from the server: sends `phx_close` and terminates it with reason `server`. */
   close(): void;
 }
+
+/** Returned by {@link Channel.handleRawIn} to have the payload parsed and handed to `handleIn` instead. */
+export const FALLBACK: unique symbol = Symbol('fallback');
 
 /** Why a channel instance ends. */
 export type TerminateReason = 'leave' | 'closed' | 'duplicate_join' | 'server';
@@ -60,6 +69,12 @@ export interface Channel {
   afterJoin?(): void | Promise<void>;
   /** Handles a push. A returned reply is sent with the push's ref; `undefined` sends none. */
   handleIn(event: string, payload: unknown): Reply | undefined | Promise<Reply | undefined>;
+  /**
+   * Optional fast path for pushes whose payload is still JSON text (compact
+   * frames only, see protocol/frame-scan.ts). It must validate `payloadText`
+   * itself, or return {@link FALLBACK} for the general path. Synchronous.
+   */
+  handleRawIn?(event: string, payloadText: string): Reply | undefined | typeof FALLBACK;
   /** Cleans up (e.g. presence leave). Called once, after a successful join only. */
   terminate(reason: TerminateReason): void | Promise<void>;
 }

@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { decodeBinary, decodeText, encodeReply, encodeText, encodeBroadcast } from '../protocol/phoenix-codec.ts';
 import type { PhoenixMessage, Ref } from '../protocol/phoenix-codec.ts';
+import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
+import { scanFrame } from '../protocol/frame-scan.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
@@ -99,6 +101,7 @@ export class SocketSession implements Session {
   }
 
   private dispatch(frame: string | Uint8Array): void | Promise<void> {
+    if (typeof frame === 'string' && this.dispatchRaw(frame)) return;
     const decoded = typeof frame === 'string' ? decodeText(frame) : decodeBinary(frame);
     if (!decoded.ok) {
       const e = decoded.error;
@@ -139,6 +142,24 @@ export class SocketSession implements Session {
       );
     }
     this.replyTo(entry, msg.ref, result);
+  }
+
+  /** The fast path: a push to a joined channel that handles raw payloads. Returns false to use the general path. */
+  private dispatchRaw(text: string): boolean {
+    const scanned = scanFrame(text);
+    if (!scanned || scanned.event === 'phx_join' || scanned.event === 'phx_leave') return false;
+    const entry = this.channels.get(scanned.topic);
+    if (!entry?.channel.handleRawIn || (scanned.joinRef !== null && scanned.joinRef !== entry.joinRef)) return false;
+    let result: Reply | undefined | typeof FALLBACK;
+    try {
+      result = entry.channel.handleRawIn(scanned.event, scanned.payloadText);
+    } catch (err) {
+      this.replyCrash(entry, { ...scanned, payload: null }, err);
+      return true;
+    }
+    if (result === FALLBACK) return false;
+    this.replyTo(entry, scanned.ref, result);
+    return true;
   }
 
   private replyTo(entry: JoinedChannel, ref: Ref, reply: Reply | undefined): void {
@@ -228,6 +249,7 @@ export class SocketSession implements Session {
       push: (event, payload) => session.send(encodeText(joinRef, null, topic, event, payload)),
       broadcast: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload)),
       broadcastFrom: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload), session.connection),
+      publishFrom: (frame) => session.fanout.publish(topic, frame, session.connection),
       close: () => {
         const entry = session.channels.get(topic);
         if (!entry || entry.ctx !== ctx) return;

@@ -223,3 +223,21 @@ test('a socket that closes right after its join leaves no ghost in presence', as
   const state = (await late.c.waitFor(isEvent('presence_state')))[4];
   assert.deepEqual(Object.keys(state).sort(), [a.sessionId, late.sessionId].sort());
 });
+
+test('the nafr fast path relays the same value as the general path, and an isFirstSync spelled with \\u escapes is still checked', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  const naf = JSON.stringify({ dataType: 'um', data: { d: [{ networkId: 'é"\\/\n', components: { '0': { x: 1 } } }] } });
+  // compact (fast path) and spaced-out (general path) frames carry the same value to B
+  a.c.sendRaw(JSON.stringify([a.jr, a.c.ref(), topic, 'nafr', { naf }]));
+  a.c.sendRaw(`[ ${JSON.stringify(a.jr)}, ${JSON.stringify(a.c.ref())}, ${JSON.stringify(topic)}, "nafr", {"naf": ${JSON.stringify(naf)}} ]`);
+  await b.c.waitFor((f) => b.c.frames.filter((x) => x[3] === 'nafr').length >= 2 && f[3] === 'nafr');
+  const relayed = b.c.frames.filter((x) => x[3] === 'nafr').map((x) => x[4]);
+  assert.deepEqual(relayed, [{ naf, from_session_id: a.sessionId }, { naf, from_session_id: a.sessionId }]);
+  // "isFirstSync" hidden behind a \u escape must not bypass the spawn check
+  const sneaky = JSON.stringify({ dataType: 'u', data: { networkId: 'z', owner: 'x', creator: 'x', lastOwnerTime: 1, template: '#rocket-launcher', persistent: false, components: {}, isFirstSync: true } });
+  const literal = JSON.stringify(sneaky).replace('isFirstSync', '\\u0069sFirstSync');
+  const ref = a.c.ref();
+  a.c.sendRaw(`[${JSON.stringify(a.jr)},"${ref}",${JSON.stringify(topic)},"nafr",{"naf":${literal}}]`);
+  assert.equal((await a.c.reply(ref))[4].response.reason, 'spawn_denied');
+});

@@ -8,7 +8,8 @@ import type { HubRecord } from '../../db/hubs.ts';
 import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
 import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts';
 import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff.ts';
-import { error, ok } from '../../realtime/channel.ts';
+import { error, FALLBACK, ok } from '../../realtime/channel.ts';
+import { scanStringLiteral } from '../../protocol/frame-scan.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import { hubView } from './hub-view.ts';
 import type { HubCounts } from './hub-view.ts';
@@ -83,7 +84,13 @@ export class HubChannel implements Channel {
     private readonly deps: HubChannelDeps,
   ) {
     this.sessionId = ctx.session.sessionId;
+    this.nafrPrefix = `[null,null,${JSON.stringify(ctx.topic)},"nafr",{"naf":`;
+    this.nafrSuffix = `,"from_session_id":${JSON.stringify(this.sessionId)}}]`;
   }
+
+  /** `nafr` fast path: the relayed frame is this prefix, the client's string literal, this suffix. */
+  private readonly nafrPrefix: string;
+  private readonly nafrSuffix: string;
 
   private get hubSid(): string {
     return this.ctx.topic.slice(HUB_TOPIC_PREFIX.length);
@@ -177,6 +184,23 @@ export class HubChannel implements Channel {
         return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
       }
     }
+  }
+
+  /**
+   * The hot path for `nafr` (about 99% of room traffic): when the payload is
+   * exactly `{"naf":"<valid JSON string literal>"}` and the literal holds no
+   * `isFirstSync` and no `\u` escape (which could spell it), the client's
+   * literal is spliced into the outgoing frame as is: no parse, no encode.
+   * Everything else goes to {@link handleIn}.
+   */
+  handleRawIn(event: string, payloadText: string): Reply | undefined | typeof FALLBACK {
+    if (event !== 'nafr' || !payloadText.startsWith('{"naf":"')) return FALLBACK;
+    const end = scanStringLiteral(payloadText, 7);
+    if (end !== payloadText.length - 1 || payloadText.charCodeAt(end) !== 125 /* } */) return FALLBACK;
+    const literal = payloadText.slice(7, end);
+    if (literal.length < 8 || literal.includes('isFirstSync') || literal.includes('\\u')) return FALLBACK;
+    this.ctx.publishFrom(this.nafrPrefix + literal + this.nafrSuffix);
+    return undefined;
   }
 
   /** `nafr`: relayed as an opaque string unless it carries a first sync (reference/reticulum.md §1.5). */
