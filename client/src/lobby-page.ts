@@ -31,6 +31,12 @@ export function startLobbyPage(): void {
     }
   })();
   nameInput.value = initialDisplayName(location.search, storage).name;
+  const updateRoomPlaceholder = (): void => {
+    const name = cleanDisplayName(nameInput.value);
+    roomNameInput.placeholder = name ? `${name}'s room` : 'New room';
+  };
+  updateRoomPlaceholder();
+  nameInput.addEventListener('input', updateRoomPlaceholder);
 
   const say = (text: string, isError = false): void => {
     message.textContent = text;

@@ -58,15 +58,22 @@ export function startRoomPage(): void {
   const chatForm = byId<HTMLFormElement>('chat-form');
   const chatInput = byId<HTMLInputElement>('chat-input');
 
-  const showError = (message: string): void => {
+  const showError = (message: string, fatal = false): void => {
     errorBox.textContent = message;
+    if (fatal) {
+      // Nothing more to do on this page: offer the way back instead of the entry form.
+      const back = document.createElement('a');
+      back.href = '/';
+      back.textContent = 'Back to the lobby';
+      errorBox.append(' ', back);
+      entryOverlay.hidden = true;
+    }
     errorBox.hidden = false;
   };
 
   const ref = parseRoomPath(location.pathname);
   if (!ref) {
-    showError('This is not a room address. Go back to the lobby and create or join a room.');
-    entryOverlay.hidden = true;
+    showError('This is not a room address.', true);
     return;
   }
 
@@ -126,7 +133,7 @@ export function startRoomPage(): void {
     status.dataset['state'] = state;
   });
   room.failed.on((failure: JoinFailure) => {
-    showError(failure.message);
+    showError(failure.message, true);
     enterButton.disabled = true;
     spawnButton.disabled = true;
     chatPanel.setEnabled(false);
