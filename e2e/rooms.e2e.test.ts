@@ -145,25 +145,52 @@ async function ownPosition(page: Page): Promise<Vec3> {
 
 /** Clicks the box `networkId` on the page's canvas with the real mouse, once the cursor's ray is on it. */
 async function clickBox(page: Page, networkId: string, who: string): Promise<void> {
+  // Remote copies glide into place (NAF interpolation), so aim only once the
+  // box stands still on screen for a few frames.
   const at = await until(
     page,
-    `box ${networkId} is on ${who}'s screen`,
+    `box ${networkId} is on ${who}'s screen and not moving`,
     (id) => {
       const h = (window as unknown as { __plexus: PlexusDebugHook }).__plexus;
-      return h.screenToBox(id);
+      const w = window as unknown as { __aim?: { x: number; y: number; still: number } };
+      const p = h.screenToBox(id);
+      if (!p) return null;
+      const prev = w.__aim;
+      const still = prev && Math.hypot(p.x - prev.x, p.y - prev.y) < 0.5 ? prev.still + 1 : 0;
+      w.__aim = { x: p.x, y: p.y, still };
+      return still >= 5 ? p : null;
     },
     networkId,
   );
   await page.mouse.move(at.x, at.y);
-  await until(
-    page,
-    `${who}'s mouse cursor is on box ${networkId}`,
-    (id) => {
-      const h = (window as unknown as { __plexus: PlexusDebugHook }).__plexus;
-      return h.hovered() === id;
-    },
-    networkId,
-  );
+  try {
+    await until(
+      page,
+      `${who}'s mouse cursor is on box ${networkId}`,
+      (id) => {
+        const h = (window as unknown as { __plexus: PlexusDebugHook }).__plexus;
+        return h.hovered() === id;
+      },
+      networkId,
+    );
+  } catch (err) {
+    const cursorState = await page.evaluate(
+      ({ x, y }) => {
+        type Ray = { data: { origin: unknown; direction: unknown }; objects: unknown[]; intersectedEls: Element[] };
+        const scene = document.querySelector('a-scene') as unknown as { components: { raycaster?: Ray } };
+        const ray = scene.components.raycaster;
+        return JSON.stringify({
+          elementAtPoint: document.elementFromPoint(x, y)?.outerHTML.slice(0, 120),
+          rayOrigin: ray?.data.origin,
+          rayDirection: ray?.data.direction,
+          objects: ray?.objects.length,
+          intersected: ray?.intersectedEls.map((el) => el.className),
+        });
+      },
+      at,
+    );
+    throw new Error(`${(err as Error).message}\nmouse at ${JSON.stringify(at)}; cursor: ${cursorState}`);
+  }
   await page.mouse.down();
   await page.mouse.up();
 }
@@ -236,15 +263,23 @@ test('two people share a room: avatars, a box that changes hands, chat, and leav
       },
       alice.sessionId,
     );
+    const spawnedAt = await entityPosition(alice.page, boxId);
+    assert.ok(spawnedAt);
     await until(
       bob.page,
-      "Bob sees Alice's box, created and owned by her",
-      ({ id, owner }) => {
+      "Bob sees Alice's box, created and owned by her, where she put it",
+      ({ id, owner, at }) => {
         const h = (window as unknown as { __plexus: PlexusDebugHook }).__plexus;
         const box = h.entities().find((e) => e.networkId === id);
-        return !!box && box.template === '#box-media' && box.owner === owner && box.creator === owner;
+        return (
+          !!box &&
+          box.template === '#box-media' &&
+          box.owner === owner &&
+          box.creator === owner &&
+          Math.hypot(box.position.x - at.x, box.position.y - at.y, box.position.z - at.z) < 0.01
+        );
       },
-      { id: boxId, owner: alice.sessionId },
+      { id: boxId, owner: alice.sessionId, at: spawnedAt },
     );
   });
 
