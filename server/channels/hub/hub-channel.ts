@@ -103,8 +103,8 @@ export class HubChannel implements Channel {
     }
     const p = params as { profile: Record<string, unknown>; context: Record<string, unknown> };
     const hub = await findHubBySid(this.deps.db, this.hubSid);
-    if (!hub) return error('not_found', 'No such Hub');
-    if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible');
+    if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
+    if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
     this.hub = hub;
     this.permissions = permissionsFor(hub.memberPermissions, this.roles);
     this.meta = {
