@@ -88,3 +88,13 @@ export function sampleRss(pid: number, intervalMs = 100): { stop(): number } {
     },
   };
 }
+
+/** Whole-machine CPU counters from /proc/stat (all cores, seconds): busy and total. */
+export function machineCpu(): { busy: number; total: number } {
+  const line = fs.readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const v = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = v;
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / clockTicks(), total: (busy + idle + iowait) / clockTicks() };
+}

@@ -36,6 +36,8 @@ export interface StepResult {
   clientSysPct: number;
   /** Largest gap between send ticks of any worker, ms (client event-loop lag). */
   clientMaxTickGapMs: number;
+  /** CPU used by processes outside the bench during the window, % of one core. */
+  otherCpuPct: number;
   disconnects: number;
   closeCodes: Record<string, number>;
   pass: boolean;
@@ -45,6 +47,8 @@ export interface StepResult {
 export interface SearchResult {
   searchBy: 'rooms' | 'rate';
   steps: StepResult[];
+  /** Steps measured again because other processes disturbed them. */
+  discarded?: StepResult[];
   best: StepResult | null;
   /** Join latency of the clients opened during the search (bursts, not rate-limited). */
   setupJoin: LatencySummary;
