@@ -415,6 +415,13 @@ test('two people share a room: avatars, a box that changes hands, chat, and leav
       { id: boxId, owner: bob.sessionId, at: dropped },
     );
     mkdirSync(RESULTS_DIR, { recursive: true });
+    // Third-person view, so Alice's own avatar is in her picture beside Bob's and the box.
+    await alice.page.evaluate(() => (window as unknown as { __plexus: PlexusDebugHook }).__plexus.thirdPerson(true));
+    await until(alice.page, "Alice's own avatar copy is in the scene", () => {
+      const tinted = document.querySelector('#self-view .tint') as (Element & { hasLoaded?: boolean }) | null;
+      return !!tinted?.hasLoaded;
+    }, null);
+    await alice.page.evaluate(() => new Promise<void>((resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve()))));
     await alice.page.screenshot({ path: join(RESULTS_DIR, 'room-from-a.png') });
     await bob.page.screenshot({ path: join(RESULTS_DIR, 'room-from-b.png') });
   });

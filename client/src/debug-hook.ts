@@ -21,6 +21,7 @@
  *   hovered(): string | null      // networkId of the grabbable under the mouse cursor
  *   move(dx, dz): void            // moves our camera rig by dx, dz metres (world x, z)
  *   turn(yawDeg): void            // sets our heading: 0 looks along -z, 90 along -x
+ *   thirdPerson(on): void         // switches to a camera behind our own avatar (V key), or back
  *   screenToBox(networkId): {x, y} | null
  *                                 // page pixel (CSS px) of a box's centre on the
  *                                 // canvas, null if unknown or off screen
@@ -33,6 +34,7 @@ import type { ChatLine } from './chat-panel.ts';
 import { grabSystemOf } from './grab-system.ts';
 import { spawnBox } from './box-spawner.ts';
 import { networkedRoot } from './components/networked-root.ts';
+import { setThirdPerson } from './third-person.ts';
 import { setHeading } from './player-rig.ts';
 
 /** A NAF entity as the hook reports it. */
@@ -60,6 +62,7 @@ export interface PlexusDebugHook {
   hovered(): string | null;
   move(dx: number, dz: number): void;
   turn(yawDeg: number): void;
+  thirdPerson(on: boolean): void;
   screenToBox(networkId: string): { x: number; y: number } | null;
   serverTimeOffset(): number;
 }
@@ -144,6 +147,7 @@ export function createDebugHook(deps: DebugHookDeps): PlexusDebugHook {
       player.object3D.position.z += dz;
     },
     turn: (yawDeg: number) => setHeading(player, yawDeg),
+    thirdPerson: (on: boolean) => setThirdPerson(player, on),
     screenToBox: (networkId: string) => {
       const el = NAF.entities.getEntity(networkId);
       const camera = scene.camera;

@@ -16,6 +16,7 @@ import { PlexusAdapter } from './plexus-adapter.ts';
 import { AVATAR_TEMPLATE, registerNafSchemas } from './naf-schemas.ts';
 import { createDebugHook } from './debug-hook.ts';
 import { placeAtSpawn } from './player-rig.ts';
+import { bindThirdPersonKey } from './third-person.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -184,6 +185,8 @@ export function startRoomPage(): void {
     enter(nameInput.value);
   });
   nameInput.addEventListener('keydown', (event) => event.stopPropagation());
+
+  bindThirdPersonKey(player);
 
   spawnButton.addEventListener('click', () => {
     if (entered) spawnBox(scene);
