@@ -424,11 +424,22 @@ async function medianRss(pid: number, samples = 5, everyMs = 200): Promise<numbe
   return values[Math.floor(values.length / 2)]!;
 }
 
-/** Settles a server's memory: full GC through the inspector, a short pause, then RSS (median of samples) and JS heap used. */
+/**
+ * Settles a server's memory: full GC through the inspector, a pause, RSS
+ * (median of samples), repeated until RSS moves by less than 0.5 MB between
+ * rounds (freed buffers go back to the OS some time after the GC) or 10
+ * rounds; then the JS heap used.
+ */
 async function settledMemory(pid: number, inspector: InspectorSession): Promise<{ rss: number; heap: number }> {
-  await inspector.collectGarbage();
-  await sleep(1000);
-  const rss = await medianRss(pid);
+  let rss = Number.NaN;
+  for (let round = 0; round < 10; round++) {
+    await inspector.collectGarbage();
+    await sleep(1000);
+    const now = await medianRss(pid);
+    const settled = Math.abs(now - rss) < 0.5 * MB;
+    rss = now;
+    if (settled) break;
+  }
   const heap = (await inspector.heapUsage()).usedSize;
   return { rss, heap };
 }
@@ -447,9 +458,12 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     loadedRssMB: 0,
     peakRssMB: 0,
     kbPerClient: Number.NaN,
+    halfRssMB: 0,
+    kbPerClientOverBaseline: Number.NaN,
     baselineHeapMB: 0,
     loadedHeapMB: 0,
     heapKbPerClient: Number.NaN,
+    heapKbPerClientOverBaseline: Number.NaN,
     connectSec: 0,
     errors: [],
   };
@@ -464,30 +478,45 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     await createRooms(server, 0, rooms, roomKeys);
     await waitQuiet([server.pid, ...pool.pids()]);
     const base = await settledMemory(server.pid, inspector);
-    const perWorker: ClientSpec[][] = pool.procs.map(() => []);
-    for (let i = 0; i < n; i++) {
-      const room = Math.floor(i / opts.roomSize);
-      perWorker[room % pool.size]!.push({ index: i, room, roomKey: roomKeys[room]!, localAddress: address(i) });
-    }
+    // Two halves: the per-client figure is the growth from half to all of the clients (marginal cost),
+    // which is immune to memory the server releases on its own after its first activity.
+    const half = Math.max(1, Math.floor(rooms / 2)) * opts.roomSize;
+    const connectRange = async (from: number, to: number) => {
+      const perWorker: ClientSpec[][] = pool.procs.map(() => []);
+      for (let i = from; i < to; i++) {
+        const room = Math.floor(i / opts.roomSize);
+        perWorker[room % pool.size]!.push({ index: i, room, roomKey: roomKeys[room]!, localAddress: address(i) });
+      }
+      const replies = await Promise.all(perWorker.map((clients, w) => pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 50, timeoutMs: 20_000 }, 600_000)));
+      result.errors.push(...replies.flatMap((r) => r.errors));
+      result.failed += replies.reduce((a, r) => a + r.failed, 0);
+      return replies.reduce((a, r) => a + r.ok, 0);
+    };
     const t0 = performance.now();
-    const replies = await Promise.all(perWorker.map((clients, w) => pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 50, timeoutMs: 20_000 }, 600_000)));
+    const okHalf = half < n ? await connectRange(0, half) : 0;
+    const mid = half < n ? await settledMemory(server.pid, inspector) : base;
+    const okRest = await connectRange(half < n ? half : 0, n);
     result.connectSec = (performance.now() - t0) / 1000;
-    result.ok = replies.reduce((a, r) => a + r.ok, 0);
-    result.failed = replies.reduce((a, r) => a + r.failed, 0);
-    result.errors = replies.flatMap((r) => r.errors).slice(0, 5);
-    await sleep(2000);
+    result.ok = okHalf + okRest;
+    result.errors = result.errors.slice(0, 5);
+    await sleep(1000);
     const loaded = await settledMemory(server.pid, inspector);
     result.baselineRssMB = base.rss / MB;
+    result.halfRssMB = mid.rss / MB;
     result.loadedRssMB = loaded.rss / MB;
     result.peakRssMB = memory(server.pid).hwm / MB;
     result.baselineHeapMB = base.heap / MB;
     result.loadedHeapMB = loaded.heap / MB;
+    if (okRest > 0) {
+      result.kbPerClient = (loaded.rss - mid.rss) / 1024 / okRest;
+      result.heapKbPerClient = (loaded.heap - mid.heap) / 1024 / okRest;
+    }
     if (result.ok > 0) {
-      result.kbPerClient = (loaded.rss - base.rss) / 1024 / result.ok;
-      result.heapKbPerClient = (loaded.heap - base.heap) / 1024 / result.ok;
+      result.kbPerClientOverBaseline = (loaded.rss - base.rss) / 1024 / result.ok;
+      result.heapKbPerClientOverBaseline = (loaded.heap - base.heap) / 1024 / result.ok;
     }
     log(
-      `  ${kind} idle: ${result.ok}/${n} joined in ${result.connectSec.toFixed(1)} s; after a full GC: RSS ${result.baselineRssMB.toFixed(1)} → ${result.loadedRssMB.toFixed(1)} MB (peak ${result.peakRssMB.toFixed(1)}), ${result.kbPerClient.toFixed(2)} KB/client; JS heap ${result.baselineHeapMB.toFixed(1)} → ${result.loadedHeapMB.toFixed(1)} MB, ${result.heapKbPerClient.toFixed(2)} KB/client${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
+      `  ${kind} idle: ${result.ok}/${n} joined in ${result.connectSec.toFixed(1)} s; after a full GC: RSS ${result.baselineRssMB.toFixed(1)} → ${result.halfRssMB.toFixed(1)} (half) → ${result.loadedRssMB.toFixed(1)} MB (peak ${result.peakRssMB.toFixed(1)}), ${result.kbPerClient.toFixed(2)} KB/client (second half; ${result.kbPerClientOverBaseline.toFixed(2)} over the empty server); JS heap ${result.baselineHeapMB.toFixed(1)} → ${result.loadedHeapMB.toFixed(1)} MB, ${result.heapKbPerClient.toFixed(2)} KB/client (${result.heapKbPerClientOverBaseline.toFixed(2)})${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
     );
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0];

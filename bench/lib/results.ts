@@ -75,12 +75,17 @@ export interface IdleResult {
   baselineRssMB: number;
   loadedRssMB: number;
   peakRssMB: number;
-  /** (RSS with the clients − baseline RSS) / clients, both read after a forced full GC. */
+  /** RSS with the first half of the clients joined. */
+  halfRssMB: number;
+  /** Marginal RSS per client: (RSS with all − RSS with half) / second-half clients; each read after forced full GCs. */
   kbPerClient: number;
+  /** (RSS with all − RSS of the empty server) / clients. */
+  kbPerClientOverBaseline: number;
   baselineHeapMB: number;
   loadedHeapMB: number;
-  /** The same for the V8 JS heap used. */
+  /** The same two for the V8 JS heap used. */
   heapKbPerClient: number;
+  heapKbPerClientOverBaseline: number;
   connectSec: number;
   errors: string[];
   error?: string;
@@ -211,7 +216,7 @@ export function targetLines(r: BenchResults): string {
   if (p.idle && !p.idle.error) {
     const k = p.idle.kbPerClient;
     const verdict = !(k > 0) ? 'not measurable (RSS did not grow)' : k <= 6 ? 'met' : 'NOT met';
-    out.push(`- Idle memory at ${int(p.idle.ok)} joined clients: ${f(k, 2)} KB/client RSS, ${f(p.idle.heapKbPerClient, 2)} KB/client JS heap (target ≤ 6 KB at 10,000): ${verdict}${p.idle.ok < 10000 ? ' (fewer clients than the target scenario)' : ''}; server RSS before any client ${f(p.idle.baselineRssMB, 0)} MB`);
+    out.push(`- Idle memory at ${int(p.idle.ok)} joined clients: ${f(k, 2)} KB/client RSS, ${f(p.idle.heapKbPerClient, 2)} KB/client JS heap (target ≤ 6 KB at 10,000): ${verdict}${p.idle.ok < 10000 ? ' (fewer clients than the target scenario)' : ''}; over the empty server ${f(p.idle.kbPerClientOverBaseline, 2)} KB/client RSS; server RSS before any client ${f(p.idle.baselineRssMB, 0)} MB (after a full GC; peak ${f(p.idle.peakRssMB, 0)} MB)`);
   }
   if (p.joins && !p.joins.error) {
     out.push(`- Join p99 at ${p.joins.rate} joins/s: ${f(p.joins.join.p99, 2)} ms (target < 20 ms): ${p.joins.join.p99 < 20 ? 'met' : 'NOT met'}`);
@@ -237,7 +242,7 @@ export function markdownSummary(r: BenchResults): string {
     '',
     saturationLines(r),
     '',
-    'Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: server RSS (and V8 heap used) with all clients joined minus the same before any client connected (rooms already created), divided by the clients; each reading follows a full GC forced through the inspector. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
+    'Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: growth of server RSS (and V8 heap used) from half to all of the clients joined, divided by the clients of the second half (marginal cost per client; the figure over the empty server is in the JSON); each reading follows full GCs forced through the inspector until RSS settles. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
     '',
     '<details><summary>Search steps</summary>',
     '',
