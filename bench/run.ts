@@ -218,6 +218,17 @@ async function waitQuiet(ownPids: readonly number[], maxWaitMs = 120_000): Promi
   if (waited > 2500) log(`  (waited ${Math.round(waited / 1000)} s for other processes to go quiet)`);
 }
 
+/** Waits (up to `maxWaitMs`) until the server uses under 15% of a core over half a second. */
+async function waitServerIdle(pid: number, maxWaitMs = 30_000): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < maxWaitMs) {
+    const c0 = cpuSeconds(pid);
+    await sleep(500);
+    if ((cpuSeconds(pid) - c0) / 0.5 < 0.15) return;
+  }
+  log(`  (the server was still busy ${Math.round(maxWaitMs / 1000)} s after its clients closed)`);
+}
+
 // ---------------------------------------------------------------- scenarios
 
 async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<SearchResult> {
@@ -232,12 +243,16 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
   const maxRooms = Math.max(1, Math.floor(opts.maxClients / opts.roomSize));
   const address = addressAllocator(opts, opts.maxClients);
   let connectedRooms = 0;
+  let createdRooms = 0;
   const result: SearchResult = { searchBy: opts.searchBy, steps, best: null, setupJoin: summarize(mergeEncoded([])) };
   try {
     await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
     const ensureRooms = async (rooms: number, retryAll: boolean) => {
       const from = retryAll ? 0 : connectedRooms;
-      if (rooms > connectedRooms) await createRooms(server, connectedRooms, rooms, roomKeys);
+      if (rooms > createdRooms) {
+        await createRooms(server, createdRooms, rooms, roomKeys);
+        createdRooms = rooms;
+      }
       if (rooms <= from) return;
       const perWorker: ClientSpec[][] = pool.procs.map(() => []);
       for (let r = from; r < rooms; r++) {
@@ -315,6 +330,7 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         clientCpuPct: (sum((r) => r.cpuSeconds) / measureSec) * 100,
         clientSysPct: (sum((r) => r.cpuSystemSeconds) / measureSec) * 100,
         clientMaxTickGapMs: Math.max(...results.map((r) => r.maxTickGapMs)),
+        sendBacklogKB: sum((r) => r.sendBacklogBytes) / 1024,
         otherCpuPct,
         disconnects,
         closeCodes,
@@ -322,7 +338,7 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         reasons: verdict.reasons,
       };
       log(
-        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}% (sys ${step.serverSysPct.toFixed(0)}), client CPU ${step.clientCpuPct.toFixed(0)}% (sys ${step.clientSysPct.toFixed(0)}), other ${otherCpuPct.toFixed(0)}%, RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
+        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}% (sys ${step.serverSysPct.toFixed(0)}), client CPU ${step.clientCpuPct.toFixed(0)}% (sys ${step.clientSysPct.toFixed(0)}), other ${otherCpuPct.toFixed(0)}%,${step.sendBacklogKB > 0 ? ` client send backlog ${Math.round(step.sendBacklogKB).toLocaleString('en-US')} KB,` : ''} RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
       );
       return step;
     };
@@ -347,6 +363,14 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
       steps.push(step);
       history.push({ level, pass: step.pass });
       lastHadDisconnects = step.disconnects > 0;
+      if (!step.pass) {
+        // An overloaded step leaves queues behind (client send buffers, server backpressure): start the next
+        // step from fresh connections so it does not inherit them.
+        await Promise.all(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 30_000)));
+        connectedRooms = 0;
+        lastHadDisconnects = false;
+        await waitServerIdle(server.pid);
+      }
       await sleep(300);
     }
   } catch (err) {

@@ -75,6 +75,8 @@ interface BenchClient {
   sendNaf(): void;
   /** Keeps an idle socket alive (Phoenix heartbeat); no-op where the protocol has its own. */
   heartbeat(): void;
+  /** Bytes queued in the client for sending (the server is not reading fast enough); 0 where unknown. */
+  backlog(): number;
   /** Closes deliberately (not counted as a disconnect). */
   close(): void;
 }
@@ -177,6 +179,10 @@ class PlexusClient implements BenchClient {
     this.ws!.send(`[null,"${ref}","phoenix","heartbeat",{}]`);
   }
 
+  backlog(): number {
+    return this.ws?.bufferedAmount ?? 0;
+  }
+
   close(): void {
     this.closing = true;
     this.joined = false;
@@ -238,6 +244,10 @@ class UwsClient implements BenchClient {
 
   heartbeat(): void {
     // The relay has no idle timeout.
+  }
+
+  backlog(): number {
+    return this.ws?.bufferedAmount ?? 0;
   }
 
   close(): void {
@@ -307,6 +317,10 @@ class SocketIoClient implements BenchClient {
 
   heartbeat(): void {
     // engine.io answers the server's pings itself.
+  }
+
+  backlog(): number {
+    return 0; // engine.io keeps its own write buffer; not measured
   }
 
   close(): void {
@@ -432,6 +446,8 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
       lastTick = now;
       if (now >= window.end) {
         const cpu = process.cpuUsage(cpuStart ?? undefined);
+        let sendBacklogBytes = 0;
+        for (const c of active) sendBacklogBytes += c.backlog();
         const windowPlanned = Math.round((rate * req.measureMs) / 1000);
         plannedInWindow = windowPlanned;
         setTimeout(() => {
@@ -450,6 +466,7 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
             disconnects,
             closeCodes,
             maxTickGapMs,
+            sendBacklogBytes,
           };
           disconnects = 0;
           closeCodes = {};

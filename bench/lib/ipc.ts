@@ -81,6 +81,8 @@ export interface LoadResult {
   closeCodes: Record<string, number>;
   /** Event-loop lag seen by the send scheduler: largest gap between ticks in the window, ms. */
   maxTickGapMs: number;
+  /** Bytes still queued in the clients for sending at the end of the window (the server fell behind reading); 0 for Socket.IO (not measured). */
+  sendBacklogBytes: number;
 }
 
 export interface SimpleResult {

@@ -36,6 +36,8 @@ export interface StepResult {
   clientSysPct: number;
   /** Largest gap between send ticks of any worker, ms (client event-loop lag). */
   clientMaxTickGapMs: number;
+  /** Bytes queued in the clients for sending at the end of the window (the server was not reading fast enough). */
+  sendBacklogKB: number;
   /** CPU used by processes outside the bench during the window, % of one core. */
   otherCpuPct: number;
   disconnects: number;
@@ -200,7 +202,7 @@ export function saturationLines(r: BenchResults): string {
     const b = s.search?.best;
     if (!b) continue;
     const total = b.serverCpuPct + b.clientCpuPct;
-    const next = s.search!.steps.find((x) => !x.pass && x.level > b.level);
+    const next = s.search!.steps.filter((x) => !x.pass && x.level > b.level).sort((x, y) => x.level - y.level)[0];
     out.push(
       `- ${s.label}: at its best step the server used ${f(b.serverCpuPct, 0)}% of a core and the load workers ${f(b.clientCpuPct, 0)}% (machine ${f(total, 0)}% of ${r.machine.cpus * 100}%)${total > r.machine.cpus * 100 * 0.85 ? ': the machine was saturated, the client shares the cores, so this is a floor for the server, not its ceiling' : ''}${next ? `; the next step (${next.rooms} rooms @ ${next.hz} Hz) failed: ${next.reasons.join('; ')}` : ''}.`,
     );
