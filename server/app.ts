@@ -108,7 +108,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         });
         sessions.add(session);
         return {
-          frame: (frame) => session.handleFrame(frame),
+          frame: (data, isBinary) => session.handleFrame(data, isBinary),
           close: (code) => {
             sessions.delete(session);
             log.debug({ sessionId, code }, 'socket closed');

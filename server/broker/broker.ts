@@ -7,14 +7,14 @@
 export interface Broker {
   /** This node's id; messages published by a node are never delivered back to it. */
   readonly nodeId: string;
-  /** Sends `frame` to every other node subscribed to `topic`. */
-  publish(topic: string, frame: string): void;
+  /** Sends the text frame `frame` (a string or UTF-8 bytes) to every other node subscribed to `topic`. */
+  publish(topic: string, frame: string | Uint8Array): void;
   /** Starts delivering other nodes' frames on `topic` to `onFrame`. Subscribing twice is a no-op. */
   subscribe(topic: string): void;
   /** Stops delivering `topic`. */
   unsubscribe(topic: string): void;
   /** Sets the single receiver of frames from other nodes. */
-  onFrame(handler: (topic: string, frame: string) => void): void;
+  onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void;
   /** Releases connections. */
   close(): Promise<void>;
 }

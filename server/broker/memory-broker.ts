@@ -17,7 +17,7 @@ export class MemoryBus {
     this.nodes.delete(node);
   }
   /** @internal delivers to every attached node but the sender that subscribes to `topic`. */
-  deliver(from: MemoryBroker, topic: string, frame: string): void {
+  deliver(from: MemoryBroker, topic: string, frame: string | Uint8Array): void {
     for (const node of this.nodes) if (node !== from) node.receive(topic, frame);
   }
 }
@@ -26,14 +26,14 @@ export class MemoryBus {
 export class MemoryBroker implements Broker {
   readonly nodeId: string;
   private readonly topics = new Set<string>();
-  private handler: (topic: string, frame: string) => void = () => {};
+  private handler: (topic: string, frame: string | Uint8Array) => void = () => {};
 
   constructor(private readonly bus: MemoryBus = new MemoryBus(), nodeId: string = randomUUID()) {
     this.nodeId = nodeId;
     bus.attach(this);
   }
 
-  publish(topic: string, frame: string): void {
+  publish(topic: string, frame: string | Uint8Array): void {
     this.bus.deliver(this, topic, frame);
   }
   subscribe(topic: string): void {
@@ -42,11 +42,11 @@ export class MemoryBroker implements Broker {
   unsubscribe(topic: string): void {
     this.topics.delete(topic);
   }
-  onFrame(handler: (topic: string, frame: string) => void): void {
+  onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void {
     this.handler = handler;
   }
   /** @internal called by the bus */
-  receive(topic: string, frame: string): void {
+  receive(topic: string, frame: string | Uint8Array): void {
     if (this.topics.has(topic)) this.handler(topic, frame);
   }
   /** Number of topics this node is subscribed to (for tests). */

@@ -42,11 +42,12 @@ export interface ChannelContext {
   /** Like {@link broadcast} but excludes this client (Phoenix `broadcast_from`). */
   broadcastFrom(event: string, payload: unknown): void;
   /**
-   * Sends an already-encoded broadcast frame (`[null,null,topic,event,payload]`
-   * as text, built by the caller) to every subscriber but this client, on
-   * every node. For hot paths that splice payload text instead of encoding.
+   * Sends an already-encoded broadcast text frame (`[null,null,topic,event,payload]`
+   * as a string or UTF-8 bytes, built by the caller) to every subscriber but
+   * this client, on every node. For hot paths that splice payload bytes
+   * instead of encoding.
    */
-  publishFrom(frame: string): void;
+  publishFrom(frame: string | Uint8Array): void;
   /** Closes this channel from the server: sends `phx_close` and terminates it with reason `server`. */
   close(): void;
 }
@@ -70,11 +71,13 @@ export interface Channel {
   /** Handles a push. A returned reply is sent with the push's ref; `undefined` sends none. */
   handleIn(event: string, payload: unknown): Reply | undefined | Promise<Reply | undefined>;
   /**
-   * Optional fast path for pushes whose payload is still JSON text (compact
-   * frames only, see protocol/frame-scan.ts). It must validate `payloadText`
-   * itself, or return {@link FALLBACK} for the general path. Synchronous.
+   * Optional fast path for pushes whose payload is still UTF-8 JSON bytes
+   * (compact frames only, see protocol/frame-scan.ts). It must validate
+   * the payload itself, or return {@link FALLBACK} for the general path.
+   * Synchronous: `frame` is only valid during the call.
+   * @param frame the whole frame's bytes; the payload is `frame[payloadStart, payloadEnd)`
    */
-  handleRawIn?(event: string, payloadText: string): Reply | undefined | typeof FALLBACK;
+  handleRawIn?(event: string, frame: Uint8Array, payloadStart: number, payloadEnd: number): Reply | undefined | typeof FALLBACK;
   /** Cleans up (e.g. presence leave). Called once, after a successful join only. */
   terminate(reason: TerminateReason): void | Promise<void>;
 }

@@ -27,8 +27,9 @@ export interface Connection {
 /** Local fan-out: delivers one already-encoded frame to every local subscriber of a topic. */
 export interface LocalPublisher {
   /**
-   * Writes `frame` to every connection on this node subscribed to `topic`,
-   * except `except` when given. The same bytes go to every receiver.
+   * Writes the text frame `frame` (a string, or its UTF-8 bytes) to every
+   * connection on this node subscribed to `topic`, except `except` when
+   * given. The same bytes go to every receiver.
    */
   publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void;
 }

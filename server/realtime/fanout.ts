@@ -46,10 +46,10 @@ export class Fanout {
   }
 
   /**
-   * Delivers one encoded frame to every subscriber of `topic`, on this node
-   * (except `except`) and on every other node.
+   * Delivers one encoded text frame (string or UTF-8 bytes) to every
+   * subscriber of `topic`, on this node (except `except`) and on every other node.
    */
-  publish(topic: string, frame: string, except?: Connection): void {
+  publish(topic: string, frame: string | Uint8Array, except?: Connection): void {
     this.publisher?.publishLocal(topic, frame, except);
     this.broker.publish(topic, frame);
   }

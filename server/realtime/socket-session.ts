@@ -7,6 +7,8 @@ import { scanFrame } from '../protocol/frame-scan.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
+const utf8 = new TextDecoder();
+
 /** Options of a {@link SocketSession}. */
 export interface SocketSessionOptions {
   /** Channels one socket may have joined at once (Phoenix default 100). */
@@ -41,7 +43,7 @@ export const CLOSE_QUEUE_OVERFLOW = 4009;
  */
 export class SocketSession implements Session {
   private readonly channels = new Map<string, JoinedChannel>();
-  private queue: Array<string | Uint8Array> = [];
+  private queue: Array<{ data: Uint8Array; isBinary: boolean }> = [];
   private busy = false;
   private ended = false;
 
@@ -60,10 +62,11 @@ export class SocketSession implements Session {
   }
 
   /**
-   * Handles one frame from the client: a string for text frames, bytes for
-   * binary frames (the caller must pass a copy it no longer touches).
+   * Handles one frame from the client.
+   * @param data the frame's bytes (UTF-8 for text frames); read only during
+   *   this call, copied when the frame has to wait
    */
-  handleFrame(frame: string | Uint8Array): void {
+  handleFrame(data: Uint8Array, isBinary: boolean): void {
     if (this.ended) return;
     if (this.busy) {
       if (this.queue.length >= this.options.maxQueuedFrames) {
@@ -71,16 +74,16 @@ export class SocketSession implements Session {
         this.connection.close(CLOSE_QUEUE_OVERFLOW, 'too many frames in flight; slow down');
         return;
       }
-      this.queue.push(frame);
+      this.queue.push({ data: data.slice(), isBinary });
       return;
     }
-    this.run(frame);
+    this.run(data, isBinary);
   }
 
-  private run(frame: string | Uint8Array): void {
+  private run(data: Uint8Array, isBinary: boolean): void {
     let pending: void | Promise<void>;
     try {
-      pending = this.dispatch(frame);
+      pending = this.dispatch(data, isBinary);
     } catch (err) {
       this.log.error({ err, sessionId: this.sessionId }, 'frame handling failed');
       return;
@@ -96,13 +99,15 @@ export class SocketSession implements Session {
   private drain(): void {
     this.busy = false;
     while (!this.busy && !this.ended && this.queue.length > 0) {
-      this.run(this.queue.shift()!);
+      const next = this.queue.shift()!;
+      this.run(next.data, next.isBinary);
     }
   }
 
-  private dispatch(frame: string | Uint8Array): void | Promise<void> {
-    if (typeof frame === 'string' && this.dispatchRaw(frame)) return;
-    const decoded = typeof frame === 'string' ? decodeText(frame) : decodeBinary(frame);
+  private dispatch(data: Uint8Array, isBinary: boolean): void | Promise<void> {
+    if (!isBinary && this.dispatchRaw(data)) return;
+    // Past this point handlers may keep the payload, so binary frames are copied.
+    const decoded = isBinary ? decodeBinary(data.slice()) : decodeText(utf8.decode(data));
     if (!decoded.ok) {
       const e = decoded.error;
       this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
@@ -145,14 +150,14 @@ export class SocketSession implements Session {
   }
 
   /** The fast path: a push to a joined channel that handles raw payloads. Returns false to use the general path. */
-  private dispatchRaw(text: string): boolean {
-    const scanned = scanFrame(text);
+  private dispatchRaw(bytes: Uint8Array): boolean {
+    const scanned = scanFrame(bytes);
     if (!scanned || scanned.event === 'phx_join' || scanned.event === 'phx_leave') return false;
     const entry = this.channels.get(scanned.topic);
     if (!entry?.channel.handleRawIn || (scanned.joinRef !== null && scanned.joinRef !== entry.joinRef)) return false;
     let result: Reply | undefined | typeof FALLBACK;
     try {
-      result = entry.channel.handleRawIn(scanned.event, scanned.payloadText);
+      result = entry.channel.handleRawIn(scanned.event, bytes, scanned.payloadStart, scanned.payloadEnd);
     } catch (err) {
       this.replyCrash(entry, { ...scanned, payload: null }, err);
       return true;

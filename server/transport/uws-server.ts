@@ -18,9 +18,14 @@ export interface SocketHandlers {
   open(connection: Connection, data: unknown): SocketReceiver;
 }
 
-/** Receives one socket's frames (already copied) and its close. */
+/** Receives one socket's frames and its close. */
 export interface SocketReceiver {
-  frame(frame: string | Uint8Array): void;
+  /**
+   * One frame. `data` is a view that is valid only during the call: copy it
+   * to keep it. Text frames are valid UTF-8 (uWS closes sockets that send
+   * anything else).
+   */
+  frame(data: Uint8Array, isBinary: boolean): void;
   close(code: number, reason: string): void;
 }
 
@@ -116,8 +121,9 @@ class UwsConnection implements Connection {
     if (!this.closed) this.ws.unsubscribe(topic);
   }
 
+  /** Publishes a text frame (string or UTF-8 bytes) to `topic`, except to this socket. */
   publishExceptSelf(topic: string, frame: string | Uint8Array): void {
-    if (!this.closed) this.ws.publish(topic, frame, typeof frame !== 'string');
+    if (!this.closed) this.ws.publish(topic, frame, false);
   }
 
   close(code: number, reason: string): void {
@@ -189,7 +195,7 @@ export class UwsServer implements LocalPublisher {
         }
         inCallback++;
         try {
-          ud.receiver.frame(isBinary ? new Uint8Array(message.slice(0)) : decoder.decode(message));
+          ud.receiver.frame(new Uint8Array(message), isBinary);
         } finally {
           inCallback--;
         }
@@ -303,12 +309,12 @@ export class UwsServer implements LocalPublisher {
     });
   }
 
-  /** Publishes a frame to a topic's local subscribers; see {@link LocalPublisher}. */
+  /** Publishes a text frame to a topic's local subscribers; see {@link LocalPublisher}. */
   publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
     if (except instanceof UwsConnection && !except.closed) {
       except.publishExceptSelf(topic, frame);
     } else {
-      this.app.publish(topic, frame, typeof frame !== 'string');
+      this.app.publish(topic, frame, false);
     }
   }
 

@@ -42,6 +42,12 @@ export function countPresence(entries: PresenceEntries): HubCounts {
   return { memberCount, lobbyCount };
 }
 
+/** What a `nafr` payload starts with, up to the string literal's opening quote. */
+const NAFR_OPEN = Buffer.from('{"naf":"');
+const IS_FIRST_SYNC = Buffer.from('isFirstSync');
+/** A `\u` escape could spell "isFirstSync" without its letters. */
+const UNICODE_ESCAPE = Buffer.from('\\u');
+
 const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
   'events:begin_streaming': ['streaming', true],
   'events:end_streaming': ['streaming', false],
@@ -84,13 +90,13 @@ export class HubChannel implements Channel {
     private readonly deps: HubChannelDeps,
   ) {
     this.sessionId = ctx.session.sessionId;
-    this.nafrPrefix = `[null,null,${JSON.stringify(ctx.topic)},"nafr",{"naf":`;
-    this.nafrSuffix = `,"from_session_id":${JSON.stringify(this.sessionId)}}]`;
+    this.nafrPrefix = Buffer.from(`[null,null,${JSON.stringify(ctx.topic)},"nafr",{"naf":`);
+    this.nafrSuffix = Buffer.from(`,"from_session_id":${JSON.stringify(this.sessionId)}}]`);
   }
 
-  /** `nafr` fast path: the relayed frame is this prefix, the client's string literal, this suffix. */
-  private readonly nafrPrefix: string;
-  private readonly nafrSuffix: string;
+  /** `nafr` fast path: the relayed frame is this prefix, the client's string literal, this suffix (UTF-8). */
+  private readonly nafrPrefix: Buffer;
+  private readonly nafrSuffix: Buffer;
 
   private get hubSid(): string {
     return this.ctx.topic.slice(HUB_TOPIC_PREFIX.length);
@@ -193,13 +199,23 @@ export class HubChannel implements Channel {
    * literal is spliced into the outgoing frame as is: no parse, no encode.
    * Everything else goes to {@link handleIn}.
    */
-  handleRawIn(event: string, payloadText: string): Reply | undefined | typeof FALLBACK {
-    if (event !== 'nafr' || !payloadText.startsWith('{"naf":"')) return FALLBACK;
-    const end = scanStringLiteral(payloadText, 7);
-    if (end !== payloadText.length - 1 || payloadText.charCodeAt(end) !== 125 /* } */) return FALLBACK;
-    const literal = payloadText.slice(7, end);
-    if (literal.length < 8 || literal.includes('isFirstSync') || literal.includes('\\u')) return FALLBACK;
-    this.ctx.publishFrom(this.nafrPrefix + literal + this.nafrSuffix);
+  handleRawIn(event: string, frame: Uint8Array, start: number, end: number): Reply | undefined | typeof FALLBACK {
+    if (event !== 'nafr' || end - start < NAFR_OPEN.length + 10) return FALLBACK;
+    const bytes = Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    if (bytes.compare(NAFR_OPEN, 0, NAFR_OPEN.length, start, start + NAFR_OPEN.length) !== 0) return FALLBACK;
+    const literalStart = start + NAFR_OPEN.length - 1;
+    const literalEnd = scanStringLiteral(bytes, literalStart, end);
+    if (literalEnd !== end - 1 || bytes[literalEnd] !== 125 /* } */) return FALLBACK;
+    const isFirstSync = bytes.indexOf(IS_FIRST_SYNC, literalStart);
+    const unicodeEscape = bytes.indexOf(UNICODE_ESCAPE, literalStart);
+    if ((isFirstSync >= 0 && isFirstSync < literalEnd) || (unicodeEscape >= 0 && unicodeEscape < literalEnd)) return FALLBACK;
+    const prefix = this.nafrPrefix;
+    const suffix = this.nafrSuffix;
+    const out = Buffer.allocUnsafe(prefix.length + (literalEnd - literalStart) + suffix.length);
+    prefix.copy(out, 0);
+    bytes.copy(out, prefix.length, literalStart, literalEnd);
+    suffix.copy(out, out.length - suffix.length);
+    this.ctx.publishFrom(out);
     return undefined;
   }
 
