@@ -6,10 +6,10 @@
  *
  * Command line: `npx tsx ops/dev/chromium.ts` ensures Chromium and prints its path.
  */
-import { spawn } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { runCommand, type CommandResult } from './run-command.ts';
 
 /** Where Debian's `chromium` package puts the browser. */
 export const DEBIAN_CHROMIUM_PATH = '/usr/bin/chromium';
@@ -47,37 +47,10 @@ export function hasAnyFont(): boolean {
   return walk('/usr/share/fonts', 0) || walk('/usr/local/share/fonts', 0);
 }
 
-interface RunResult {
-  code: number | null;
-  output: string;
-}
+type RunResult = CommandResult;
 
 function run(cmd: string, args: string[], timeoutMs: number): Promise<RunResult> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(cmd, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'a' },
-    });
-    let output = '';
-    const onData = (b: Buffer) => {
-      output += b.toString('utf8');
-      if (output.length > 65536) output = output.slice(-65536);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      output += `\n[${cmd} killed after ${timeoutMs} ms]`;
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`could not run ${cmd}: ${err.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, output });
-    });
-  });
+  return runCommand(cmd, args, { timeoutMs, env: { DEBIAN_FRONTEND: 'noninteractive', NEEDRESTART_MODE: 'a' } });
 }
 
 const LOCK_ERROR = /Could not get lock|Unable to acquire the dpkg frontend lock|Unable to lock|is another process using it|dpkg was interrupted/i;

@@ -13,7 +13,7 @@
  * Command line: `npx tsx ops/dev/postgres.ts` starts one, prints its URL and
  * keeps it running until Ctrl-C (SIGINT) or SIGTERM.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -21,6 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
+import { runCommand } from './run-command.ts';
 
 /** A running PostgreSQL server started by {@link startPostgres}. */
 export interface PostgresServer {
@@ -102,33 +103,8 @@ function runPg(
 ): Promise<{ code: number | null; output: string }> {
   const exe = join(binDir, tool);
   const [cmd, argv] = isRoot ? ['runuser', ['-u', 'postgres', '--', exe, ...args]] : [exe, args];
-  return new Promise((resolveRun, reject) => {
-    // LC_ALL keeps initdb from failing on a locale the machine lacks.
-    const child = spawn(cmd, argv, {
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' },
-    });
-    let output = '';
-    const onData = (b: Buffer) => {
-      output += b.toString('utf8');
-      if (output.length > 65536) output = output.slice(-65536);
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      output += `\n[${tool} killed after ${timeoutMs} ms]`;
-    }, timeoutMs);
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`could not run ${cmd}: ${err.message}`));
-    });
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolveRun({ code, output });
-    });
-  });
+  // LC_ALL keeps initdb from failing on a locale the machine lacks.
+  return runCommand(cmd, argv, { cwd, timeoutMs, env: { LC_ALL: 'C.UTF-8', LANG: 'C.UTF-8' } });
 }
 
 function tail(text: string, bytes: number): string {
