@@ -1,0 +1,220 @@
+import { randomBytes } from 'node:crypto';
+import { Redis } from 'ioredis';
+import type { Broker } from './broker.ts';
+
+/** Bytes of the node id header at the start of every message this broker publishes. */
+export const NODE_ID_BYTES = 16;
+
+/** Options of {@link RedisBroker}. */
+export interface RedisBrokerOptions {
+  /** Redis URL, `redis://[user:pass@]host:port[/db]` or `rediss://…` for TLS. */
+  url: string;
+  /** Prefix of Redis channel names: topic `hub:abc` is channel `<prefix>hub:abc`. Default `plexus:t:`. */
+  channelPrefix?: string;
+  /**
+   * Use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis ≥ 7) instead of
+   * `PUBLISH`/`SUBSCRIBE`. Default false. Every node of a cluster must use the
+   * same setting: sharded and classic channels do not see each other.
+   */
+  sharded?: boolean;
+  /**
+   * This node's id: 32 hex digits (16 bytes, written raw in front of every
+   * published message). Default: random.
+   */
+  nodeId?: string;
+  /** Called with connection errors (ioredis keeps reconnecting by itself). Default: ignored. */
+  onError?: (err: Error) => void;
+}
+
+/** What {@link RedisBroker.status} reports, e.g. for `/health`. */
+export interface RedisBrokerStatus {
+  /** True when the broker is open and both the publish and the subscribe connection are ready. */
+  connected: boolean;
+  /** ioredis status of the publish connection (`ready`, `connecting`, `reconnecting`, `end`, …). */
+  publisher: string;
+  /** ioredis status of the subscribe connection. */
+  subscriber: string;
+  /** Topics this node is subscribed to. */
+  topics: number;
+  /** Whether sharded pub/sub is used. */
+  sharded: boolean;
+  /** Frames dropped because they were published while the publish connection was down. */
+  droppedWhileDisconnected: number;
+}
+
+/**
+ * A {@link Broker} over Redis pub/sub, for running several nodes as one
+ * cluster (DESIGN.md "fan-out between nodes").
+ *
+ * Two connections: one publishes, one is in subscriber mode. Topic `t` is
+ * Redis channel `channelPrefix + t`; each node subscribes to a channel once,
+ * whatever the number of `subscribe(t)` calls, and unsubscribes on
+ * `unsubscribe(t)`. A message is the publishing node's 16-byte id followed
+ * by the frame's UTF-8 bytes; Redis delivers a node's own publishes to its
+ * own subscriber connection too, and those are dropped by comparing the id.
+ * Frames from other nodes reach the `onFrame` handler as bytes (a `Buffer`).
+ *
+ * Outages: ioredis reconnects by itself and, with `autoResubscribe` (on),
+ * subscribes the subscriber connection to every current channel again.
+ * Frames published while the publish connection is down are dropped and
+ * counted (pub/sub is at-most-once anyway; they are not queued to be sent
+ * late). Frames published by other nodes during the outage are lost.
+ */
+export class RedisBroker implements Broker {
+  /** This node's id (32 hex digits). */
+  readonly nodeId: string;
+  private readonly header: Buffer;
+  private readonly prefix: string;
+  private readonly prefixBytes: number;
+  private readonly sharded: boolean;
+  private readonly pub: Redis;
+  private readonly sub: Redis;
+  private readonly topics = new Set<string>();
+  private handler: (topic: string, frame: string | Uint8Array) => void = () => {};
+  private dropped = 0;
+  private closed = false;
+  private readonly pending = new Set<Promise<unknown>>();
+
+  /**
+   * Opens the two connections (asynchronously; commands issued before they
+   * are ready are queued by ioredis, except publishes, see the class doc).
+   * @throws Error when `nodeId` is not 32 hex digits.
+   */
+  constructor(opts: RedisBrokerOptions) {
+    const nodeId = opts.nodeId ?? randomBytes(NODE_ID_BYTES).toString('hex');
+    if (!/^[0-9a-f]{32}$/.test(nodeId)) {
+      throw new Error(`RedisBroker nodeId must be 32 lower-case hex digits (got ${JSON.stringify(nodeId)}); leave it unset for a random one.`);
+    }
+    this.nodeId = nodeId;
+    this.header = Buffer.from(nodeId, 'hex');
+    this.prefix = opts.channelPrefix ?? 'plexus:t:';
+    this.prefixBytes = Buffer.byteLength(this.prefix);
+    this.sharded = opts.sharded ?? false;
+    const onError = opts.onError ?? (() => {});
+    const common = {
+      lazyConnect: false,
+      maxRetriesPerRequest: null,
+      // Retry quickly at first, then every second at most: an outage ends as soon as Redis is back.
+      retryStrategy: (times: number) => Math.min(50 * times, 1000),
+    };
+    this.pub = new Redis(opts.url, { ...common, connectionName: `plexus-pub-${nodeId}` });
+    this.sub = new Redis(opts.url, { ...common, connectionName: `plexus-sub-${nodeId}`, autoResubscribe: true });
+    this.pub.on('error', onError);
+    this.sub.on('error', onError);
+    this.sub.on(this.sharded ? 'smessageBuffer' : 'messageBuffer', (channel: Buffer, message: Buffer) => this.receive(channel, message));
+  }
+
+  /**
+   * Publishes `frame` on `topic` to the other nodes. Fire-and-forget: when
+   * the publish connection is not ready, the frame is dropped and counted in
+   * {@link status}; errors go to `onError`.
+   */
+  publish(topic: string, frame: string | Uint8Array): void {
+    if (this.closed) return;
+    if (this.pub.status !== 'ready') {
+      this.dropped++;
+      return;
+    }
+    const body = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
+    const message = Buffer.concat([this.header, body]);
+    const channel = this.prefix + topic;
+    const sent = this.sharded ? this.pub.spublish(channel, message) : this.pub.publish(channel, message);
+    sent.catch(() => {
+      this.dropped++;
+    });
+  }
+
+  /** Subscribes this node to `topic` (channel `prefix + topic`). A second call for the same topic does nothing. */
+  subscribe(topic: string): void {
+    if (this.closed || this.topics.has(topic)) return;
+    this.topics.add(topic);
+    const channel = this.prefix + topic;
+    // Errors are reported through onError; autoResubscribe retries on reconnect.
+    this.track(this.sharded ? this.sub.ssubscribe(channel) : this.sub.subscribe(channel));
+  }
+
+  /** Unsubscribes this node from `topic`. Unknown topics are ignored. */
+  unsubscribe(topic: string): void {
+    if (this.closed || !this.topics.delete(topic)) return;
+    const channel = this.prefix + topic;
+    this.track(this.sharded ? this.sub.sunsubscribe(channel) : this.sub.unsubscribe(channel));
+  }
+
+  /**
+   * Resolves once both connections are ready and every subscribe/unsubscribe
+   * issued so far has been acknowledged by Redis (after which other nodes'
+   * publishes on those topics do / do not reach this node). Resolves at once
+   * on a closed broker.
+   * @throws Error when the connections are not ready within `timeoutMs` (default 10 000).
+   */
+  async synced(timeoutMs = 10_000): Promise<void> {
+    if (this.closed) return;
+    const deadline = Date.now() + timeoutMs;
+    for (const conn of [this.pub, this.sub]) {
+      while (conn.status !== 'ready') {
+        if (this.closed) return;
+        if (Date.now() > deadline) throw new Error(`Redis connection not ready within ${timeoutMs} ms (status ${conn.status})`);
+        await new Promise<void>((res) => {
+          const t = setTimeout(res, Math.max(1, deadline - Date.now()));
+          conn.once('ready', () => {
+            clearTimeout(t);
+            res();
+          });
+        });
+      }
+    }
+    await Promise.allSettled([...this.pending]);
+  }
+
+  private track(p: Promise<unknown>): void {
+    const q = p.catch(() => undefined).finally(() => this.pending.delete(q));
+    this.pending.add(q);
+  }
+
+  /** Sets the receiver of other nodes' frames: `(topic, frame bytes)`. */
+  onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void {
+    this.handler = handler;
+  }
+
+  /** Connection state for health checks (see {@link RedisBrokerStatus}). */
+  status(): RedisBrokerStatus {
+    return {
+      connected: !this.closed && this.pub.status === 'ready' && this.sub.status === 'ready',
+      publisher: this.pub.status,
+      subscriber: this.sub.status,
+      topics: this.topics.size,
+      sharded: this.sharded,
+      droppedWhileDisconnected: this.dropped,
+    };
+  }
+
+  /** Closes both connections (QUIT, or disconnect when not connected); no frame is delivered afterwards. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.topics.clear();
+    this.handler = () => {};
+    await Promise.all([quit(this.pub), quit(this.sub)]);
+  }
+
+  private receive(channel: Buffer, message: Buffer): void {
+    if (this.closed || message.length < NODE_ID_BYTES) return;
+    if (message.compare(this.header, 0, NODE_ID_BYTES, 0, NODE_ID_BYTES) === 0) return;
+    const topic = channel.toString('utf8', this.prefixBytes);
+    // A message that was in flight when unsubscribe() was called.
+    if (!this.topics.has(topic)) return;
+    this.handler(topic, message.subarray(NODE_ID_BYTES));
+  }
+}
+
+async function quit(conn: Redis): Promise<void> {
+  if (conn.status === 'ready') {
+    try {
+      await conn.quit();
+      return;
+    } catch {
+      // fall through to disconnect
+    }
+  }
+  conn.disconnect();
+}
