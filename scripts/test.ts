@@ -4,8 +4,8 @@
  *   1. typecheck     tsc --noEmit -p tsconfig.json
  *   2. build client  client/build.ts
  *   3. unit          *.test.ts under server/, client/, scripts/, ops/
- *   4. int           *.int.test.ts anywhere (with PostgreSQL)
- *   5. e2e           e2e/**\/*.e2e.test.ts (with PostgreSQL and Chromium)
+ *   4. int           *.int.test.ts anywhere (with PostgreSQL and Redis)
+ *   5. e2e           e2e/**\/*.e2e.test.ts (with PostgreSQL, Redis and Chromium)
  *
  * Usage: `tsx scripts/test.ts [--only unit|int|e2e]`. With `--only`, the
  * typecheck still runs first; the client is built for int and e2e.
@@ -18,6 +18,11 @@
  * Environment:
  *   TEST_DATABASE_URL  use this PostgreSQL instead of starting a temporary one
  *                      (int and e2e phases get it in their environment).
+ *   TEST_REDIS_URL     use this Redis instead of starting a temporary one
+ *                      (ops/dev/redis.ts, redis-server installed with apt-get
+ *                      when missing and running as root); int and e2e phases
+ *                      get it in their environment. Both temporary servers are
+ *                      stopped at the end, also on failure or a signal.
  *   CHROMIUM_PATH      use this browser; else /usr/bin/chromium, installed
  *                      with apt-get when missing and running as root.
  *   TEST_PHASE_TIMEOUT_MIN  wall-clock limit per phase in minutes (default 40).
@@ -37,6 +42,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium } from '../ops/dev/chromium.ts';
 import { startPostgres, type PostgresServer } from '../ops/dev/postgres.ts';
+import { startRedis, type RedisServer } from '../ops/dev/redis.ts';
 import { parseTapSummary, planTests, type Phase, type TestPlan, UNIT_ROOTS } from './test-plan.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -53,6 +59,7 @@ interface StepResult {
 const results: StepResult[] = [];
 let current: ChildProcess | null = null;
 let postgres: PostgresServer | null = null;
+let redis: RedisServer | null = null;
 let interrupted: NodeJS.Signals | null = null;
 
 function out(line: string): void {
@@ -244,6 +251,29 @@ async function ensurePostgres(env: NodeJS.ProcessEnv): Promise<boolean> {
   });
 }
 
+async function ensureRedis(env: NodeJS.ProcessEnv): Promise<boolean> {
+  if (env.TEST_REDIS_URL) return true;
+  header('Redis: starting a temporary server');
+  return step('redis', async () => {
+    redis = await startRedis();
+    env.TEST_REDIS_URL = redis.url;
+    out(`TEST_REDIS_URL=${redis.url}`);
+    return { ok: true };
+  });
+}
+
+async function stopRedis(): Promise<void> {
+  const server = redis;
+  if (!server) return;
+  redis = null;
+  try {
+    await server.stop();
+    out('Redis stopped.');
+  } catch (err) {
+    out(`!!! stopping Redis failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
 async function ensureBrowser(env: NodeJS.ProcessEnv): Promise<boolean> {
   header('Chromium');
   return step('chromium', async () => {
@@ -315,6 +345,7 @@ async function main(): Promise<number> {
   if (wants('unit') && !(await testPhase('unit', plan.unit, env))) return 1;
   if (wants('int') || wants('e2e')) {
     if (!(await ensurePostgres(env))) return 1;
+    if (!(await ensureRedis(env))) return 1;
   }
   if (wants('int') && !(await testPhase('int', plan.int, env))) return 1;
   if (wants('e2e')) {
@@ -330,6 +361,7 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
   out(`\n!!! ${signal}: stopping`);
   if (current) await killGroup(current);
   await stopPostgres();
+  await stopRedis();
   out(`interrupted by ${signal}; the summary covers the steps that ran`);
   printSummary();
   process.exit(signal === 'SIGINT' ? 130 : 143);
@@ -346,6 +378,7 @@ try {
   code = 1;
 } finally {
   await stopPostgres();
+  await stopRedis();
 }
 if (!interrupted) {
   const { fail } = printSummary();

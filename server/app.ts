@@ -5,6 +5,7 @@ import type { Logger } from 'pino';
 import { SessionTokens, loadOrCreateSessionSecret } from './auth/session-token.ts';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
+import { RedisBroker } from './broker/redis-broker.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
@@ -67,7 +68,11 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   fs.mkdirSync(config.dataDir, { recursive: true });
   const database =
     deps.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') }));
-  const broker = deps.broker ?? new MemoryBroker();
+  const broker =
+    deps.broker ??
+    (config.redisUrl
+      ? new RedisBroker({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
+      : new MemoryBroker());
   const presence = deps.presence ?? new MemoryPresenceStore();
   const sessionTokens = new SessionTokens(loadOrCreateSessionSecret(config.sessionSecret, config.dataDir));
   const fanout = new Fanout(broker);

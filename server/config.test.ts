@@ -10,8 +10,14 @@ test('an empty environment gives the documented defaults', () => {
   assert.equal(c.host, '127.0.0.1');
   assert.equal(c.dataDir, path.resolve('/srv/plexus', 'data'));
   assert.equal(c.databaseUrl, null);
+  assert.equal(c.redisUrl, null);
   assert.equal(c.maxFrameBytes, 65536);
   assert.equal(c.idleTimeoutSeconds, 60);
+});
+
+test('REDIS_URL accepts redis:// and rediss:// URLs', () => {
+  assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }, '/').redisUrl, 'redis://127.0.0.1:6379');
+  assert.equal(loadConfig({ REDIS_URL: ' rediss://u:p@cache.example:6380/2 ' }, '/').redisUrl, 'rediss://u:p@cache.example:6380/2');
 });
 
 test('variables override the defaults', () => {
@@ -27,6 +33,7 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ LOG_LEVEL: 'loud' }, /LOG_LEVEL="loud" is not one of/],
   [{ HOST: 'a b' }, /HOST="a b" is not a host name/],
   [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
+  [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
 ];
 for (const [env, message] of bad) {
   test(`a bad value (${Object.keys(env)[0]}=${Object.values(env)[0]}) is refused with a message naming the variable`, () => {

@@ -15,6 +15,12 @@ export interface Config {
   dataDir: string;
   /** `DATABASE_URL`: PostgreSQL URL (`postgres://user:pass@host:port/db`). Unset means embedded PGlite under `DATA_DIR/pglite`. */
   databaseUrl: string | null;
+  /**
+   * `REDIS_URL`: Redis URL (`redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS)
+   * through which the nodes of a cluster fan out broadcasts to each other
+   * (`RedisBroker`). Unset means a single node (`MemoryBroker`).
+   */
+  redisUrl: string | null;
   /** `MAX_FRAME_BYTES`: largest WebSocket frame accepted, in bytes. Default 65536. Larger frames close the socket with code 1009. */
   maxFrameBytes: number;
   /** `IDLE_TIMEOUT_SECONDS`: a socket that sends nothing (not even a heartbeat) for this long is closed. Default 60 (Phoenix's default). Minimum 8. */
@@ -64,6 +70,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (databaseUrl !== null && !/^postgres(ql)?:\/\//.test(databaseUrl)) {
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `DATABASE_URL must start with postgres:// or postgresql:// (got ${JSON.stringify(databaseUrl.slice(0, 20))}...); unset it to use the embedded database.`);
   }
+  const redisUrl = env.REDIS_URL?.trim() || null;
+  if (redisUrl !== null && !/^rediss?:\/\/[^/?#]/.test(redisUrl)) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `REDIS_URL must start with redis:// or rediss:// followed by a host (got ${JSON.stringify(redisUrl.slice(0, 20))}...); unset it to run a single node.`);
+  }
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}.`);
@@ -78,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     host,
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl,
+    redisUrl,
     maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
     idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),
     maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
