@@ -163,8 +163,7 @@ function installExitHook(): void {
  * Starts a temporary Redis server (no persistence, bound to 127.0.0.1, no
  * password) as a child process. If this process exits without calling
  * `stop()`, an `exit` hook kills the server and removes its directory; a
- * SIGKILL of this process leaves the server running (it is not daemonized,
- * so closing its output pipes ends it on its next write at the latest).
+ * SIGKILL of this process leaves the server and its directory behind.
  *
  * @returns the server (see {@link RedisServer}).
  * @throws Error when redis-server is missing and cannot be installed, or does
