@@ -86,7 +86,10 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
     version: packageVersion(),
-    health: () => ({ database: database.kind, connections: transport.connectionCount }),
+    health: () => {
+      const brokerStatus = broker.status();
+      return { status: brokerStatus.connected ? 'ok' : 'degraded', database: database.kind, connections: transport.connectionCount, broker: brokerStatus };
+    },
   });
 
   const transport: UwsServer = new UwsServer(

@@ -1,3 +1,10 @@
+/** What {@link Broker.status} reports: `connected` plus implementation details. */
+export interface BrokerStatus {
+  /** False while frames cannot reach other nodes (e.g. Redis is down); local rooms keep working. */
+  connected: boolean;
+  [detail: string]: unknown;
+}
+
 /**
  * Carries encoded broadcast frames between nodes. Local delivery never goes
  * through the broker (as in Phoenix.PubSub): a node publishes once per
@@ -15,6 +22,11 @@ export interface Broker {
   unsubscribe(topic: string): void;
   /** Sets the single receiver of frames from other nodes. */
   onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void;
+  /**
+   * Whether the broker currently reaches the other nodes, plus details for
+   * `/health`. An in-process broker is always connected.
+   */
+  status(): BrokerStatus;
   /** Releases connections. */
   close(): Promise<void>;
 }

@@ -53,6 +53,10 @@ export class MemoryBroker implements Broker {
   get subscriptionCount(): number {
     return this.topics.size;
   }
+  /** Always connected: the bus is in this process. */
+  status(): { connected: true; kind: 'memory'; topics: number } {
+    return { connected: true, kind: 'memory', topics: this.topics.size };
+  }
   async close(): Promise<void> {
     this.bus.detach(this);
     this.topics.clear();

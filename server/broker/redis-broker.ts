@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Broker } from './broker.ts';
+import type { Broker, BrokerStatus } from './broker.ts';
 
 /** Bytes of the node id header at the start of every message this broker publishes. */
 export const NODE_ID_BYTES = 16;
@@ -27,7 +27,7 @@ export interface RedisBrokerOptions {
 }
 
 /** What {@link RedisBroker.status} reports, e.g. for `/health`. */
-export interface RedisBrokerStatus {
+export interface RedisBrokerStatus extends BrokerStatus {
   /** True when the broker is open and both the publish and the subscribe connection are ready. */
   connected: boolean;
   /** ioredis status of the publish connection (`ready`, `connecting`, `reconnecting`, `end`, …). */

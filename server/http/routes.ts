@@ -15,7 +15,7 @@ export interface HttpDeps {
   presence: PresenceStore;
   clientDir: string;
   defaultRoomSize: number;
-  /** Health details to report (e.g. database kind); `/health` adds status and uptime. */
+  /** Health details to report (e.g. database kind, `status: "degraded"` when other nodes cannot be reached); `/health` adds uptime. */
   health: () => Record<string, unknown>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
@@ -47,7 +47,8 @@ export function originOf(req: HttpRequest): string {
  * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
  * - `GET /api/v1/meta` → `{version, pool, phx_host}` (Reticulum's meta);
- * - `GET /health` → `{status: "ok", ...}`;
+ * - `GET /health` → 200 `{status: "ok"|"degraded", uptime_s, database, connections, broker}`
+ *   ("degraded": the node serves its local rooms but cannot reach other nodes);
  * - `GET /assets/*` → the built client;
  * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page). Every
  *   response carries a `Date` header (uWS adds it), which NAF's clock sync reads.
