@@ -7,6 +7,8 @@ import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import { RedisBroker } from './broker/redis-broker.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
+import { encodeBroadcast } from './protocol/phoenix-codec.ts';
 import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
@@ -42,8 +44,10 @@ export interface PlexusServer {
   /** Starts listening on the configured host and port; returns the port. */
   listen(): Promise<number>;
   /**
-   * Stops: no new connections, every socket closed with 1001 (so clients
-   * reconnect elsewhere), sessions ended, database and broker closed.
+   * Stops: no new connections; if sockets are joined to `ret`, a `notice`
+   * `{event: "ret-deploy"}` is pushed there and they get up to
+   * `shutdownGraceSeconds` to leave; then every socket left is closed with
+   * 1001 (so clients reconnect elsewhere), sessions end, database and broker close.
    */
   close(): Promise<void>;
 }
@@ -77,15 +81,17 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const sessionTokens = new SessionTokens(loadOrCreateSessionSecret(config.sessionSecret, config.dataDir));
   const fanout = new Fanout(broker);
   const routes = [
+    retChannelRoute(),
     hubChannelRoute({ db: database.knex, presence, schemas: compileHubSchemas(), sessionTokens, defaultRoomSize: config.defaultRoomSize, log }),
   ];
   const sessions = new Set<SocketSession>();
+  const version = packageVersion();
   const router = buildRouter({
     db: database.knex,
     presence,
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
-    version: packageVersion(),
+    version,
     health: () => {
       const brokerStatus = broker.status();
       return { status: brokerStatus.connected ? 'ok' : 'degraded', database: database.kind, connections: transport.connectionCount, broker: brokerStatus };
@@ -147,6 +153,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       if (closed) return;
       closed = true;
       transport.stopListening();
+      // Tell clients on the `ret` channel to move to another node, as Reticulum does before a deploy,
+      // and give them up to shutdownGraceSeconds to go before closing what is left.
+      const retMembers = fanout.localSubscribers(RET_TOPIC);
+      if (retMembers > 0) {
+        transport.publishLocal(RET_TOPIC, encodeBroadcast(RET_TOPIC, 'notice', { event: 'ret-deploy', ret_version: version, ret_pool: 'default' }));
+        const deadline = Date.now() + config.shutdownGraceSeconds * 1000;
+        while (transport.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      }
       transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
       await Promise.all([...sessions].map((s) => s.end()));
       await broker.close();

@@ -33,6 +33,8 @@ export interface Config {
   defaultRoomSize: number;
   /** `SESSION_SECRET`: secret for signing session tokens (HS256). Unset means one is generated into `DATA_DIR/session-secret` on first start. */
   sessionSecret: string | null;
+  /** `SHUTDOWN_GRACE_SECONDS`: on SIGTERM, how long clients told to move (`ret-deploy` notice) get before their sockets are closed. Default 5; 0 closes at once. */
+  shutdownGraceSeconds: number;
   /** `LOG_LEVEL`: pino level: fatal, error, warn, info, debug, trace or silent. Default `info`. */
   logLevel: string;
   /** `CLIENT_DIR`: directory of the built web client. Default `client/dist` in the repository. */
@@ -95,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 100, 1, 10000),
     defaultRoomSize: intVar(env, 'DEFAULT_ROOM_SIZE', 24, 1, 10000),
     sessionSecret,
+    shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 5, 0, 120),
     logLevel,
     clientDir: path.resolve(cwd, env.CLIENT_DIR?.trim() || path.join(repoRoot, 'client', 'dist')),
   };

@@ -55,10 +55,11 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down');
+    const limitMs = (config.shutdownGraceSeconds + 10) * 1000;
     const timer = setTimeout(() => {
-      log.error('shutdown took more than 10 s; exiting');
+      log.error(`shutdown took more than ${limitMs / 1000} s; exiting`);
       process.exit(1);
-    }, 10_000);
+    }, limitMs);
     timer.unref();
     await server.close();
     log.info('stopped');

@@ -1,0 +1,52 @@
+import { Ajv } from 'ajv';
+import { error, ok } from '../../realtime/channel.ts';
+import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
+import { describeErrors } from '../hub/schemas.ts';
+
+/** The topic of the per-session global channel. */
+export const RET_TOPIC = 'ret';
+
+const joinSchema = {
+  type: 'object',
+  properties: { hub_id: { type: ['string', 'null'], maxLength: 64 }, token: { type: ['string', 'null'] } },
+} as const;
+const changeHubSchema = { type: 'object', required: ['hub_id'], properties: { hub_id: { type: 'string', maxLength: 64 } } } as const;
+
+/**
+ * The `ret` channel: Reticulum's per-session global channel
+ * (reference/reticulum.md §1.1). Join params `{hub_id, token?}`; the reply is
+ * `{vapid_public_key, session_id}`. The server pushes `notice` on it, e.g.
+ * `{event: "ret-deploy", ret_version, ret_pool}` before a node shuts down, so
+ * Hubs clients move to another node. `change_hub {hub_id}` is accepted.
+ */
+class RetChannel implements Channel {
+  constructor(
+    private readonly ctx: ChannelContext,
+    private readonly validate: { join: ReturnType<Ajv['compile']>; changeHub: ReturnType<Ajv['compile']> },
+  ) {}
+
+  join(params: unknown): Reply {
+    if (!this.validate.join(params)) return error('invalid_payload', `Join params invalid: ${describeErrors(this.validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
+    return ok({ vapid_public_key: null, session_id: this.ctx.session.sessionId });
+  }
+
+  handleIn(event: string, payload: unknown): Reply {
+    if (event === 'change_hub') {
+      if (!this.validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(this.validate.changeHub.errors)}; expected {hub_id}.`);
+      return ok();
+    }
+    return error('unknown_event', `The ret channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
+  }
+
+  terminate(): void {}
+}
+
+/** The route serving topic `ret`; schemas are compiled once here. */
+export function retChannelRoute(): ChannelRoute {
+  const ajv = new Ajv({ strict: false });
+  const validate = { join: ajv.compile(joinSchema), changeHub: ajv.compile(changeHubSchema) };
+  return {
+    matches: (topic) => topic === RET_TOPIC,
+    create: (ctx) => new RetChannel(ctx, validate),
+  };
+}
