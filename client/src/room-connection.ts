@@ -19,6 +19,7 @@
  * which can be before NAF is connected).
  */
 import { Presence, Socket, type Channel } from 'phoenix';
+import { fetchSocketUrl } from './socket-host.ts';
 import type { HubInfo } from './hub-api.ts';
 import { decodeNafEvent, decodeNafrEvent, type IncomingNaf, type NafPush } from './naf-transport.ts';
 
@@ -146,7 +147,10 @@ export class RoomConnection {
     this.joinParams = { profile: { ...profile }, context: { mobile: false, embed: false, hmd: false } };
     // phoenix.js evaluates params when it (re)connects: the object is read each time.
     this.socket = new Socket(endpoint, { params: () => ({ ...this.socketParams }) });
-    this.socket.onError(() => this.setState(this.state === 'failed' ? 'failed' : 'reconnecting'));
+    this.socket.onError(() => {
+      this.setState(this.state === 'failed' ? 'failed' : 'reconnecting');
+      this.refreshEndpoint();
+    });
     this.socket.onClose(() => {
       if (this.state === 'joined') this.setState('reconnecting');
     });
@@ -182,6 +186,20 @@ export class RoomConnection {
   close(): void {
     this.channel.leave();
     this.socket.disconnect();
+  }
+
+  private endpointRefresh: Promise<void> | null = null;
+
+  /**
+   * After a socket error, asks `/api/v1/meta` which node to use and points
+   * phoenix.js's next reconnect there (its `endPoint` field, as Hubs does).
+   */
+  private refreshEndpoint(): void {
+    if (this.endpointRefresh) return;
+    this.endpointRefresh = fetchSocketUrl().then((url) => {
+      if (url) (this.socket as unknown as { endPoint: string }).endPoint = url;
+      this.endpointRefresh = null;
+    });
   }
 
   /** True while the WebSocket is open (unreliable NAF sends are dropped otherwise). */
