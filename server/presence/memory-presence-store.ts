@@ -1,5 +1,5 @@
 import { newPhxRef } from '../protocol/presence-diff.ts';
-import type { PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
+import type { PresenceDiff, PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
 import type { NewPresenceMeta, PresenceStore } from './presence-store.ts';
 
 /** The default {@link PresenceStore}: in-process, for one node. */
@@ -41,5 +41,13 @@ export class MemoryPresenceStore implements PresenceStore {
     const out: PresenceEntries = {};
     for (const [key, metas] of this.topics.get(topic) ?? []) out[key] = { metas: [...metas.values()] };
     return out;
+  }
+
+  /** No-op: a single in-process node has no remote members to lose. */
+  onRemoteLeaves(_handler: (topic: string, diff: PresenceDiff) => void): void {}
+
+  /** Forgets every meta. */
+  async close(): Promise<void> {
+    this.topics.clear();
   }
 }

@@ -1,4 +1,4 @@
-import type { PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
+import type { PresenceDiff, PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
 
 /** A meta before the store assigns its `phx_ref`. */
 export type NewPresenceMeta = Omit<PresenceMeta, 'phx_ref' | 'phx_ref_prev'>;
@@ -20,4 +20,15 @@ export interface PresenceStore {
   untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null>;
   /** Everyone present on `topic`, as the `presence_state` payload. */
   list(topic: string): Promise<PresenceEntries>;
+  /**
+   * Registers a handler for metas removed by the store itself rather than by
+   * this node's caller: in a cluster, the members of a node that died. Each
+   * call carries one topic and a diff with only `leaves`; the cluster calls it
+   * on exactly one surviving node per dead node, and that node's caller
+   * broadcasts the diff (through the broker) to everyone. Optional: a
+   * single-node store never calls it.
+   */
+  onRemoteLeaves?(handler: (topic: string, diff: PresenceDiff) => void): void;
+  /** Releases the store's resources and removes this node's metas. Optional. */
+  close?(): Promise<void>;
 }

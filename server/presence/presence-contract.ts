@@ -1,0 +1,117 @@
+/**
+ * The contract every {@link PresenceStore} implementation passes (DESIGN.md:
+ * "every implementation passes one shared contract suite"). Used by
+ * memory-presence-store.test.ts and redis-presence-store.int.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
+import type { PresenceStore } from './presence-store.ts';
+
+/** A fresh store sharing nothing with earlier ones, and how to dispose of it. */
+export interface PresenceFixture {
+  store: PresenceStore;
+  /** Closes whatever the test did not. */
+  dispose(): Promise<void>;
+}
+
+/** Makes a fresh {@link PresenceFixture}. */
+export type PresenceStoreFactory = () => Promise<PresenceFixture>;
+
+/** `list` output with each key's metas sorted by phx_ref (stores need not keep an order). */
+export function sorted(entries: PresenceEntries): PresenceEntries {
+  const out: PresenceEntries = {};
+  for (const k of Object.keys(entries).sort()) {
+    out[k] = { metas: [...entries[k]!.metas].sort((a, b) => (a.phx_ref < b.phx_ref ? -1 : a.phx_ref > b.phx_ref ? 1 : 0)) };
+  }
+  return out;
+}
+
+/** `{key: {metas}}` from metas, sorted like {@link sorted}. */
+function entries(...pairs: Array<[string, PresenceMeta]>): PresenceEntries {
+  const out: PresenceEntries = {};
+  for (const [k, m] of pairs) (out[k] ??= { metas: [] }).metas.push(m);
+  return sorted(out);
+}
+
+/**
+ * Registers the presence store contract tests (node:test) under `describe(name)`.
+ * @param name e.g. `'MemoryPresenceStore'`
+ * @param factory makes a fresh store per test
+ */
+export function presenceContract(name: string, factory: PresenceStoreFactory): void {
+  describe(`${name} contract`, () => {
+    const fixtures: PresenceFixture[] = [];
+    const make = async () => {
+      const f = await factory();
+      fixtures.push(f);
+      return f.store;
+    };
+    after(async () => {
+      for (const f of fixtures) await f.dispose();
+    });
+
+    test('track returns the meta with a fresh phx_ref, and list shows it', async () => {
+      const s = await make();
+      const a = await s.track('hub:a', 'sess1', { profile: { displayName: 'Ann' }, presence: 'room' });
+      const b = await s.track('hub:a', 'sess2', { presence: 'lobby' });
+      assert.equal(typeof a.phx_ref, 'string');
+      assert.ok(a.phx_ref.length > 0);
+      assert.notEqual(a.phx_ref, b.phx_ref);
+      assert.deepEqual(a.profile, { displayName: 'Ann' });
+      assert.deepEqual(sorted(await s.list('hub:a')), entries(['sess1', a], ['sess2', b]));
+    });
+
+    test('one key may hold two metas (two sockets of one session)', async () => {
+      const s = await make();
+      const a = await s.track('hub:a', 'sess1', { n: 1 });
+      const b = await s.track('hub:a', 'sess1', { n: 2 });
+      assert.notEqual(a.phx_ref, b.phx_ref);
+      assert.deepEqual(sorted(await s.list('hub:a')), entries(['sess1', a], ['sess1', b]));
+      assert.deepEqual(await s.untrack('hub:a', 'sess1', a.phx_ref), a);
+      assert.deepEqual(await s.list('hub:a'), entries(['sess1', b]));
+    });
+
+    test('update replaces the meta under a new phx_ref and returns the old one', async () => {
+      const s = await make();
+      const a = await s.track('hub:a', 'sess1', { presence: 'lobby' });
+      const r = await s.update('hub:a', 'sess1', a.phx_ref, { presence: 'room' });
+      assert.ok(r);
+      assert.deepEqual(r.old, a);
+      assert.equal(r.meta.presence, 'room');
+      assert.notEqual(r.meta.phx_ref, a.phx_ref);
+      assert.deepEqual(await s.list('hub:a'), entries(['sess1', r.meta]));
+    });
+
+    test('update and untrack of an unknown phx_ref return null and change nothing', async () => {
+      const s = await make();
+      const a = await s.track('hub:a', 'sess1', { x: 1 });
+      assert.equal(await s.update('hub:a', 'sess1', 'nope', { x: 2 }), null);
+      assert.equal(await s.untrack('hub:a', 'sess1', 'nope'), null);
+      assert.equal(await s.update('hub:a', 'other', a.phx_ref, { x: 2 }), null);
+      assert.equal(await s.untrack('hub:b', 'sess1', a.phx_ref), null);
+      assert.deepEqual(await s.list('hub:a'), entries(['sess1', a]));
+      assert.deepEqual(await s.list('hub:b'), {});
+    });
+
+    test('untrack removes the meta and returns it; a second untrack returns null', async () => {
+      const s = await make();
+      const a = await s.track('hub:a', 'sess1', { x: 1 });
+      assert.deepEqual(await s.untrack('hub:a', 'sess1', a.phx_ref), a);
+      assert.deepEqual(await s.list('hub:a'), {});
+      assert.equal(await s.untrack('hub:a', 'sess1', a.phx_ref), null);
+    });
+
+    test('topics are independent, and an empty topic lists as {}', async () => {
+      const s = await make();
+      assert.deepEqual(await s.list('hub:empty'), {});
+      const a = await s.track('hub:a', 'sess1', { t: 'a' });
+      const b = await s.track('hub:b', 'sess1', { t: 'b' });
+      assert.deepEqual(await s.list('hub:a'), entries(['sess1', a]));
+      assert.deepEqual(await s.list('hub:b'), entries(['sess1', b]));
+      await s.untrack('hub:a', 'sess1', a.phx_ref);
+      assert.deepEqual(await s.list('hub:a'), {});
+      assert.deepEqual(await s.list('hub:b'), entries(['sess1', b]));
+    });
+  });
+}
