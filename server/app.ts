@@ -17,6 +17,7 @@ import { CloseCodes } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
+import { RedisPresenceStore } from './presence/redis-presence-store.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
@@ -77,7 +78,16 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     (config.redisUrl
       ? new RedisBroker({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
-  const presence = deps.presence ?? new MemoryPresenceStore();
+  // With Redis, presence is cluster-wide under the same node id as the broker.
+  const presence =
+    deps.presence ??
+    (config.redisUrl
+      ? new RedisPresenceStore({
+          url: config.redisUrl,
+          nodeId: /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined,
+          onError: (err) => log.warn({ err: err.message }, 'redis presence error'),
+        })
+      : new MemoryPresenceStore());
   const sessionTokens = new SessionTokens(loadOrCreateSessionSecret(config.sessionSecret, config.dataDir));
   const fanout = new Fanout(broker);
   const routes = [
@@ -134,6 +144,8 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     log,
   );
   fanout.setPublisher(transport);
+  // Members of a node that died are reaped by one surviving node, which tells every node's clients.
+  presence.onRemoteLeaves?.((topic, diff) => fanout.publish(topic, encodeBroadcast(topic, 'presence_diff', diff)));
 
   let closed = false;
   return {
@@ -163,6 +175,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       }
       transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
       await Promise.all([...sessions].map((s) => s.end()));
+      await presence.close?.();
       await broker.close();
       await database.close();
     },

@@ -1,7 +1,8 @@
 /**
  * Two Plexus nodes in one process, one PostgreSQL database, fanning out
  * through Redis (REDIS_URL): room messages sent on one node reach a client
- * of the same room on the other. Presence across nodes is not covered yet.
+ * of the same room on the other, and presence (RedisPresenceStore) is
+ * cluster-wide.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -83,4 +84,20 @@ test('a nafr and a chat message sent on node 1 reach a client of the same room o
   await a.c.waitFor((x) => x[3] === 'message' && x[4].body === 'reply from node 2');
   assert.equal(a.c.frames.filter((x) => x[3] === 'message' && x[4].body === 'hello across nodes').length, 1);
   assert.equal(b.c.frames.filter((x) => x[3] === 'nafr').length, 1);
+});
+
+test('presence is cluster-wide: presence_state on node 2 lists the member on node 1, and joins and leaves cross nodes', async () => {
+  const topic = `hub:${(await createRoom(node1.url, 'Presence across nodes')).hubSid}`;
+  const a = await member(node1.url, topic, 'A on node 1');
+  await (node1.server.broker as RedisBroker).synced();
+  const b = await member(node2.url, topic, 'B on node 2');
+  const state = b.c.frames.find(isEvent('presence_state'))![4];
+  assert.deepEqual(Object.keys(state).sort(), [a.sessionId, b.sessionId].sort());
+  assert.equal(state[a.sessionId].metas[0].profile.displayName, 'A on node 1');
+  await a.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].joins[b.sessionId]);
+  await (node2.server.broker as RedisBroker).synced();
+  b.c.push(b.jr, topic, 'events:entered', { entryDisplayType: 'Screen' });
+  await a.c.waitFor((f) => f[3] === 'presence_diff' && f[4].joins[b.sessionId]?.metas[0].presence === 'room');
+  b.c.close();
+  await a.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].leaves[b.sessionId] && !f[4].joins[b.sessionId]);
 });
