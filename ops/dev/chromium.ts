@@ -6,10 +6,10 @@
  *
  * Command line: `npx tsx ops/dev/chromium.ts` ensures Chromium and prints its path.
  */
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { runCommand, type CommandResult } from './run-command.ts';
+import { isExecutable, runCommand, type CommandResult } from './run-command.ts';
 
 /** Where Debian's `chromium` package puts the browser. */
 export const DEBIAN_CHROMIUM_PATH = '/usr/bin/chromium';
@@ -17,15 +17,6 @@ export const DEBIAN_CHROMIUM_PATH = '/usr/bin/chromium';
 /** The command a non-root user should run to install what {@link ensureChromium} needs. */
 export const INSTALL_HINT =
   'sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium fonts-dejavu-core';
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** True when some TrueType/OpenType font is installed under /usr/share/fonts or /usr/local/share/fonts. */
 export function hasAnyFont(): boolean {

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import pg from 'pg';
-import { runCommand } from './run-command.ts';
+import { runCommand, serveUntilSignal } from './run-command.ts';
 
 /** A running PostgreSQL server started by {@link startPostgres}. */
 export interface PostgresServer {
@@ -352,28 +352,7 @@ export async function createTestDatabase(baseUrl: string): Promise<{ url: string
 }
 
 async function main(): Promise<void> {
-  const server = await startPostgres();
-  process.stdout.write(`${server.url}\n`);
-  process.stderr.write(`PostgreSQL running in ${server.dir}; Ctrl-C to stop.\n`);
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    server.stop().then(
-      () => {
-        process.stderr.write(`PostgreSQL stopped (${signal}).\n`);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`stopping PostgreSQL failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
-  // Keep the process alive until a signal arrives.
-  setInterval(() => undefined, 1 << 30);
+  serveUntilSignal('PostgreSQL', await startPostgres());
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

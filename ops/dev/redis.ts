@@ -13,12 +13,13 @@
  * keeps it running until Ctrl-C (SIGINT) or SIGTERM.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { aptGet } from './chromium.ts';
+import { isExecutable, serveUntilSignal } from './run-command.ts';
 import { findFreePort } from './postgres.ts';
 
 /** A running Redis server started by {@link startRedis}. */
@@ -62,15 +63,6 @@ export const REDIS_INSTALL_HINT = 'sudo apt-get update && sudo DEBIAN_FRONTEND=n
 
 /** Number of start attempts when the chosen free port is taken in between. */
 const PORT_ATTEMPTS = 3;
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `$REDIS_SERVER_PATH`, else the first `redis-server` on PATH or in /usr/bin, /usr/local/bin; null when none. */
 function locateRedisServer(): string | null {
@@ -273,26 +265,7 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
 }
 
 async function main(): Promise<void> {
-  const server = await startRedis();
-  process.stdout.write(`${server.url}\n`);
-  process.stderr.write(`Redis running in ${server.dir}; Ctrl-C to stop.\n`);
-  let stopping = false;
-  const stop = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    server.stop().then(
-      () => {
-        process.stderr.write(`Redis stopped (${signal}).\n`);
-        process.exit(0);
-      },
-      (err: unknown) => {
-        process.stderr.write(`stopping Redis failed: ${String(err)}\n`);
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGINT', stop);
-  process.on('SIGTERM', stop);
+  serveUntilSignal('Redis', await startRedis());
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {

@@ -1,3 +1,4 @@
+import { accessSync, constants } from 'node:fs';
 import { spawn } from 'node:child_process';
 
 /** What a finished command left: its exit code (null if killed) and its last 64 KiB of stdout+stderr. */
@@ -45,4 +46,43 @@ export function runCommand(cmd: string, args: string[], opts: RunCommandOptions)
       resolve({ code, output });
     });
   });
+}
+
+/** True when `path` exists and this process may execute it. */
+export function isExecutable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * For the command-line use of a throwaway service: prints its URL on stdout,
+ * keeps the process alive, and stops the service on SIGINT or SIGTERM, then exits.
+ * @param name shown in messages, e.g. `PostgreSQL`
+ */
+export function serveUntilSignal(name: string, service: { url: string; dir: string; stop(): Promise<void> }): void {
+  process.stdout.write(`${service.url}\n`);
+  process.stderr.write(`${name} running in ${service.dir}; Ctrl-C to stop.\n`);
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    service.stop().then(
+      () => {
+        process.stderr.write(`${name} stopped (${signal}).\n`);
+        process.exit(0);
+      },
+      (err: unknown) => {
+        process.stderr.write(`stopping ${name} failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  // Keep the process alive until a signal arrives.
+  setInterval(() => undefined, 1 << 30);
 }
