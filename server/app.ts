@@ -1,11 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SessionTokens, loadOrCreateSessionSecret } from './auth/session-token.ts';
 import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import { RedisBroker } from './broker/redis-broker.ts';
+import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
@@ -29,6 +31,7 @@ export interface ServerDeps {
   broker?: Broker;
   presence?: PresenceStore;
   database?: Database;
+  directory?: NodeDirectory;
 }
 
 /** A running Plexus node. */
@@ -40,6 +43,8 @@ export interface PlexusServer {
   readonly database: Database;
   readonly broker: Broker;
   readonly presence: PresenceStore;
+  /** The cluster's live nodes (only this one without Redis). */
+  readonly directory: NodeDirectory;
   /** Open WebSocket connections. */
   connectionCount(): number;
   /** Starts listening on the configured host and port; returns the port. */
@@ -88,7 +93,23 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
           onError: (err) => log.warn({ err: err.message }, 'redis presence error'),
         })
       : new MemoryPresenceStore());
-  const sessionTokens = new SessionTokens(loadOrCreateSessionSecret(config.sessionSecret, config.dataDir));
+  const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;
+  const directory: NodeDirectory =
+    deps.directory ??
+    (config.redisUrl && nodeId
+      ? new RedisNodeDirectory({ url: config.redisUrl, nodeId, onError: (err) => log.warn({ err: err.message }, 'redis node directory error') })
+      : new LocalNodeDirectory(nodeId));
+  let sessionSecret = loadOrCreateSessionSecret(config.sessionSecret, config.dataDir);
+  if (!config.sessionSecret && directory instanceof RedisNodeDirectory) {
+    // Every node must accept every node's session tokens, or a client moving nodes gets a new session_id.
+    try {
+      sessionSecret = await directory.agreeOnSecret(sessionSecret);
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'could not share the session secret through Redis; sessions will not resume on other nodes (set SESSION_SECRET on every node)');
+    }
+  }
+  const sessionTokens = new SessionTokens(sessionSecret);
+  let draining = false;
   const fanout = new Fanout(broker);
   const routes = [
     retChannelRoute(),
@@ -102,6 +123,13 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
     version,
+    cluster: config.redisUrl
+      ? async () => {
+          const nodes = (await directory.nodes()).filter((n) => !n.draining);
+          const chosen = chooseNode(nodes, directory.nodeId, !draining && broker.status().connected);
+          return chosen ? { phx_host: chosen.phx_host, phx_port: chosen.phx_port, nodes: nodes.map((n) => ({ phx_host: n.phx_host, phx_port: n.phx_port })) } : null;
+        }
+      : undefined,
     health: () => {
       const brokerStatus = broker.status();
       return { status: brokerStatus.connected ? 'ok' : 'degraded', database: database.kind, connections: transport.connectionCount, broker: brokerStatus };
@@ -159,12 +187,21 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     database,
     broker,
     presence,
+    directory,
     connectionCount: () => transport.connectionCount,
-    listen: () => transport.listen(),
+    async listen() {
+      const port = await transport.listen();
+      const address = publicAddress(config, port);
+      directory.start(() => ({ ...address, connections: transport.connectionCount, draining }));
+      return port;
+    },
     async close() {
       if (closed) return;
       closed = true;
       transport.stopListening();
+      // Leave the directory first, so /api/v1/meta on other nodes stops naming this one.
+      draining = true;
+      await directory.refresh();
       // Tell clients on the `ret` channel to move to another node, as Reticulum does before a deploy,
       // and give them up to shutdownGraceSeconds to go before closing what is left.
       const retMembers = fanout.localSubscribers(RET_TOPIC);
@@ -176,8 +213,23 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
       await Promise.all([...sessions].map((s) => s.end()));
       await presence.close?.();
+      await directory.close();
       await broker.close();
       await database.close();
     },
   };
+}
+
+/**
+ * Where browsers reach this node: `PUBLIC_URL`'s host and port, or else
+ * `HOST` (the machine's host name for a wildcard address) and the bound port.
+ */
+export function publicAddress(config: Pick<Config, 'publicUrl' | 'host'>, port: number): { phx_host: string; phx_port: string } {
+  if (config.publicUrl) {
+    const u = new URL(config.publicUrl);
+    return { phx_host: u.hostname, phx_port: u.port || (u.protocol === 'https:' ? '443' : '80') };
+  }
+  const wildcard = config.host === '0.0.0.0' || config.host === '::' || config.host === '[::]';
+  const host = wildcard ? os.hostname() : config.host.includes(':') && !config.host.startsWith('[') ? `[${config.host}]` : config.host;
+  return { phx_host: host, phx_port: String(port) };
 }

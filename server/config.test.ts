@@ -20,6 +20,12 @@ test('REDIS_URL accepts redis:// and rediss:// URLs', () => {
   assert.equal(loadConfig({ REDIS_URL: ' rediss://u:p@cache.example:6380/2 ' }, '/').redisUrl, 'rediss://u:p@cache.example:6380/2');
 });
 
+test('PUBLIC_URL takes a base URL and is unset by default', () => {
+  assert.equal(loadConfig({}, '/').publicUrl, null);
+  assert.equal(loadConfig({ PUBLIC_URL: 'https://node1.example.com' }, '/').publicUrl, 'https://node1.example.com');
+  assert.equal(loadConfig({ PUBLIC_URL: 'http://10.0.0.5:4000/' }, '/').publicUrl, 'http://10.0.0.5:4000/');
+});
+
 test('variables override the defaults', () => {
   const c = loadConfig({ PORT: '0', HOST: '0.0.0.0', DATA_DIR: '/tmp/x', DATABASE_URL: 'postgres://u@h/db', MAX_FRAME_BYTES: '2048' }, '/');
   assert.deepEqual([c.port, c.host, c.dataDir, c.databaseUrl, c.maxFrameBytes], [0, '0.0.0.0', '/tmp/x', 'postgres://u@h/db', 2048]);
@@ -34,6 +40,9 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ HOST: 'a b' }, /HOST="a b" is not a host name/],
   [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
   [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+  [{ PUBLIC_URL: 'node1.example.com' }, /PUBLIC_URL="node1.example.com" is not a base URL/],
+  [{ PUBLIC_URL: 'https://node1.example.com/plexus' }, /PUBLIC_URL=.* is not a base URL/],
+  [{ PUBLIC_URL: 'ftp://node1.example.com' }, /PUBLIC_URL=.* is not a base URL/],
 ];
 for (const [env, message] of bad) {
   test(`a bad value (${Object.keys(env)[0]}=${Object.values(env)[0]}) is refused with a message naming the variable`, () => {

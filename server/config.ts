@@ -21,6 +21,13 @@ export interface Config {
    * (`RedisBroker`). Unset means a single node (`MemoryBroker`).
    */
   redisUrl: string | null;
+  /**
+   * `PUBLIC_URL`: base URL at which browsers reach this node directly, e.g.
+   * `https://node1.example.com`. In a cluster (`REDIS_URL` set) it is what the
+   * node directory hands out as `/api/v1/meta`'s `phx_host` and `phx_port`.
+   * Unset means `http://HOST:PORT` (for `HOST=0.0.0.0` or `::`, the machine's host name).
+   */
+  publicUrl: string | null;
   /** `MAX_FRAME_BYTES`: largest WebSocket frame accepted, in bytes. Default 65536. Larger frames close the socket with code 1009. */
   maxFrameBytes: number;
   /** `IDLE_TIMEOUT_SECONDS`: a socket that sends nothing (not even a heartbeat) for this long is closed. Default 60 (Phoenix's default). Minimum 8. */
@@ -76,6 +83,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (redisUrl !== null && !/^rediss?:\/\/[^/?#]/.test(redisUrl)) {
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `REDIS_URL must start with redis:// or rediss:// followed by a host (got ${JSON.stringify(redisUrl.slice(0, 20))}...); unset it to run a single node.`);
   }
+  const publicUrl = env.PUBLIC_URL?.trim() || null;
+  if (publicUrl !== null) {
+    let parsed: URL | null = null;
+    try {
+      parsed = new URL(publicUrl);
+    } catch {
+      parsed = null;
+    }
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') || parsed.pathname !== '/' || parsed.search || parsed.hash) {
+      throw new PlexusError(ErrorCodes.CONFIG_INVALID, `PUBLIC_URL=${JSON.stringify(publicUrl)} is not a base URL; use e.g. https://node1.example.com or http://10.0.0.5:4000 (no path), or unset it.`);
+    }
+  }
   const logLevel = env.LOG_LEVEL?.trim() || 'info';
   if (!LOG_LEVELS.includes(logLevel)) {
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `LOG_LEVEL=${JSON.stringify(logLevel)} is not one of ${LOG_LEVELS.join(', ')}.`);
@@ -91,6 +110,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl,
     redisUrl,
+    publicUrl,
     maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
     idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),
     maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),

@@ -73,8 +73,13 @@ test('/health and /api/v1/meta answer', async () => {
   const health = (await (await fetch(`${srv.url}/health`)).json()) as Record<string, unknown>;
   assert.equal(health.status, 'ok');
   assert.equal(health.database, 'pglite');
-  const meta = (await (await fetch(`${srv.url}/api/v1/meta`)).json()) as Record<string, unknown>;
+  const res = await fetch(`${srv.url}/api/v1/meta`);
+  assert.equal(res.headers.get('access-control-allow-origin'), '*');
+  const meta = (await res.json()) as Record<string, unknown>;
+  // A single node names the host the request came to, and lists no cluster nodes.
   assert.equal(meta.phx_host, '127.0.0.1');
+  assert.equal(meta.phx_port, null);
+  assert.deepEqual(meta.nodes, []);
 });
 
 test('page routes answer GET and HEAD with a current Date header; assets are served', async () => {

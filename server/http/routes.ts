@@ -19,6 +19,12 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
+  /**
+   * In a cluster: the node a client should use and every live node, for
+   * `/api/v1/meta`; resolves null when no node can be named. Absent on a
+   * single node, where meta names the host the request came to.
+   */
+  cluster?: () => Promise<{ phx_host: string; phx_port: string; nodes: Array<{ phx_host: string; phx_port: string }> } | null>;
 }
 
 const createHubBody = {
@@ -46,7 +52,12 @@ export function originOf(req: HttpRequest): string {
  * All HTTP routes:
  * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
- * - `GET /api/v1/meta` → `{version, pool, phx_host}` (Reticulum's meta);
+ * - `GET /api/v1/meta` → `{version, pool, phx_host, phx_port, nodes}` (Reticulum's
+ *   meta, plus `nodes: [{phx_host, phx_port}]`, every live node of a cluster, so
+ *   a client can ask another node when this one is gone). In a cluster
+ *   `phx_host`/`phx_port` name a live node (see `chooseNode`); on a single
+ *   node they are the request's host and null, and `nodes` is empty. Sent with
+ *   `access-control-allow-origin: *`, so a page may ask any node;
  * - `GET /health` → 200 `{status: "ok"|"degraded", uptime_s, database, connections, broker}`
  *   ("degraded": the node serves its local rooms but cannot reach other nodes);
  * - `GET /assets/*` → the built client;
@@ -62,7 +73,13 @@ export function buildRouter(deps: HttpDeps): Router {
 
   router.add('GET', '/health', () => json(200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), ...deps.health() }));
 
-  router.add('GET', '/api/v1/meta', (req) => json(200, { version: deps.version, pool: 'default', phx_host: req.headers.host?.replace(/:\d+$/, '') ?? null, phx_port: null }));
+  router.add('GET', '/api/v1/meta', async (req) => {
+    const cors = { 'access-control-allow-origin': '*' };
+    const cluster = deps.cluster ? await deps.cluster() : null;
+    if (cluster) return json(200, { version: deps.version, pool: 'default', ...cluster }, cors);
+    const requestHost = req.headers.host?.replace(/:\d+$/, '') ?? null;
+    return json(200, { version: deps.version, pool: 'default', phx_host: requestHost, phx_port: null, nodes: [] }, cors);
+  });
 
   router.add('POST', '/api/v1/hubs', async (req) => {
     let body: unknown;
