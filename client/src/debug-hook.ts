@@ -26,6 +26,12 @@
  *                                 // page pixel (CSS px) of a box's centre on the
  *                                 // canvas, null if unknown or off screen
  *   serverTimeOffset(): number    // ms, server clock − client clock estimate
+ *   socketEndpoint: string        // ws(s)://host:port/socket/websocket the socket (re)connects to
+ *   linkState: "connecting" | "joined" | "reconnecting" | "failed"
+ *   joinCount: number             // hub channel join oks (2+ after re-joins)
+ *   deployMoves: number           // moves to another node after a ret-deploy notice
+ *   clusterNodes(): {phx_host, phx_port}[]  // the cluster's nodes as last learned from /api/v1/meta
+ *   presenceRefs(sessionId): string[]       // phx_ref of each presence meta of that key, oldest first
  * }
  * ```
  */
@@ -65,6 +71,12 @@ export interface PlexusDebugHook {
   thirdPerson(on: boolean): void;
   screenToBox(networkId: string): { x: number; y: number } | null;
   serverTimeOffset(): number;
+  readonly socketEndpoint: string;
+  readonly linkState: string;
+  readonly joinCount: number;
+  readonly deployMoves: number;
+  clusterNodes(): Array<{ phx_host: string; phx_port: string | null }>;
+  presenceRefs(sessionId: string): string[];
 }
 
 declare global {
@@ -112,6 +124,20 @@ export function createDebugHook(deps: DebugHookDeps): PlexusDebugHook {
     get chat() {
       return syncChat();
     },
+    get socketEndpoint() {
+      return room.socketEndpoint();
+    },
+    get linkState() {
+      return room.state;
+    },
+    get joinCount() {
+      return room.joinCount;
+    },
+    get deployMoves() {
+      return room.deployMoves;
+    },
+    clusterNodes: () => room.clusterNodes(),
+    presenceRefs: (sessionId: string) => room.presenceRefs(sessionId),
     occupants: () => room.occupants(),
     people: () => room.people().map(({ sessionId, displayName, presence }) => ({ sessionId, displayName, presence })),
     entities: () => {

@@ -17,9 +17,19 @@
  * NAF messages that arrive before the NAF adapter is listening are buffered
  * (a peer first-syncs its objects to us as soon as our presence appears,
  * which can be before NAF is connected).
+ *
+ * Cluster failover: the connection remembers the cluster's nodes (`nodes` of
+ * `/api/v1/meta`, asked at start and refreshed by every later answer). After
+ * a socket error it asks meta at the page's origin, then at each remembered
+ * node (the failing one last), and points phoenix.js's next reconnect at the
+ * node named (`endPoint`, as Hubs does); the `session_token` socket param
+ * keeps our session_id on any node. It also joins `ret` (params `{hub_id}`)
+ * on the same socket: on `notice {event: "ret-deploy"}` it waits 0–2 s
+ * (spreading the load, as Hubs does), finds another node the same way and
+ * reconnects the socket there; the channels rejoin by themselves.
  */
 import { Presence, Socket, type Channel } from 'phoenix';
-import { fetchSocketUrl } from './socket-host.ts';
+import { NodeFinder, nodeOfSocketUrl, sameNode, socketUrlForNode, type NodeAddress } from './cluster-nodes.ts';
 import type { HubInfo } from './hub-api.ts';
 import { decodeNafEvent, decodeNafrEvent, type IncomingNaf, type NafPush } from './naf-transport.ts';
 
@@ -99,6 +109,21 @@ class Emitter<T> {
 /** Most NAF messages kept while nobody listens; older ones are dropped first. */
 export const NAF_BUFFER_LIMIT = 2000;
 
+/** Topic of Reticulum's per-session channel, whose `notice` announces a node's shutdown. */
+export const RET_TOPIC = 'ret';
+/** Longest random wait before moving to another node after `ret-deploy` (ms), as Hubs spreads reconnects. */
+export const RET_DEPLOY_MAX_DELAY_MS = 2000;
+
+/** Options of {@link RoomConnection} (tests and debugging). */
+export interface RoomConnectionOptions {
+  /** Phoenix endpoint, default `/socket` (same host as the page). */
+  endpoint?: string;
+  /** Finds live nodes through `/api/v1/meta`; default one over `location` and `fetch`. */
+  finder?: NodeFinder;
+  /** Random number in [0, 1) for the ret-deploy delay; default `Math.random`. */
+  random?: () => number;
+}
+
 /**
  * The room connection. Create it, subscribe to its emitters, then `join()`.
  */
@@ -124,35 +149,51 @@ export class RoomConnection {
   readonly chatReceived = new Emitter<ChatMessage>();
   /** Fires when the link state changes. */
   readonly stateChanged = new Emitter<LinkState>();
+  /** Fires with the node's socket URL each time the socket is pointed at another node. */
+  readonly endpointChanged = new Emitter<string>();
+  /** How many times the socket moved to another node after a `ret-deploy` notice. */
+  deployMoves = 0;
 
   private readonly socketParams: Record<string, string> = {};
   private readonly joinParams: { profile: Profile; context: { mobile: boolean; embed: boolean; hmd: boolean } };
   private readonly socket: Socket;
   private readonly channel: Channel;
+  private readonly retChannel: Channel;
   private readonly presence: Presence;
+  private readonly finder: NodeFinder;
+  private readonly random: () => number;
   private nafListener: ((message: IncomingNaf) => void) | null = null;
   private nafBuffer: IncomingNaf[] = [];
   private entered = false;
+  private closed = false;
+  private moving = false;
 
   /**
    * @param hubSid the room's hub_sid (topic `hub:<hub_sid>`)
    * @param profile initial profile for the join params
-   * @param endpoint phoenix endpoint, default `/socket` (same host as the page)
+   * @param options endpoint, node finder, random source
    */
   constructor(
     readonly hubSid: string,
     profile: Profile,
-    endpoint = '/socket',
+    options: RoomConnectionOptions = {},
   ) {
     this.joinParams = { profile: { ...profile }, context: { mobile: false, embed: false, hmd: false } };
+    this.finder = options.finder ?? new NodeFinder(location);
+    this.random = options.random ?? Math.random;
     // phoenix.js evaluates params when it (re)connects: the object is read each time.
-    this.socket = new Socket(endpoint, { params: () => ({ ...this.socketParams }) });
+    this.socket = new Socket(options.endpoint ?? '/socket', { params: () => ({ ...this.socketParams }) });
     this.socket.onError(() => {
       this.setState(this.state === 'failed' ? 'failed' : 'reconnecting');
       this.refreshEndpoint();
     });
     this.socket.onClose(() => {
       if (this.state === 'joined') this.setState('reconnecting');
+    });
+    this.retChannel = this.socket.channel(RET_TOPIC, { hub_id: hubSid });
+    this.retChannel.on('notice', (payload: unknown) => {
+      const p = payload as { event?: unknown } | null;
+      if (p?.event === 'ret-deploy') this.moveForDeploy();
     });
     this.channel = this.socket.channel(`hub:${hubSid}`, this.joinParams);
     this.presence = new Presence(this.channel);
@@ -167,9 +208,12 @@ export class RoomConnection {
     this.channel.on('nafr', (payload: unknown) => this.receiveNaf(decodeNafrEvent(payload)));
   }
 
-  /** Opens the socket and joins the hub channel; results arrive through `joined` / `failed`. */
+  /** Opens the socket and joins the hub and ret channels; results arrive through `joined` / `failed`. */
   join(): void {
+    void this.finder.learn();
     this.socket.connect();
+    // The ret channel only carries notices; a failed join is retried by phoenix.js and changes nothing else.
+    this.retChannel.join();
     this.channel
       .join()
       .receive('ok', (response: unknown) => this.onJoinOk(response))
@@ -182,24 +226,81 @@ export class RoomConnection {
       .receive('timeout', () => this.setState('reconnecting'));
   }
 
-  /** Leaves the channel and closes the socket. */
+  /** Leaves the channels and closes the socket. */
   close(): void {
+    this.closed = true;
     this.channel.leave();
+    this.retChannel.leave();
     this.socket.disconnect();
+  }
+
+  /** The socket's endpoint as an absolute `ws(s)://host:port/socket/websocket` URL (without params). */
+  socketEndpoint(): string {
+    const endPoint = (this.socket as unknown as { endPoint: string }).endPoint;
+    const node = nodeOfSocketUrl(endPoint, location);
+    return node ? socketUrlForNode(node, location) : endPoint;
+  }
+
+  /** The cluster's nodes as last learned from `/api/v1/meta` (empty on a single node). */
+  clusterNodes(): NodeAddress[] {
+    return this.finder.nodes.map((n) => ({ ...n }));
   }
 
   private endpointRefresh: Promise<void> | null = null;
 
+  /** The node the socket currently points at. */
+  private currentNode(): NodeAddress | null {
+    return nodeOfSocketUrl((this.socket as unknown as { endPoint: string }).endPoint, location);
+  }
+
+  /** Points phoenix.js's next (re)connect at `node` (its `endPoint` field, as Hubs does). */
+  private pointAt(node: NodeAddress): void {
+    const url = socketUrlForNode(node, location);
+    const socket = this.socket as unknown as { endPoint: string };
+    if (socket.endPoint === url) return;
+    socket.endPoint = url;
+    this.endpointChanged.emit(url);
+  }
+
   /**
-   * After a socket error, asks `/api/v1/meta` which node to use and points
-   * phoenix.js's next reconnect there (its `endPoint` field, as Hubs does).
+   * After a socket error, finds a live node through `/api/v1/meta` (page
+   * origin first, then the remembered nodes, the failing one last) and
+   * points phoenix.js's next reconnect there. One search at a time.
    */
   private refreshEndpoint(): void {
-    if (this.endpointRefresh) return;
-    this.endpointRefresh = fetchSocketUrl().then((url) => {
-      if (url) (this.socket as unknown as { endPoint: string }).endPoint = url;
+    if (this.endpointRefresh || this.closed) return;
+    const failing = this.currentNode();
+    this.endpointRefresh = this.finder.find(failing).then((node) => {
+      if (node && !this.closed) this.pointAt(node);
       this.endpointRefresh = null;
     });
+  }
+
+  /**
+   * `ret-deploy`: our node is shutting down. After a random 0–2 s, find
+   * another node and reconnect the socket there (the hub and ret channels
+   * rejoin on the new connection, with our session_token). When no other
+   * node answers, stay: the node closes us and the reconnect path takes over.
+   */
+  private moveForDeploy(): void {
+    if (this.moving || this.closed) return;
+    this.moving = true;
+    const delay = Math.floor(this.random() * RET_DEPLOY_MAX_DELAY_MS);
+    setTimeout(() => {
+      const leaving = this.currentNode();
+      void this.finder
+        .find(leaving)
+        .then((node) => {
+          if (!node || this.closed || (leaving && sameNode(node, leaving, location))) return;
+          this.pointAt(node);
+          this.deployMoves++;
+          this.socket.disconnect();
+          this.socket.connect();
+        })
+        .finally(() => {
+          this.moving = false;
+        });
+    }, delay);
   }
 
   /** True while the WebSocket is open (unreliable NAF sends are dropped otherwise). */
@@ -224,6 +325,15 @@ export class RoomConnection {
         permissions: meta.permissions ?? {},
       };
     });
+  }
+
+  /** The `phx_ref` of each presence meta of `sessionId` (one per connection joined under that session), oldest first. */
+  presenceRefs(sessionId: string): string[] {
+    const refs: string[] = [];
+    this.presence.list((key: string, entry: { metas?: PresenceMeta[] }) => {
+      if (key === sessionId) for (const meta of entry.metas ?? []) if (typeof meta.phx_ref === 'string') refs.push(meta.phx_ref);
+    });
+    return refs;
   }
 
   /** Display name of a session from presence, or null when not present. */
