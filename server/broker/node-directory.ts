@@ -83,7 +83,9 @@ export interface RedisNodeDirectoryOptions {
  * - `dir:nodes`: the set of ids that have registered; ids whose entry has
  *   expired are removed from it when the directory is read.
  * - `session-secret`: the cluster's shared session-token secret (see
- *   {@link agreeOnSecret}).
+ *   {@link agreeOnSecret}); each node that agreed on it writes it again (NX)
+ *   at every heartbeat, so a Redis restart without persistence does not
+ *   let a newly started node pick a different one.
  *
  * A node killed with SIGKILL stays listed for at most `ttlMs`; a node that
  * closes cleanly removes itself at once.
@@ -98,6 +100,8 @@ export class RedisNodeDirectory implements NodeDirectory {
   private report: SelfReport | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** The agreed session secret, stored again (NX) at each heartbeat in case Redis lost it. */
+  private secret: string | null = null;
 
   /** Connects (in the background; commands wait for the connection). */
   constructor(opts: RedisNodeDirectoryOptions) {
@@ -113,6 +117,8 @@ export class RedisNodeDirectory implements NodeDirectory {
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
     });
     this.redis.on('error', (err: Error) => this.onError(err));
+    // After a reconnect (Redis may have restarted empty), register again at once rather than at the next heartbeat.
+    this.redis.on('ready', () => void this.refresh());
   }
 
   start(report: SelfReport): void {
@@ -126,11 +132,9 @@ export class RedisNodeDirectory implements NodeDirectory {
     if (!this.report || this.closed) return;
     const entry: NodeInfo = { id: this.nodeId, ...this.report() };
     try {
-      await this.redis
-        .multi()
-        .set(this.entryKey(this.nodeId), JSON.stringify(entry), 'PX', this.ttlMs)
-        .sadd(this.prefix + 'dir:nodes', this.nodeId)
-        .exec();
+      const m = this.redis.multi().set(this.entryKey(this.nodeId), JSON.stringify(entry), 'PX', this.ttlMs).sadd(this.prefix + 'dir:nodes', this.nodeId);
+      if (this.secret) m.set(this.prefix + 'session-secret', this.secret, 'NX');
+      await m.exec();
     } catch (err) {
       this.onError(err as Error);
     }
@@ -179,6 +183,7 @@ export class RedisNodeDirectory implements NodeDirectory {
           await this.redis.set(key, candidate, 'NX');
           const stored = await this.redis.get(key);
           if (!stored) throw new Error('the shared session secret vanished from Redis');
+          this.secret = stored;
           return stored;
         })(),
         timeout,

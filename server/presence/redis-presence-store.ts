@@ -110,6 +110,9 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly onError: (err: Error) => void;
   private closed = false;
   private beating: Promise<void> | null = null;
+  /** This node's own entries (hash key → field → value), written again to Redis after a reconnect. */
+  private readonly own = new Map<string, Map<string, string>>();
+  private connectedOnce = false;
 
   /** Connects, sets the liveness key and starts the heartbeat. */
   constructor(opts: RedisPresenceStoreOptions) {
@@ -118,8 +121,14 @@ export class RedisPresenceStore implements PresenceStore {
     this.prefix = opts.keyPrefix ?? 'plexus:';
     this.ttlMs = opts.ttlMs ?? 10_000;
     this.onError = opts.onError ?? (() => {});
-    this.redis = new Redis(opts.url);
+    // Reconnect at least every second while Redis is away (ioredis's default backs off to 2 s).
+    this.redis = new Redis(opts.url, { connectionName: `plexus-presence-${this.nodeId}`, retryStrategy: (times: number) => Math.min(50 * times, 1000) });
     this.redis.on('error', (err: Error) => this.onError(err));
+    // A restarted Redis may have lost everything (no persistence): write our liveness and entries again.
+    this.redis.on('ready', () => {
+      if (this.connectedOnce) void this.restore().catch((e: Error) => this.onError(e));
+      this.connectedOnce = true;
+    });
     // Queued first on the connection, so it precedes any track().
     void this.redis.set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs).catch((e: Error) => this.onError(e));
     this.timer = setInterval(() => void this.heartbeat(), opts.heartbeatMs ?? 3000);
@@ -129,9 +138,11 @@ export class RedisPresenceStore implements PresenceStore {
   /** Adds a meta for `key` on `topic` with a fresh phx_ref. */
   async track(topic: string, key: string, meta: NewPresenceMeta): Promise<PresenceMeta> {
     const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
+    const value = JSON.stringify({ key, meta: full } satisfies Stored);
+    this.remember(topic, this.field(key, full.phx_ref), value);
     await this.redis
       .multi()
-      .hset(this.topicKey(topic), this.field(key, full.phx_ref), JSON.stringify({ key, meta: full } satisfies Stored))
+      .hset(this.topicKey(topic), this.field(key, full.phx_ref), value)
       .sadd(this.prefix + 'topics:' + this.nodeId, topic)
       .sadd(this.prefix + 'nodes', this.nodeId)
       .exec();
@@ -141,20 +152,17 @@ export class RedisPresenceStore implements PresenceStore {
   /** Replaces this node's meta `phxRef` of `key` atomically; null when it is not tracked here. */
   async update(topic: string, key: string, phxRef: string, meta: NewPresenceMeta): Promise<{ old: PresenceMeta; meta: PresenceMeta } | null> {
     const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
-    const old = (await this.redis.eval(
-      REPLACE,
-      1,
-      this.topicKey(topic),
-      this.field(key, phxRef),
-      this.field(key, full.phx_ref),
-      JSON.stringify({ key, meta: full } satisfies Stored),
-    )) as string | null;
+    const value = JSON.stringify({ key, meta: full } satisfies Stored);
+    const old = (await this.redis.eval(REPLACE, 1, this.topicKey(topic), this.field(key, phxRef), this.field(key, full.phx_ref), value)) as string | null;
     if (old === null) return null;
+    this.forget(topic, this.field(key, phxRef));
+    this.remember(topic, this.field(key, full.phx_ref), value);
     return { old: (JSON.parse(old) as Stored).meta, meta: full };
   }
 
   /** Removes this node's meta `phxRef` of `key`; returns it, or null when it is not tracked here. */
   async untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null> {
+    this.forget(topic, this.field(key, phxRef));
     const old = (await this.redis.eval(TAKE, 1, this.topicKey(topic), this.field(key, phxRef))) as string | null;
     return old === null ? null : (JSON.parse(old) as Stored).meta;
   }
@@ -213,6 +221,34 @@ export class RedisPresenceStore implements PresenceStore {
       }
     }
     return [...byTopic].map(([topic, diff]) => ({ topic, diff }));
+  }
+
+  /**
+   * Writes this node's liveness key and every entry it holds to Redis again,
+   * as after a Redis restart that lost them. Idempotent.
+   */
+  async restore(): Promise<void> {
+    if (this.closed) return;
+    const m = this.redis.multi().set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs);
+    for (const [topic, fields] of this.own) {
+      if (fields.size === 0) continue;
+      m.hset(this.topicKey(topic), Object.fromEntries(fields)).sadd(this.prefix + 'topics:' + this.nodeId, topic);
+    }
+    if (this.own.size > 0) m.sadd(this.prefix + 'nodes', this.nodeId);
+    await m.exec();
+  }
+
+  private remember(topic: string, field: string, value: string): void {
+    let fields = this.own.get(topic);
+    if (!fields) this.own.set(topic, (fields = new Map()));
+    fields.set(field, value);
+  }
+
+  private forget(topic: string, field: string): void {
+    const fields = this.own.get(topic);
+    if (!fields) return;
+    fields.delete(field);
+    if (fields.size === 0) this.own.delete(topic);
   }
 
   /** One heartbeat: refresh the liveness key, then reap and emit. Runs one at a time. */
