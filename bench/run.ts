@@ -1,7 +1,7 @@
 /**
- * `npm run bench`: the same workload against Plexus (one node), a Socket.IO 4
- * relay and a bare uWebSockets.js relay, each started as its own child
- * process, in one run. Scenarios:
+ * `npm run bench`: the same workload against Plexus (one node), Plexus as a
+ * two-node cluster over Redis, a Socket.IO 4 relay and a bare uWebSockets.js
+ * relay, each started as its own child process(es), in one run. Scenarios:
  *
  * - search: rooms of 25 clients sending NAF `um` updates at 15 Hz; the number
  *   of active rooms (or the rate) rises until p99 delivery latency passes the
@@ -24,18 +24,19 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { mergeEncoded, summarize } from './lib/histogram.ts';
+import { isPlexus } from './lib/ipc.ts';
 import type { ClientSpec, ConnectResult, LoadResult, ServerKind, Target, WorkerRequest, WorkerRequestBody, WorkerResponse } from './lib/ipc.ts';
 import { HELP, parseOptions } from './lib/options.ts';
 import type { BenchOptions } from './lib/options.ts';
-import { cpuSeconds, cpuTimes, machineCpu, memory, sampleRss } from './lib/procstat.ts';
+import { cpuSeconds, cpuTimesSum, machineCpu, memory, sampleRss } from './lib/procstat.ts';
 import { connectInspector, inspectorUrl } from './lib/inspector.ts';
 import type { InspectorSession } from './lib/inspector.ts';
 import { computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, saturationLines, targetLines } from './lib/results.ts';
 import type { BenchResults, IdleResult, JoinResult, SearchResult, ServerResult, StepResult } from './lib/results.ts';
 import { bestStep, judgeStep, nextLevel } from './lib/search.ts';
 import type { StepOutcome } from './lib/search.ts';
-import { SERVER_LABELS, killAllServers, startServer } from './lib/servers.ts';
-import type { RunningServer } from './lib/servers.ts';
+import { SERVER_LABELS, killAllServers, startServerUnderTest, stopServices } from './lib/servers.ts';
+import type { ServerUnderTest } from './lib/servers.ts';
 
 const ROOT = path.resolve(import.meta.dirname, '..');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -130,8 +131,8 @@ function addressAllocator(opts: BenchOptions, clients: number): (index: number) 
 }
 
 /** Creates rooms on the server: hub_sids from `POST /api/v1/hubs` for Plexus, names for the relays. */
-async function createRooms(server: RunningServer, from: number, to: number, into: string[]): Promise<void> {
-  if (server.kind !== 'plexus') {
+async function createRooms(server: ServerUnderTest, from: number, to: number, into: string[]): Promise<void> {
+  if (!isPlexus(server.kind)) {
     for (let r = from; r < to; r++) into[r] = `room-${r}`;
     return;
   }
@@ -139,7 +140,8 @@ async function createRooms(server: RunningServer, from: number, to: number, into
   const lane = async () => {
     while (next < to) {
       const r = next++;
-      const res = await fetch(`http://${server.host}:${server.port}/api/v1/hubs`, {
+      // A cluster's nodes share the database: the room is created on node 1 and found by both.
+      const res = await fetch(`http://${server.target.host}:${server.target.port}/api/v1/hubs`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ hub: { name: `bench ${r}` } }),
@@ -218,13 +220,24 @@ async function waitQuiet(ownPids: readonly number[], maxWaitMs = 120_000): Promi
   if (waited > 2500) log(`  (waited ${Math.round(waited / 1000)} s for other processes to go quiet)`);
 }
 
-/** Waits (up to `maxWaitMs`) until the server uses under 15% of a core over half a second. */
-async function waitServerIdle(pid: number, maxWaitMs = 30_000): Promise<void> {
+/** CPU seconds (user + system) used so far by `pids` together. */
+function cpuSum(pids: readonly number[]): number {
+  const t = cpuTimesSum(pids);
+  return t.user + t.system;
+}
+
+/** Pids of the server under test and of the services it uses (Redis, PostgreSQL): all count as "ours". */
+function serverSidePids(server: ServerUnderTest): number[] {
+  return [...server.pids, ...(server.redisPid ? [server.redisPid] : []), ...server.dbPids()];
+}
+
+/** Waits (up to `maxWaitMs`) until the server (all its nodes and Redis) uses under 15% of a core over half a second. */
+async function waitServerIdle(pids: readonly number[], maxWaitMs = 30_000): Promise<void> {
   const start = Date.now();
   while (Date.now() - start < maxWaitMs) {
-    const c0 = cpuSeconds(pid);
+    const c0 = cpuSum(pids);
     await sleep(500);
-    if ((cpuSeconds(pid) - c0) / 0.5 < 0.15) return;
+    if ((cpuSum(pids) - c0) / 0.5 < 0.15) return;
   }
   log(`  (the server was still busy ${Math.round(maxWaitMs / 1000)} s after its clients closed)`);
 }
@@ -234,7 +247,7 @@ async function waitServerIdle(pid: number, maxWaitMs = 30_000): Promise<void> {
 async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<SearchResult> {
   const profileDir = opts.profile ? path.resolve(ROOT, opts.outDir, 'profiles') : undefined;
   if (profileDir) fs.mkdirSync(profileDir, { recursive: true });
-  const server = await startServer(kind, { root: ROOT, lifetimeSec, profileDir });
+  const server = await startServerUnderTest(kind, { root: ROOT, lifetimeSec, profileDir });
   const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
   const steps: StepResult[] = [];
   const history: StepOutcome[] = [];
@@ -246,7 +259,7 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
   let createdRooms = 0;
   const result: SearchResult = { searchBy: opts.searchBy, steps, best: null, setupJoin: summarize(mergeEncoded([])) };
   try {
-    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    await initWorkers(pool, server.target, opts);
     const ensureRooms = async (rooms: number, retryAll: boolean) => {
       const from = retryAll ? 0 : connectedRooms;
       if (rooms > createdRooms) {
@@ -271,7 +284,8 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
     };
     const maxLevel = opts.searchBy === 'rooms' ? maxRooms : 1000;
     let lastHadDisconnects = false;
-    const ownPids = () => [server.pid, ...pool.pids()];
+    const ownPids = () => [...serverSidePids(server), ...pool.pids()];
+    const redisPids = server.redisPid ? [server.redisPid] : [];
     const measure = async (level: number, rooms: number, hz: number): Promise<StepResult> => {
       const warmupMs = opts.warmupSec * 1000;
       const measureMs = opts.measureSec * 1000;
@@ -279,13 +293,20 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         pool.request<LoadResult>(w, { type: 'load', activeRooms: rooms, hz, warmupMs, measureMs, drainMs: 500 }, warmupMs + measureMs + 60_000),
       );
       await sleep(warmupMs);
-      const cpu0 = cpuTimes(server.pid);
+      const dbPids = server.dbPids();
+      const cpu0 = cpuTimesSum(server.pids);
+      const nodeCpu0 = server.pids.map((pid) => cpuSum([pid]));
+      const redisCpu0 = cpuSum(redisPids);
+      const dbCpu0 = cpuSum(dbPids);
       const own0 = ownCpu(ownPids());
       const machine0 = machineCpu();
-      const rss = sampleRss(server.pid);
+      const rss = sampleRss(server.pids);
       const t0 = performance.now();
       await sleep(measureMs);
-      const cpu1 = cpuTimes(server.pid);
+      const cpu1 = cpuTimesSum(server.pids);
+      const nodeCpu1 = server.pids.map((pid) => cpuSum([pid]));
+      const redisCpu1 = cpuSum(redisPids);
+      const dbCpu1 = cpuSum(dbPids);
       const own1 = ownCpu(ownPids());
       const machine1 = machineCpu();
       const wallSec = (performance.now() - t0) / 1000;
@@ -337,8 +358,16 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         pass: verdict.reasons.length === 0,
         reasons: verdict.reasons,
       };
+      if (server.nodes.length > 1) {
+        step.nodeCpuPct = nodeCpu1.map((c, i) => ((c - nodeCpu0[i]!) / wallSec) * 100);
+        step.redisCpuPct = server.redisPid ? ((redisCpu1 - redisCpu0) / wallSec) * 100 : Number.NaN;
+        step.dbCpuPct = ((dbCpu1 - dbCpu0) / wallSec) * 100;
+      }
+      const clusterCpu = step.nodeCpuPct
+        ? ` [nodes ${step.nodeCpuPct.map((c) => c.toFixed(0)).join('+')}%, Redis ${step.redisCpuPct!.toFixed(0)}%, PostgreSQL ${step.dbCpuPct!.toFixed(0)}%]`
+        : '';
       log(
-        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}% (sys ${step.serverSysPct.toFixed(0)}), client CPU ${step.clientCpuPct.toFixed(0)}% (sys ${step.clientSysPct.toFixed(0)}), other ${otherCpuPct.toFixed(0)}%,${step.sendBacklogKB > 0 ? ` client send backlog ${Math.round(step.sendBacklogKB).toLocaleString('en-US')} KB,` : ''} RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
+        `  ${kind} ${String(rooms).padStart(4)} rooms @ ${hz} Hz: ${String(activeClients).padStart(5)} clients, delivered ${Math.round(deliveredPerSec).toLocaleString('en-US').padStart(9)}/s (${(deliveredRatio * 100).toFixed(1)}%), p50 ${latency.p50.toFixed(1)} p99 ${latency.p99.toFixed(1)} max ${latency.max.toFixed(1)} ms, server CPU ${step.serverCpuPct.toFixed(0)}% (sys ${step.serverSysPct.toFixed(0)})${clusterCpu}, client CPU ${step.clientCpuPct.toFixed(0)}% (sys ${step.clientSysPct.toFixed(0)}), other ${otherCpuPct.toFixed(0)}%,${step.sendBacklogKB > 0 ? ` client send backlog ${Math.round(step.sendBacklogKB).toLocaleString('en-US')} KB,` : ''} RSS ${step.serverPeakRssMB.toFixed(0)} MB${step.disconnects ? `, ${step.disconnects} dropped ${JSON.stringify(closeCodes)}` : ''} → ${step.pass ? 'pass' : `fail (${step.reasons.join('; ')})`}`,
       );
       return step;
     };
@@ -369,7 +398,7 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
         await Promise.all(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 30_000)));
         connectedRooms = 0;
         lastHadDisconnects = false;
-        await waitServerIdle(server.pid);
+        await waitServerIdle([...server.pids, ...redisPids]);
       }
       await sleep(300);
     }
@@ -390,23 +419,24 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
 
 async function runJoins(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<JoinResult> {
   const attempted = Math.round(opts.joinRate * opts.joinSeconds);
-  const server = await startServer(kind, { root: ROOT, lifetimeSec });
+  const server = await startServerUnderTest(kind, { root: ROOT, lifetimeSec });
   const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
   const address = addressAllocator(opts, attempted);
   const empty = summarize(mergeEncoded([]));
   const result: JoinResult = { rate: opts.joinRate, attempted, ok: 0, failed: 0, errors: [], connect: empty, join: empty, serverCpuSec: 0, elapsedSec: 0 };
   try {
-    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    await initWorkers(pool, server.target, opts);
     const rooms = Math.ceil(attempted / opts.roomSize);
     const roomKeys: string[] = [];
     await createRooms(server, 0, rooms, roomKeys);
-    await waitQuiet([server.pid, ...pool.pids()]);
+    await waitQuiet([...serverSidePids(server), ...pool.pids()]);
     const perWorker: ClientSpec[][] = pool.procs.map(() => []);
     for (let i = 0; i < attempted; i++) {
       const room = Math.floor(i / opts.roomSize);
       perWorker[i % pool.size]!.push({ index: i, room, roomKey: roomKeys[room]!, localAddress: address(i) });
     }
-    const cpu0 = cpuSeconds(server.pid);
+    const cpu0 = cpuSum(server.pids);
+    const redisCpu0 = server.redisPid ? cpuSum([server.redisPid]) : 0;
     const t0 = performance.now();
     const replies = await Promise.all(
       perWorker.map((clients, w) =>
@@ -414,7 +444,8 @@ async function runJoins(kind: ServerKind, opts: BenchOptions, lifetimeSec: numbe
       ),
     );
     result.elapsedSec = (performance.now() - t0) / 1000;
-    result.serverCpuSec = cpuSeconds(server.pid) - cpu0;
+    result.serverCpuSec = cpuSum(server.pids) - cpu0;
+    if (server.redisPid) result.redisCpuSec = cpuSum([server.redisPid]) - redisCpu0;
     result.ok = replies.reduce((a, r) => a + r.ok, 0);
     result.failed = replies.reduce((a, r) => a + r.failed, 0);
     result.errors = replies.flatMap((r) => r.errors).slice(0, 5);
@@ -425,7 +456,7 @@ async function runJoins(kind: ServerKind, opts: BenchOptions, lifetimeSec: numbe
     c.destroy();
     j.destroy();
     log(
-      `  ${kind} joins @ ${opts.joinRate}/s: ${result.ok}/${attempted} ok, connect p50 ${result.connect.p50.toFixed(2)} p99 ${result.connect.p99.toFixed(2)} ms, join p50 ${result.join.p50.toFixed(2)} p99 ${result.join.p99.toFixed(2)} max ${result.join.max.toFixed(2)} ms, server CPU ${result.serverCpuSec.toFixed(2)} s${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
+      `  ${kind} joins @ ${opts.joinRate}/s: ${result.ok}/${attempted} ok, connect p50 ${result.connect.p50.toFixed(2)} p99 ${result.connect.p99.toFixed(2)} ms, join p50 ${result.join.p50.toFixed(2)} p99 ${result.join.p99.toFixed(2)} max ${result.join.max.toFixed(2)} ms, server CPU ${result.serverCpuSec.toFixed(2)} s${result.redisCpuSec !== undefined ? ` (Redis ${result.redisCpuSec.toFixed(2)} s)` : ''}${result.failed ? `; errors: ${result.errors.join(' | ')}` : ''}`,
     );
   } catch (err) {
     result.error = (err as Error).message.split('\n')[0];
@@ -468,10 +499,22 @@ async function settledMemory(pid: number, inspector: InspectorSession): Promise<
   return { rss, heap };
 }
 
+/** {@link settledMemory} of every node, one after the other, summed. */
+async function settledMemoryAll(nodes: readonly { pid: number; inspector: InspectorSession }[]): Promise<{ rss: number; heap: number }> {
+  let rss = 0;
+  let heap = 0;
+  for (const n of nodes) {
+    const m = await settledMemory(n.pid, n.inspector);
+    rss += m.rss;
+    heap += m.heap;
+  }
+  return { rss, heap };
+}
+
 async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<IdleResult> {
   const n = opts.idleClients;
   // The inspector lets the runner force a full GC before each reading, so the numbers are retained memory.
-  const server = await startServer(kind, { root: ROOT, lifetimeSec, nodeFlags: ['--inspect=127.0.0.1:0'] });
+  const server = await startServerUnderTest(kind, { root: ROOT, lifetimeSec, nodeFlags: ['--inspect=127.0.0.1:0'] });
   const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
   const address = addressAllocator(opts, n);
   const result: IdleResult = {
@@ -491,17 +534,20 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     connectSec: 0,
     errors: [],
   };
-  let inspector: InspectorSession | null = null;
+  // One inspector per node; a cluster's memory is the sum over its nodes.
+  const inspected: { pid: number; inspector: InspectorSession }[] = [];
   try {
-    const url = inspectorUrl(server.outputTail());
-    if (!url) throw new Error('the server printed no inspector URL');
-    inspector = await connectInspector(url);
-    await initWorkers(pool, { kind, host: server.host, port: server.port }, opts);
+    for (const node of server.nodes) {
+      const url = inspectorUrl(node.outputTail());
+      if (!url) throw new Error('the server printed no inspector URL');
+      inspected.push({ pid: node.pid, inspector: await connectInspector(url) });
+    }
+    await initWorkers(pool, server.target, opts);
     const rooms = Math.ceil(n / opts.roomSize);
     const roomKeys: string[] = [];
     await createRooms(server, 0, rooms, roomKeys);
-    await waitQuiet([server.pid, ...pool.pids()]);
-    const base = await settledMemory(server.pid, inspector);
+    await waitQuiet([...serverSidePids(server), ...pool.pids()]);
+    const base = await settledMemoryAll(inspected);
     // Two halves: the per-client figure is the growth from half to all of the clients (marginal cost),
     // which is immune to memory the server releases on its own after its first activity.
     const half = Math.max(1, Math.floor(rooms / 2)) * opts.roomSize;
@@ -518,17 +564,18 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     };
     const t0 = performance.now();
     const okHalf = half < n ? await connectRange(0, half) : 0;
-    const mid = half < n ? await settledMemory(server.pid, inspector) : base;
+    const mid = half < n ? await settledMemoryAll(inspected) : base;
     const okRest = await connectRange(half < n ? half : 0, n);
     result.connectSec = (performance.now() - t0) / 1000;
     result.ok = okHalf + okRest;
     result.errors = result.errors.slice(0, 5);
     await sleep(1000);
-    const loaded = await settledMemory(server.pid, inspector);
+    const loaded = await settledMemoryAll(inspected);
     result.baselineRssMB = base.rss / MB;
     result.halfRssMB = mid.rss / MB;
     result.loadedRssMB = loaded.rss / MB;
-    result.peakRssMB = memory(server.pid).hwm / MB;
+    // For a cluster: the sum of each node's own peak.
+    result.peakRssMB = server.pids.reduce((a, pid) => a + memory(pid).hwm, 0) / MB;
     result.baselineHeapMB = base.heap / MB;
     result.loadedHeapMB = loaded.heap / MB;
     if (okRest > 0) {
@@ -546,7 +593,7 @@ async function runIdle(kind: ServerKind, opts: BenchOptions, lifetimeSec: number
     result.error = (err as Error).message.split('\n')[0];
     log(`  ${kind} idle failed: ${(err as Error).message}`);
   } finally {
-    inspector?.close();
+    for (const i of inspected) i.inspector.close();
     await server.stop();
     await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 30_000)));
     await pool.stop();
@@ -605,6 +652,8 @@ async function main(): Promise<void> {
       r.idle = await runIdle(kind, opts, lifetime());
     }
   }
+
+  await stopServices();
 
   const date = new Date().toISOString().slice(0, 10);
   const results: BenchResults = {

@@ -8,6 +8,8 @@
  * Client protocols (same ~400-byte naf string in each):
  * - plexus: Phoenix Channels V2 over `ws` — `phx_join` on `hub:<sid>`, wait for
  *   the ok reply, push `nafr {naf}`, heartbeat on topic `phoenix`;
+ * - plexus2: the same against a two-node cluster, client `index` connecting
+ *   to node `index % 2` (`Target.nodes`);
  * - uws: raw WebSocket to the bare uWebSockets.js relay, room in the URL, the
  *   naf string is the whole message;
  * - socketio: socket.io-client 4 (websocket transport only), `join` with an
@@ -340,6 +342,11 @@ function makeClient(spec: ClientSpec): BenchClient {
   switch (target!.kind) {
     case 'plexus':
       return new PlexusClient(spec, target!);
+    case 'plexus2': {
+      // Client i goes to node i % nodes: a room's members alternate between the nodes.
+      const nodes = target!.nodes?.length ? target!.nodes : [target!];
+      return new PlexusClient(spec, { ...target!, ...nodes[spec.index % nodes.length]! });
+    }
     case 'uws':
       return new UwsClient(spec, target!);
     case 'socketio':

@@ -4,14 +4,28 @@
  * answers with the same `reqId`.
  */
 
-/** Server implementations under test. */
-export type ServerKind = 'plexus' | 'uws' | 'socketio';
+/** Server implementations under test (`plexus2`: two Plexus nodes sharing Redis and PostgreSQL). */
+export type ServerKind = 'plexus' | 'plexus2' | 'uws' | 'socketio';
 
-/** Where and how to reach the server under test. */
-export interface Target {
-  kind: ServerKind;
+/** True for the kinds that speak Phoenix Channels (one Plexus node or a cluster). */
+export function isPlexus(kind: ServerKind): boolean {
+  return kind === 'plexus' || kind === 'plexus2';
+}
+
+/** One address a client can connect to. */
+export interface Endpoint {
   host: string;
   port: number;
+}
+
+/**
+ * Where and how to reach the server under test. `host`/`port` is the first
+ * (or only) node; with several `nodes`, client `index` connects to
+ * `nodes[index % nodes.length]`.
+ */
+export interface Target extends Endpoint {
+  kind: ServerKind;
+  nodes?: Endpoint[];
 }
 
 /** One client to open: its global index, its room, and the source address. */

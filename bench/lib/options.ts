@@ -55,14 +55,15 @@ export interface BenchOptions {
   outDir: string;
 }
 
-export const ALL_SERVERS: ServerKind[] = ['plexus', 'uws', 'socketio'];
+export const ALL_SERVERS: ServerKind[] = ['plexus', 'plexus2', 'uws', 'socketio'];
 export const ALL_SCENARIOS: Scenario[] = ['search', 'joins', 'idle10k'];
 
 export const HELP = `npm run bench -- [flags]
 
   --quick                 smoke run: short steps, few levels, 1,000 idle clients, 2 s of joins
   --name NAME             results file name part (default "default", or "quick")
-  --servers LIST          comma list of plexus,uws,socketio (default all)
+  --servers LIST          comma list of plexus,plexus2,uws,socketio (default all;
+                          plexus2 = two Plexus nodes over Redis and PostgreSQL)
   --scenario LIST         comma list of search,joins,idle10k (default all); repeatable
   --room-size N           clients per room (default 25)
   --hz N                  NAF updates per second per client (default 15)

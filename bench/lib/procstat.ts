@@ -41,6 +41,18 @@ export function cpuTimes(pid: number): { user: number; system: number } {
   }
 }
 
+/** User and system CPU seconds summed over `pids` (a pid that is gone counts 0). */
+export function cpuTimesSum(pids: readonly number[]): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  for (const pid of pids) {
+    const t = cpuTimes(pid);
+    if (Number.isFinite(t.user)) user += t.user;
+    if (Number.isFinite(t.system)) system += t.system;
+  }
+  return { user, system };
+}
+
 /** Memory of `pid` in bytes: current resident set (VmRSS) and its peak so far (VmHWM); NaN when gone. */
 export function memory(pid: number): { rss: number; hwm: number } {
   try {
@@ -70,19 +82,21 @@ export function childPids(pid: number): number[] {
 }
 
 /**
- * Samples a process's RSS every `intervalMs` until stopped; `stop()` returns
- * the peak seen (bytes).
+ * Samples the RSS of one process, or the sum over several (read at the same
+ * moment), every `intervalMs` until stopped; `stop()` returns the peak seen (bytes).
  */
-export function sampleRss(pid: number, intervalMs = 100): { stop(): number } {
-  let peak = memory(pid).rss || 0;
+export function sampleRss(pids: number | readonly number[], intervalMs = 100): { stop(): number } {
+  const list = typeof pids === 'number' ? [pids] : pids;
+  const total = () => list.reduce((a, pid) => a + (memory(pid).rss || 0), 0);
+  let peak = total();
   const timer = setInterval(() => {
-    const { rss } = memory(pid);
+    const rss = total();
     if (rss > peak) peak = rss;
   }, intervalMs);
   return {
     stop() {
       clearInterval(timer);
-      const { rss } = memory(pid);
+      const rss = total();
       if (rss > peak) peak = rss;
       return peak;
     },

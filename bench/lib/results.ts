@@ -25,7 +25,7 @@ export interface StepResult {
   deliveredRatio: number;
   latency: LatencySummary;
   serverCpuSec: number;
-  /** Server CPU as a percentage of one core over the window, and its system (kernel) part. */
+  /** Server CPU as a percentage of one core over the window (for a cluster: summed over its nodes), and its system (kernel) part. */
   serverCpuPct: number;
   serverSysPct: number;
   /** Server CPU per delivered message, µs. */
@@ -44,6 +44,10 @@ export interface StepResult {
   closeCodes: Record<string, number>;
   pass: boolean;
   reasons: string[];
+  /** Cluster only: CPU of each node, of Redis and of PostgreSQL (all its processes), % of one core over the window. */
+  nodeCpuPct?: number[];
+  redisCpuPct?: number;
+  dbCpuPct?: number;
 }
 
 export interface SearchResult {
@@ -66,6 +70,8 @@ export interface JoinResult {
   connect: LatencySummary;
   join: LatencySummary;
   serverCpuSec: number;
+  /** Cluster only: CPU seconds of Redis over the joins. */
+  redisCpuSec?: number;
   elapsedSec: number;
   error?: string;
 }
@@ -142,8 +148,19 @@ export function computeRatios(servers: readonly ServerResult[]): Record<string, 
     out[`join_p99_plexus_over_${name}`] = ratio(p.joins?.join.p99, o.joins?.join.p99);
     out[`idle_kb_per_client_plexus_over_${name}`] = ratio(p.idle?.kbPerClient, o.idle?.kbPerClient);
   }
+  const p2 = by('plexus2');
+  if (p && p2) {
+    out.delivered_plexus2_over_plexus = ratio(p2.search?.best?.deliveredPerSec, p.search?.best?.deliveredPerSec);
+    out.server_us_per_delivery_plexus2_over_plexus = ratio(p2.search?.best?.serverUsPerDelivery, p.search?.best?.serverUsPerDelivery);
+    const common = commonStep(p2, p);
+    out.server_us_per_delivery_at_common_step_plexus2_over_plexus = common ? ratio(common[0].serverUsPerDelivery, common[1].serverUsPerDelivery) : null;
+    out.join_p99_plexus2_over_plexus = ratio(p2.joins?.join.p99, p.joins?.join.p99);
+  }
   return out;
 }
+
+/** Lowest acceptable delivered msgs/s of two Plexus nodes over one, on one machine. */
+export const CLUSTER_TARGET = 0.7;
 
 /** The headline table as markdown (also readable on stdout). */
 export function headlineTable(r: BenchResults): string {
@@ -171,6 +188,13 @@ export function ratioLines(r: BenchResults): string {
     if (!(`delivered_plexus_over_${k}` in R)) continue;
     out.push(
       `- Plexus / ${label}: delivered msgs/s under the bound ${x(`delivered_plexus_over_${k}`)}, server CPU per delivery at each one's best step ${x(`server_us_per_delivery_plexus_over_${k}`)} and at the highest load both passed ${x(`server_us_per_delivery_at_common_step_plexus_over_${k}`)}, join p99 ${x(`join_p99_plexus_over_${k}`)}, idle memory per client ${x(`idle_kb_per_client_plexus_over_${k}`)}`,
+    );
+  }
+  if ('delivered_plexus2_over_plexus' in R) {
+    const d = R.delivered_plexus2_over_plexus;
+    const verdict = d === null || d === undefined ? 'not measured' : d >= CLUSTER_TARGET ? 'met' : 'NOT met';
+    out.push(
+      `- Plexus 2 nodes / Plexus 1 node: delivered msgs/s under the bound ${x('delivered_plexus2_over_plexus')} (target ≥ ${CLUSTER_TARGET}×: ${verdict}), server CPU per delivery (both nodes) at each one's best step ${x('server_us_per_delivery_plexus2_over_plexus')} and at the highest load both passed ${x('server_us_per_delivery_at_common_step_plexus2_over_plexus')}, join p99 ${x('join_p99_plexus2_over_plexus')}`,
     );
   }
   return out.join('\n');
@@ -201,10 +225,14 @@ export function saturationLines(r: BenchResults): string {
   for (const s of r.servers) {
     const b = s.search?.best;
     if (!b) continue;
-    const total = b.serverCpuPct + b.clientCpuPct;
+    const services = (b.redisCpuPct ?? 0) + (b.dbCpuPct ?? 0);
+    const total = b.serverCpuPct + b.clientCpuPct + (Number.isFinite(services) ? services : 0);
     const next = s.search!.steps.filter((x) => !x.pass && x.level > b.level).sort((x, y) => x.level - y.level)[0];
+    const cluster = b.nodeCpuPct
+      ? ` (nodes ${b.nodeCpuPct.map((c) => `${f(c, 0)}%`).join(' + ')}), Redis ${f(b.redisCpuPct, 0)}%, PostgreSQL ${f(b.dbCpuPct, 0)}%`
+      : '';
     out.push(
-      `- ${s.label}: at its best step the server used ${f(b.serverCpuPct, 0)}% of a core and the load workers ${f(b.clientCpuPct, 0)}% (machine ${f(total, 0)}% of ${r.machine.cpus * 100}%)${total > r.machine.cpus * 100 * 0.85 ? ': the machine was saturated, the client shares the cores, so this is a floor for the server, not its ceiling' : ''}${next ? `; the next step (${next.rooms} rooms @ ${next.hz} Hz) failed: ${next.reasons.join('; ')}` : ''}.`,
+      `- ${s.label}: at its best step the server used ${f(b.serverCpuPct, 0)}% of a core${cluster} and the load workers ${f(b.clientCpuPct, 0)}% (machine ${f(total, 0)}% of ${r.machine.cpus * 100}%)${total > r.machine.cpus * 100 * 0.85 ? ': the machine was saturated, the client shares the cores, so this is a floor for the server, not its ceiling' : ''}${next ? `; the next step (${next.rooms} rooms @ ${next.hz} Hz) failed: ${next.reasons.join('; ')}` : ''}.`,
     );
   }
   return out.join('\n');
@@ -232,7 +260,7 @@ export function markdownSummary(r: BenchResults): string {
   return [
     `### Bench ${r.name}, ${r.date}`,
     '',
-    `Command: \`${r.command}\` (took ${Math.round(r.durationSec)} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGB} GB, Node ${r.machine.node}, \`ulimit -n\` ${r.machine.ulimitN}. Server, load workers (${o.workers} processes) and runner share the machine; all traffic on 127.0.0.x.`,
+    `Command: \`${r.command}\` (took ${Math.round(r.durationSec)} s). Machine: ${r.machine.cpus} × ${r.machine.cpuModel}, ${r.machine.memGB} GB, Node ${r.machine.node}, \`ulimit -n\` ${r.machine.ulimitN}. Server, load workers (${o.workers} processes) and runner share the machine; all traffic on 127.0.0.x.${r.servers.some((s) => s.kind === 'plexus2') ? ' Plexus (2 nodes, Redis): two node processes with the same REDIS_URL (a Redis started for the run) and DATABASE_URL (PostgreSQL 15 started for the run), on the same cores as everything else; client i of a room connects to node i mod 2, so most messages reach about half their receivers through Redis; its server CPU and RSS are the sums over both nodes, Redis and PostgreSQL CPU are given apart (below).' : ''}`,
     '',
     `Workload: rooms of ${o.roomSize} clients, each sending a NAF \`um\` update (naf string ~380 bytes; Plexus \`nafr\` frame ~470 bytes) at ${o.hz} Hz (search by ${o.searchBy === 'rooms' ? 'number of rooms' : `rate at ${o.rateRooms} rooms`}); a step passes when p99 send→receipt ≤ ${o.boundMs} ms, ≥ ${o.minDelivered * 100}% of expected deliveries arrive and no client is dropped. Each step: ${o.warmupSec} s warm-up, ${o.measureSec} s measured. "Delivered" counts messages received by clients (each message fans out to ${o.roomSize - 1} room members).`,
     '',
@@ -244,7 +272,7 @@ export function markdownSummary(r: BenchResults): string {
     '',
     saturationLines(r),
     '',
-    'Peak RSS is the highest VmRSS during the best step; it includes what earlier, heavier steps left behind (the steps run in search order), and for Plexus the embedded PGlite database (≈ 440 MB after a full GC, up to ≈ 900 MB before the first one). Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: growth of server RSS (and V8 heap used) from half to all of the clients joined, divided by the clients of the second half (marginal cost per client; the figure over the empty server is in the JSON); each reading follows full GCs forced through the inspector until RSS settles. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
+    'Peak RSS is the highest VmRSS during the best step; it includes what earlier, heavier steps left behind (the steps run in search order), and for Plexus (1 node) the embedded PGlite database (≈ 440 MB after a full GC, up to ≈ 900 MB before the first one); the two nodes use PostgreSQL, outside their RSS. Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: growth of server RSS (and V8 heap used) from half to all of the clients joined, divided by the clients of the second half (marginal cost per client; the figure over the empty server is in the JSON); each reading follows full GCs forced through the inspector until RSS settles. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
     '',
     '<details><summary>Search steps</summary>',
     '',
