@@ -113,6 +113,10 @@ export const NAF_BUFFER_LIMIT = 2000;
 export const RET_TOPIC = 'ret';
 /** Longest random wait before moving to another node after `ret-deploy` (ms), as Hubs spreads reconnects. */
 export const RET_DEPLOY_MAX_DELAY_MS = 2000;
+/** Longest wait for the bridge connection of a ret-deploy move to be in the room before moving anyway (ms). */
+export const BRIDGE_JOIN_MS = 5000;
+/** Longest a bridge connection stays open when the moved hub channel does not re-join (ms). */
+export const BRIDGE_MAX_MS = 20000;
 
 /** Options of {@link RoomConnection} (tests and debugging). */
 export interface RoomConnectionOptions {
@@ -279,28 +283,90 @@ export class RoomConnection {
   /**
    * `ret-deploy`: our node is shutting down. After a random 0–2 s, find
    * another node and reconnect the socket there (the hub and ret channels
-   * rejoin on the new connection, with our session_token). When no other
-   * node answers, stay: the node closes us and the reconnect path takes over.
+   * rejoin on the new connection, with our session_token). Make before
+   * break, as Hubs overlaps its old and new sockets: a bridge connection
+   * joins the room on the new node first, so our presence key never empties
+   * on others' pages (an empty key makes their NAF delete our avatar and
+   * every object we created, including ones they now own), and leaves once
+   * the moved hub channel has re-joined. When no other node answers, stay:
+   * the node closes us and the reconnect path takes over.
    */
   private moveForDeploy(): void {
     if (this.moving || this.closed) return;
     this.moving = true;
     const delay = Math.floor(this.random() * RET_DEPLOY_MAX_DELAY_MS);
     setTimeout(() => {
-      const leaving = this.currentNode();
-      void this.finder
-        .find(leaving)
-        .then((node) => {
-          if (!node || this.closed || (leaving && sameNode(node, leaving, location))) return;
-          this.pointAt(node);
-          this.deployMoves++;
-          this.socket.disconnect();
-          this.socket.connect();
-        })
-        .finally(() => {
-          this.moving = false;
-        });
+      void this.moveTo(this.currentNode()).finally(() => {
+        this.moving = false;
+      });
     }, delay);
+  }
+
+  private async moveTo(leaving: NodeAddress | null): Promise<void> {
+    const node = await this.finder.find(leaving);
+    if (!node || this.closed || (leaving && sameNode(node, leaving, location))) return;
+    const closeBridge = this.sessionId ? await this.openBridge(node) : () => {};
+    if (this.closed) {
+      closeBridge();
+      return;
+    }
+    this.pointAt(node);
+    this.deployMoves++;
+    const offJoined = this.joined.on(() => done());
+    const offFailed = this.failed.on(() => done());
+    const timer = setTimeout(() => done(), BRIDGE_MAX_MS);
+    const done = (): void => {
+      offJoined();
+      offFailed();
+      clearTimeout(timer);
+      closeBridge();
+    };
+    this.socket.disconnect();
+    this.socket.connect();
+  }
+
+  /**
+   * Joins the room on `node` over a second, temporary socket with our
+   * session_token (so under our session_id) and, when we are in the room,
+   * marks that presence "room". Resolves once the server tracked it
+   * (`presence_state` arrived) or after {@link BRIDGE_JOIN_MS}, with a
+   * function that leaves and closes it.
+   */
+  private openBridge(node: NodeAddress): Promise<() => void> {
+    const url = socketUrlForNode(node, location).replace(/\/websocket$/, '');
+    const socket = new Socket(url, { params: { ...this.socketParams }, reconnectAfterMs: () => BRIDGE_MAX_MS });
+    const channel = socket.channel(`hub:${this.hubSid}`, { ...this.joinParams, profile: { ...this.joinParams.profile } });
+    let closed = false;
+    const close = (): void => {
+      if (closed) return;
+      closed = true;
+      channel.leave();
+      socket.disconnect();
+    };
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(close), BRIDGE_JOIN_MS);
+      channel.on('presence_state', () => {
+        if (this.entered) channel.push('events:entered', { entryDisplayType: 'Screen', userAgent: navigator.userAgent });
+        clearTimeout(timer);
+        resolve(close);
+      });
+      socket.connect();
+      channel
+        .join()
+        .receive('ok', (response: unknown) => {
+          // Another session would be a second person in the room: drop it.
+          if ((response as { session_id?: unknown } | undefined)?.session_id !== this.sessionId) {
+            close();
+            clearTimeout(timer);
+            resolve(close);
+          }
+        })
+        .receive('error', () => {
+          close();
+          clearTimeout(timer);
+          resolve(close);
+        });
+    });
   }
 
   /** True while the WebSocket is open (unreliable NAF sends are dropped otherwise). */
