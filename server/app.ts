@@ -58,6 +58,9 @@ export interface PlexusServer {
   close(): Promise<void>;
 }
 
+/** Wait after reconnecting to Redis before resending presence_state: one presence heartbeat (3 s), so other nodes have restored theirs. */
+const PRESENCE_RESYNC_DELAY_MS = 3000;
+
 function packageVersion(): string {
   try {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version?: string };
@@ -84,7 +87,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       ? new RedisBroker({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
   // With Redis, presence is cluster-wide under the same node id as the broker.
-  const presence =
+  const presence: PresenceStore =
     deps.presence ??
     (config.redisUrl
       ? new RedisPresenceStore({
@@ -174,6 +177,24 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   fanout.setPublisher(transport);
   // Members of a node that died are reaped by one surviving node, which tells every node's clients.
   presence.onRemoteLeaves?.((topic, diff) => fanout.publish(topic, encodeBroadcast(topic, 'presence_diff', diff)));
+  // After a Redis outage, diffs made on other nodes meanwhile never reached this node's clients. Once every
+  // node has had a heartbeat to restore its members, send this node's clients the whole presence again
+  // (phoenix.js Presence turns a new presence_state into the joins and leaves it missed).
+  const resyncTimers = new Set<NodeJS.Timeout>();
+  presence.onResync?.(() => {
+    const timer = setTimeout(() => {
+      resyncTimers.delete(timer);
+      if (closed) return;
+      for (const topic of fanout.localTopics()) {
+        if (!topic.startsWith('hub:')) continue;
+        presence
+          .list(topic)
+          .then((entries) => transport.publishLocal(topic, encodeBroadcast(topic, 'presence_state', entries)))
+          .catch((err: Error) => log.warn({ err: err.message, topic }, 'presence resync failed'));
+      }
+    }, PRESENCE_RESYNC_DELAY_MS);
+    resyncTimers.add(timer);
+  });
 
   let closed = false;
   return {
@@ -198,6 +219,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     async close() {
       if (closed) return;
       closed = true;
+      for (const t of resyncTimers) clearTimeout(t);
       transport.stopListening();
       // Leave the directory first, so /api/v1/meta on other nodes stops naming this one.
       draining = true;

@@ -10,7 +10,7 @@ import { after, before, test } from 'node:test';
 import { startServer, type RunningServer } from '../../e2e/harness.ts';
 import { createTestDatabase, startPostgres, type PostgresServer } from '../../ops/dev/postgres.ts';
 import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
-import { RawClient, type Frame } from '../test-support/raw-client.ts';
+import { presenceView, RawClient } from '../test-support/raw-client.ts';
 import { createRoom } from '../test-support/test-server.ts';
 
 let pgServer: PostgresServer | null = null;
@@ -66,26 +66,6 @@ async function member(baseUrl: string, topic: string, name: string, query = ''):
   const entered = await c.waitFor((x) => x[3] === 'presence_diff' && x[4].joins[sessionId]?.metas.some((m: { presence: string }) => m.presence === 'room'));
   const ref = entered[4].joins[sessionId].metas[0].phx_ref as string;
   return { c, jr, sessionId, sessionToken: f[4].response.session_token, phxRef: () => ref };
-}
-
-/** Presence (key → phx_refs) as a client sees it after its presence_state and every presence_diff so far. */
-function presenceView(frames: Frame[]): Map<string, string[]> {
-  const view = new Map<string, string[]>();
-  for (const f of frames) {
-    if (f[3] === 'presence_state') {
-      view.clear();
-      for (const [k, v] of Object.entries(f[4] as Record<string, { metas: Array<{ phx_ref: string }> }>)) view.set(k, v.metas.map((m) => m.phx_ref));
-    } else if (f[3] === 'presence_diff') {
-      for (const [k, v] of Object.entries(f[4].leaves as Record<string, { metas: Array<{ phx_ref: string }> }>)) {
-        const gone = new Set(v.metas.map((m) => m.phx_ref));
-        const left = (view.get(k) ?? []).filter((r) => !gone.has(r));
-        if (left.length) view.set(k, left);
-        else view.delete(k);
-      }
-      for (const [k, v] of Object.entries(f[4].joins as Record<string, { metas: Array<{ phx_ref: string }> }>)) view.set(k, [...(view.get(k) ?? []), ...v.metas.map((m) => m.phx_ref)]);
-    }
-  }
-  return view;
 }
 
 /** `/api/v1/meta` of the first node in `urls` that answers, as the web client asks after a socket error. */

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { createTestDatabase, startPostgres, type PostgresServer } from '../../ops/dev/postgres.ts';
 import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
 import { waitUntil } from '../test-support/phoenix-client.ts';
-import { RawClient, type Frame } from '../test-support/raw-client.ts';
+import { presenceView, RawClient, type Frame } from '../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../test-support/test-server.ts';
 import type { RedisBroker } from './redis-broker.ts';
 
@@ -126,4 +126,31 @@ test('Redis restarted under load: no node crashes, no client is dropped, cross-n
   // And the directory lists both nodes again.
   const meta = (await (await fetch(`${node2.url}/api/v1/meta`)).json()) as { nodes: Array<{ phx_port: string }> };
   for (const node of [node1, node2]) assert.ok(meta.nodes.some((n) => n.phx_port === String(node.server.port)));
+});
+
+test('members who join or leave while Redis is away are seen by the other node once it is back; joins work during the outage', async () => {
+  const topic = `hub:${(await createRoom(node1.url, 'Outage presence')).hubSid}`;
+  const x = await member(node1, topic, 'X on node 1');
+  const y = await member(node2, topic, 'Y on node 2');
+  const z = await member(node2, topic, 'Z on node 2, leaves during the outage');
+  const keys = (c: RawClient) => [...presenceView(c.frames).keys()].sort();
+  await waitUntil(() => keys(x.c).length === 3 && keys(y.c).length === 3, 5000, 'everyone sees everyone');
+
+  await redis.halt();
+  await waitUntil(() => !node1.server.broker.status().connected && !node2.server.broker.status().connected, 10_000, 'both nodes notice the outage');
+  // A join on node 1 works while Redis is away; its presence_state lists node 1's members.
+  const j = await member(node1, topic, 'J joins node 1 during the outage');
+  assert.deepEqual(keys(j.c), [x.sessionId, j.sessionId].sort());
+  z.c.close();
+  await y.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].leaves[z.sessionId], 5000);
+
+  await redis.start();
+  const up = Date.now();
+  // Within a few seconds every client, on either node, sees the same three people: X, Y and J.
+  const expected = [x.sessionId, y.sessionId, j.sessionId].sort();
+  for (const c of [x.c, y.c, j.c]) await waitUntil(() => JSON.stringify(keys(c)) === JSON.stringify(expected), 10_000, 'presence repaired after the outage');
+  process.stdout.write(`# presence repaired on every client ${Date.now() - up} ms after Redis returned\n`);
+  // And the new member's messages cross nodes again.
+  j.c.push(j.jr, topic, 'message', { type: 'chat', body: 'joined during the outage' });
+  await y.c.waitFor((f) => f[3] === 'message' && f[4].body === 'joined during the outage', 5000);
 });

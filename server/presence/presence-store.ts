@@ -29,6 +29,13 @@ export interface PresenceStore {
    * single-node store never calls it.
    */
   onRemoteLeaves?(handler: (topic: string, diff: PresenceDiff) => void): void;
+  /**
+   * Registers a handler called when the store's shared view may have changed
+   * without diffs reaching this node (in a cluster: after the shared store was
+   * unreachable). The caller then sends its clients a fresh `presence_state`.
+   * Optional: a single-node store never calls it.
+   */
+  onResync?(handler: () => void): void;
   /** Releases the store's resources and removes this node's metas. Optional. */
   close?(): Promise<void>;
 }

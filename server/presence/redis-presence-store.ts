@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { Redis, type ChainableCommander } from 'ioredis';
 import { newPhxRef } from '../protocol/presence-diff.ts';
 import type { PresenceDiff, PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
 import type { NewPresenceMeta, PresenceStore } from './presence-store.ts';
@@ -56,22 +56,6 @@ redis.call('SREM', prefix .. 'nodes', node)
 return out
 `;
 
-/** HGET + HDEL of KEYS[1] field ARGV[1]; returns the old value or nil. */
-const TAKE = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if v then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return v
-`;
-
-/** Replaces field ARGV[1] of KEYS[1] by field ARGV[2] = ARGV[3], only if ARGV[1] exists; returns the old value or nil. */
-const REPLACE = `
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return nil end
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-return v
-`;
-
 /**
  * A {@link PresenceStore} shared by the nodes of a cluster through Redis:
  * `list(topic)` returns the members on every node.
@@ -94,10 +78,17 @@ return v
  * whose job is to broadcast them. A killed node's members therefore leave
  * everyone's presence within `ttlMs + heartbeatMs`.
  *
+ * Redis outages: each node keeps its own entries in memory as the truth and
+ * mirrors changes to Redis while it is reachable. While it is not, `track`,
+ * `update` and `untrack` act on this node only and `list` returns this
+ * node's members, so local rooms keep working. On every (re)connection
+ * {@link restore} rewrites this node's entries in Redis atomically (a Redis
+ * restarted without persistence gets them back; a node reaped meanwhile
+ * reappears) and the {@link onResync} handlers are called, so the caller can
+ * resend `presence_state` to its clients.
+ *
  * Limits: the scripts touch keys they do not declare, so this needs a single
- * Redis (or a primary with replicas), not Redis Cluster. A node that was only
- * paused past its TTL (not killed) gets its liveness back on its next
- * heartbeat, but entries reaped meanwhile are gone (its clients should rejoin).
+ * Redis (or a primary with replicas), not Redis Cluster.
  */
 export class RedisPresenceStore implements PresenceStore {
   /** This node's id (32 hex digits). */
@@ -110,9 +101,11 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly onError: (err: Error) => void;
   private closed = false;
   private beating: Promise<void> | null = null;
-  /** This node's own entries (hash key → field → value), written again to Redis after a reconnect. */
+  /** This node's own entries (topic → field → value): the truth, which Redis mirrors while it is reachable. */
   private readonly own = new Map<string, Map<string, string>>();
-  private connectedOnce = false;
+  private readonly resyncHandlers: Array<() => void> = [];
+  /** False until the first connection: before it, writes wait in ioredis's queue instead of being left to restore(). */
+  private everReady = false;
 
   /** Connects, sets the liveness key and starts the heartbeat. */
   constructor(opts: RedisPresenceStoreOptions) {
@@ -124,10 +117,11 @@ export class RedisPresenceStore implements PresenceStore {
     // Reconnect at least every second while Redis is away (ioredis's default backs off to 2 s).
     this.redis = new Redis(opts.url, { connectionName: `plexus-presence-${this.nodeId}`, retryStrategy: (times: number) => Math.min(50 * times, 1000) });
     this.redis.on('error', (err: Error) => this.onError(err));
-    // A restarted Redis may have lost everything (no persistence): write our liveness and entries again.
+    // On every (re)connection make Redis hold exactly this node's entries: a restarted Redis may have
+    // lost them, and while it was away members came and went here without reaching it.
     this.redis.on('ready', () => {
-      if (this.connectedOnce) void this.restore().catch((e: Error) => this.onError(e));
-      this.connectedOnce = true;
+      this.everReady = true;
+      void this.restore().catch((e: Error) => this.onError(e));
     });
     // Queued first on the connection, so it precedes any track().
     void this.redis.set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs).catch((e: Error) => this.onError(e));
@@ -135,41 +129,69 @@ export class RedisPresenceStore implements PresenceStore {
     this.timer.unref();
   }
 
-  /** Adds a meta for `key` on `topic` with a fresh phx_ref. */
+  /**
+   * Adds a meta for `key` on `topic` with a fresh phx_ref. While Redis is
+   * unreachable the entry is kept here only (other nodes learn it when Redis returns).
+   */
   async track(topic: string, key: string, meta: NewPresenceMeta): Promise<PresenceMeta> {
     const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
+    const field = this.field(key, full.phx_ref);
     const value = JSON.stringify({ key, meta: full } satisfies Stored);
-    this.remember(topic, this.field(key, full.phx_ref), value);
-    await this.redis
-      .multi()
-      .hset(this.topicKey(topic), this.field(key, full.phx_ref), value)
-      .sadd(this.prefix + 'topics:' + this.nodeId, topic)
-      .sadd(this.prefix + 'nodes', this.nodeId)
-      .exec();
+    this.remember(topic, field, value);
+    await this.mirror((m) => m.hset(this.topicKey(topic), field, value).sadd(this.prefix + 'topics:' + this.nodeId, topic).sadd(this.prefix + 'nodes', this.nodeId));
     return full;
   }
 
-  /** Replaces this node's meta `phxRef` of `key` atomically; null when it is not tracked here. */
+  /** Replaces this node's meta `phxRef` of `key`; null when it is not tracked here. */
   async update(topic: string, key: string, phxRef: string, meta: NewPresenceMeta): Promise<{ old: PresenceMeta; meta: PresenceMeta } | null> {
+    const oldField = this.field(key, phxRef);
+    const oldValue = this.own.get(topic)?.get(oldField);
+    if (oldValue === undefined) return null;
     const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
+    const field = this.field(key, full.phx_ref);
     const value = JSON.stringify({ key, meta: full } satisfies Stored);
-    const old = (await this.redis.eval(REPLACE, 1, this.topicKey(topic), this.field(key, phxRef), this.field(key, full.phx_ref), value)) as string | null;
-    if (old === null) return null;
-    this.forget(topic, this.field(key, phxRef));
-    this.remember(topic, this.field(key, full.phx_ref), value);
-    return { old: (JSON.parse(old) as Stored).meta, meta: full };
+    this.forget(topic, oldField);
+    this.remember(topic, field, value);
+    await this.mirror((m) => m.hdel(this.topicKey(topic), oldField).hset(this.topicKey(topic), field, value));
+    return { old: (JSON.parse(oldValue) as Stored).meta, meta: full };
   }
 
   /** Removes this node's meta `phxRef` of `key`; returns it, or null when it is not tracked here. */
   async untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null> {
-    this.forget(topic, this.field(key, phxRef));
-    const old = (await this.redis.eval(TAKE, 1, this.topicKey(topic), this.field(key, phxRef))) as string | null;
-    return old === null ? null : (JSON.parse(old) as Stored).meta;
+    const field = this.field(key, phxRef);
+    const oldValue = this.own.get(topic)?.get(field);
+    if (oldValue === undefined) return null;
+    this.forget(topic, field);
+    await this.mirror((m) => m.hdel(this.topicKey(topic), field));
+    return (JSON.parse(oldValue) as Stored).meta;
   }
 
-  /** Everyone on `topic` on every live node (entries of nodes whose liveness key expired are left out). */
+  /**
+   * Applies a change to Redis when it is reachable. Failures are reported, not
+   * thrown: the next reconnection's {@link restore} writes the truth again.
+   */
+  private async mirror(build: (m: ChainableCommander) => ChainableCommander): Promise<void> {
+    if (this.closed || (this.everReady && this.redis.status !== 'ready')) return;
+    try {
+      await build(this.redis.multi()).exec();
+    } catch (err) {
+      this.onError(err as Error);
+    }
+  }
+
+  /**
+   * Everyone on `topic` on every live node (entries of nodes whose liveness
+   * key expired are left out). While Redis is unreachable: this node's members only.
+   */
   async list(topic: string): Promise<PresenceEntries> {
-    const all = await this.redis.hgetall(this.topicKey(topic));
+    if (this.everReady && this.redis.status !== 'ready') return this.listOwn(topic);
+    let all: Record<string, string>;
+    try {
+      all = await this.redis.hgetall(this.topicKey(topic));
+    } catch (err) {
+      this.onError(err as Error);
+      return this.listOwn(topic);
+    }
     const fields = Object.keys(all);
     const nodes = [...new Set(fields.map((f) => f.slice(0, f.indexOf('|'))))];
     const alive = new Set<string>();
@@ -224,18 +246,46 @@ export class RedisPresenceStore implements PresenceStore {
   }
 
   /**
-   * Writes this node's liveness key and every entry it holds to Redis again,
-   * as after a Redis restart that lost them. Idempotent.
+   * Makes Redis hold exactly this node's entries, atomically: removes every
+   * entry Redis has for this node, writes back the ones this node holds, and
+   * sets its liveness key. Runs on every (re)connection; then tells the
+   * {@link onResync} handlers. Idempotent.
    */
   async restore(): Promise<void> {
     if (this.closed) return;
-    const m = this.redis.multi().set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs);
+    const m = this.redis.multi().eval(REAP, 0, this.prefix, this.nodeId, '1').set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs);
     for (const [topic, fields] of this.own) {
-      if (fields.size === 0) continue;
       m.hset(this.topicKey(topic), Object.fromEntries(fields)).sadd(this.prefix + 'topics:' + this.nodeId, topic);
     }
     if (this.own.size > 0) m.sadd(this.prefix + 'nodes', this.nodeId);
     await m.exec();
+    for (const h of this.resyncHandlers) {
+      try {
+        h();
+      } catch (err) {
+        this.onError(err as Error);
+      }
+    }
+  }
+
+  /**
+   * Registers a handler called after this node reconnected to Redis and
+   * restored its entries: other nodes' members may have come and gone
+   * meanwhile without a diff reaching this node, so the caller should send
+   * its clients a fresh `presence_state` (once every node has had time to
+   * restore, about one heartbeat).
+   */
+  onResync(handler: () => void): void {
+    this.resyncHandlers.push(handler);
+  }
+
+  private listOwn(topic: string): PresenceEntries {
+    const out: PresenceEntries = {};
+    for (const value of this.own.get(topic)?.values() ?? []) {
+      const { key, meta } = JSON.parse(value) as Stored;
+      (out[key] ??= { metas: [] }).metas.push(meta);
+    }
+    return out;
   }
 
   private remember(topic: string, field: string, value: string): void {

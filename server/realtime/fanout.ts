@@ -40,6 +40,11 @@ export class Fanout {
     }
   }
 
+  /** Topics with at least one local subscriber on this node. */
+  localTopics(): string[] {
+    return [...this.localCounts.keys()];
+  }
+
   /** Local subscribers of `topic` on this node. */
   localSubscribers(topic: string): number {
     return this.localCounts.get(topic) ?? 0;

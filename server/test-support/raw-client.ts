@@ -108,3 +108,26 @@ export class RawClient {
     this.ws.close();
   }
 }
+
+/**
+ * Presence (key → phx_refs) as a Phoenix client sees it after the frames so
+ * far: each `presence_state` replaces the view, each `presence_diff` applies.
+ */
+export function presenceView(frames: Frame[]): Map<string, string[]> {
+  const view = new Map<string, string[]>();
+  for (const f of frames) {
+    if (f[3] === 'presence_state') {
+      view.clear();
+      for (const [k, v] of Object.entries(f[4] as Record<string, { metas: Array<{ phx_ref: string }> }>)) view.set(k, v.metas.map((m) => m.phx_ref));
+    } else if (f[3] === 'presence_diff') {
+      for (const [k, v] of Object.entries(f[4].leaves as Record<string, { metas: Array<{ phx_ref: string }> }>)) {
+        const gone = new Set(v.metas.map((m) => m.phx_ref));
+        const left = (view.get(k) ?? []).filter((r) => !gone.has(r));
+        if (left.length) view.set(k, left);
+        else view.delete(k);
+      }
+      for (const [k, v] of Object.entries(f[4].joins as Record<string, { metas: Array<{ phx_ref: string }> }>)) view.set(k, [...(view.get(k) ?? []), ...v.metas.map((m) => m.phx_ref)]);
+    }
+  }
+  return view;
+}
