@@ -84,7 +84,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const broker =
     deps.broker ??
     (config.redisUrl
-      ? new RedisBroker({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
+      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
   // With Redis, presence is cluster-wide under the same node id as the broker.
   const presence: PresenceStore =

@@ -20,6 +20,12 @@ test('REDIS_URL accepts redis:// and rediss:// URLs', () => {
   assert.equal(loadConfig({ REDIS_URL: ' rediss://u:p@cache.example:6380/2 ' }, '/').redisUrl, 'rediss://u:p@cache.example:6380/2');
 });
 
+test('REDIS_SHARDED_PUBSUB is off by default and takes true/false/1/0', () => {
+  assert.equal(loadConfig({}, '/').redisShardedPubsub, false);
+  assert.equal(loadConfig({ REDIS_SHARDED_PUBSUB: 'true' }, '/').redisShardedPubsub, true);
+  assert.equal(loadConfig({ REDIS_SHARDED_PUBSUB: '0' }, '/').redisShardedPubsub, false);
+});
+
 test('PUBLIC_URL takes a base URL and is unset by default', () => {
   assert.equal(loadConfig({}, '/').publicUrl, null);
   assert.equal(loadConfig({ PUBLIC_URL: 'https://node1.example.com' }, '/').publicUrl, 'https://node1.example.com');
@@ -40,6 +46,7 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ HOST: 'a b' }, /HOST="a b" is not a host name/],
   [{ SESSION_SECRET: 'short' }, /SESSION_SECRET must be at least 32 characters/],
   [{ REDIS_URL: 'http://localhost:6379' }, /REDIS_URL must start with redis:\/\/ or rediss:\/\//],
+  [{ REDIS_SHARDED_PUBSUB: 'yes' }, /REDIS_SHARDED_PUBSUB="yes" must be true or false/],
   [{ PUBLIC_URL: 'node1.example.com' }, /PUBLIC_URL="node1.example.com" is not a base URL/],
   [{ PUBLIC_URL: 'https://node1.example.com/plexus' }, /PUBLIC_URL=.* is not a base URL/],
   [{ PUBLIC_URL: 'ftp://node1.example.com' }, /PUBLIC_URL=.* is not a base URL/],

@@ -22,6 +22,12 @@ export interface Config {
    */
   redisUrl: string | null;
   /**
+   * `REDIS_SHARDED_PUBSUB`: `true` to fan out with sharded pub/sub
+   * (`SPUBLISH`/`SSUBSCRIBE`, Redis 7+, for Redis Cluster). Default `false`.
+   * Every node of a cluster must use the same value.
+   */
+  redisShardedPubsub: boolean;
+  /**
    * `PUBLIC_URL`: base URL at which browsers reach this node directly, e.g.
    * `https://node1.example.com`. In a cluster (`REDIS_URL` set) it is what the
    * node directory hands out as `/api/v1/meta`'s `phx_host` and `phx_port`.
@@ -83,6 +89,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
   if (redisUrl !== null && !/^rediss?:\/\/[^/?#]/.test(redisUrl)) {
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `REDIS_URL must start with redis:// or rediss:// followed by a host (got ${JSON.stringify(redisUrl.slice(0, 20))}...); unset it to run a single node.`);
   }
+  const shardedRaw = env.REDIS_SHARDED_PUBSUB?.trim().toLowerCase() || 'false';
+  if (!['true', 'false', '1', '0'].includes(shardedRaw)) {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `REDIS_SHARDED_PUBSUB=${JSON.stringify(env.REDIS_SHARDED_PUBSUB)} must be true or false.`);
+  }
   const publicUrl = env.PUBLIC_URL?.trim() || null;
   if (publicUrl !== null) {
     let parsed: URL | null = null;
@@ -110,6 +120,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     dataDir: path.resolve(cwd, env.DATA_DIR?.trim() || './data'),
     databaseUrl,
     redisUrl,
+    redisShardedPubsub: shardedRaw === 'true' || shardedRaw === '1',
     publicUrl,
     maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
     idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),
