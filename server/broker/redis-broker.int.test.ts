@@ -131,4 +131,47 @@ describe('RedisBroker on Redis', () => {
       await b.close();
     }
   });
+
+  test('frames published in one turn go out batched per topic and arrive one by one, in order, with views and big frames intact', async () => {
+    const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
+    const sender = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
+    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
+    const monitor = new Redis(redisUrl);
+    try {
+      const got: Array<[string, string]> = [];
+      receiver.onFrame((topic, frame) => got.push([topic, Buffer.from(frame as Uint8Array).toString('utf8')]));
+      receiver.subscribe('hub:a');
+      receiver.subscribe('hub:b');
+      await sender.synced();
+      await receiver.synced();
+      const statsBefore = Number(/total_commands_processed:(\d+)/.exec(await monitor.info('stats'))![1]);
+      const sent: Array<[string, string]> = [];
+      const shared = Buffer.from('xxxx["frame in a view"]yyyy', 'utf8');
+      for (let i = 0; i < 200; i++) {
+        const topic = i % 2 === 0 ? 'hub:a' : 'hub:b';
+        const text = `["${i}","é ${i}"]`;
+        sender.publish(topic, i % 3 === 0 ? text : Buffer.from(text, 'utf8'));
+        sent.push([topic, text]);
+      }
+      // A view into a larger buffer: only the viewed bytes are sent, even if the buffer changes afterwards.
+      sender.publish('hub:a', new Uint8Array(shared.buffer, shared.byteOffset + 4, shared.length - 8));
+      shared.fill(0);
+      sent.push(['hub:a', '["frame in a view"]']);
+      // A frame bigger than one batch goes out by itself, still in order.
+      const big = `["${'z'.repeat(300 * 1024)}"]`;
+      sender.publish('hub:b', big);
+      sent.push(['hub:b', big]);
+      await eventually(() => got.length === sent.length, `${sent.length} frames`);
+      const order = (topic: string, list: Array<[string, string]>) => list.filter(([t]) => t === topic).map(([, f]) => f);
+      assert.deepEqual(order('hub:a', got), order('hub:a', sent));
+      assert.deepEqual(order('hub:b', got), order('hub:b', sent));
+      // 202 frames took far fewer than 202 PUBLISH commands.
+      const statsAfter = Number(/total_commands_processed:(\d+)/.exec(await monitor.info('stats'))![1]);
+      assert.ok(statsAfter - statsBefore < 20, `${statsAfter - statsBefore} commands for ${sent.length} frames`);
+    } finally {
+      await sender.close();
+      await receiver.close();
+      monitor.disconnect();
+    }
+  });
 });

@@ -5,6 +5,9 @@ import type { Broker, BrokerStatus } from './broker.ts';
 /** Bytes of the node id header at the start of every message this broker publishes. */
 export const NODE_ID_BYTES = 16;
 
+/** A batch is sent before the end of the turn once its frames reach this many bytes. */
+const MAX_BATCH_BYTES = 256 * 1024;
+
 /** Options of {@link RedisBroker}. */
 export interface RedisBrokerOptions {
   /** Redis URL, `redis://[user:pass@]host:port[/db]` or `rediss://…` for TLS. */
@@ -49,10 +52,17 @@ export interface RedisBrokerStatus extends BrokerStatus {
  * Two connections: one publishes, one is in subscriber mode. Topic `t` is
  * Redis channel `channelPrefix + t`; each node subscribes to a channel once,
  * whatever the number of `subscribe(t)` calls, and unsubscribes on
- * `unsubscribe(t)`. A message is the publishing node's 16-byte id followed
- * by the frame's UTF-8 bytes; Redis delivers a node's own publishes to its
- * own subscriber connection too, and those are dropped by comparing the id.
- * Frames from other nodes reach the `onFrame` handler as bytes (a `Buffer`).
+ * `unsubscribe(t)`.
+ *
+ * Batching: frames published on one topic during one event-loop turn go out
+ * as ONE Redis message at the end of the turn (`setImmediate`), so under load
+ * a node sends one PUBLISH per busy room per turn instead of one per frame,
+ * and all of a turn's PUBLISHes leave in one write (ioredis auto-pipelining).
+ * A message is the publishing node's 16-byte id followed by one or more
+ * frames, each as a 4-byte big-endian length and the frame's UTF-8 bytes.
+ * Redis delivers a node's own publishes to its own subscriber connection
+ * too, and those are dropped by comparing the id. Frames from other nodes
+ * reach the `onFrame` handler one by one, in order, as bytes (`Buffer`s).
  *
  * Outages: ioredis reconnects by itself and, with `autoResubscribe` (on),
  * subscribes the subscriber connection to every current channel again.
@@ -74,6 +84,10 @@ export class RedisBroker implements Broker {
   private dropped = 0;
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
+  /** Frames waiting for the end of this turn, per topic, in publish order. */
+  private batch = new Map<string, Buffer[]>();
+  private batchBytes = 0;
+  private flushScheduled = false;
 
   /**
    * Opens the two connections (asynchronously; commands issued before they
@@ -97,7 +111,7 @@ export class RedisBroker implements Broker {
       // Retry quickly at first, then every second at most: an outage ends as soon as Redis is back.
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
     };
-    this.pub = new Redis(opts.url, { ...common, connectionName: `plexus-pub-${nodeId}` });
+    this.pub = new Redis(opts.url, { ...common, connectionName: `plexus-pub-${nodeId}`, enableAutoPipelining: true });
     this.sub = new Redis(opts.url, { ...common, connectionName: `plexus-sub-${nodeId}`, autoResubscribe: true });
     this.pub.on('error', onError);
     this.sub.on('error', onError);
@@ -115,13 +129,42 @@ export class RedisBroker implements Broker {
       this.dropped++;
       return;
     }
-    const body = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : frame;
-    const message = Buffer.concat([this.header, body]);
-    const channel = this.prefix + topic;
-    const sent = this.sharded ? this.pub.spublish(channel, message) : this.pub.publish(channel, message);
-    sent.catch(() => {
-      this.dropped++;
-    });
+    const body = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
+    // Copied now: the caller may reuse its buffer once publish returns.
+    const entry = Buffer.allocUnsafe(4 + body.length);
+    entry.writeUInt32BE(body.length, 0);
+    body.copy(entry, 4);
+    const list = this.batch.get(topic);
+    if (list) list.push(entry);
+    else this.batch.set(topic, [entry]);
+    this.batchBytes += entry.length;
+    if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
+    else if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Sends every batched topic as one Redis message each. */
+  private flush(): void {
+    this.flushScheduled = false;
+    if (this.batch.size === 0) return;
+    const batch = this.batch;
+    this.batch = new Map();
+    this.batchBytes = 0;
+    if (this.closed) return;
+    if (this.pub.status !== 'ready') {
+      for (const list of batch.values()) this.dropped += list.length;
+      return;
+    }
+    for (const [topic, list] of batch) {
+      const message = Buffer.concat([this.header, ...list]);
+      const channel = this.prefix + topic;
+      const sent = this.sharded ? this.pub.spublish(channel, message) : this.pub.publish(channel, message);
+      sent.catch(() => {
+        this.dropped += list.length;
+      });
+    }
   }
 
   /** Subscribes this node to `topic` (channel `prefix + topic`). A second call for the same topic does nothing. */
@@ -191,6 +234,7 @@ export class RedisBroker implements Broker {
   /** Closes both connections (QUIT, or disconnect when not connected); no frame is delivered afterwards. */
   async close(): Promise<void> {
     if (this.closed) return;
+    this.flush();
     this.closed = true;
     this.topics.clear();
     this.handler = () => {};
@@ -203,7 +247,14 @@ export class RedisBroker implements Broker {
     const topic = channel.toString('utf8', this.prefixBytes);
     // A message that was in flight when unsubscribe() was called.
     if (!this.topics.has(topic)) return;
-    this.handler(topic, message.subarray(NODE_ID_BYTES));
+    let at = NODE_ID_BYTES;
+    while (at + 4 <= message.length) {
+      const length = message.readUInt32BE(at);
+      const end = at + 4 + length;
+      if (end > message.length) return; // truncated: not from a Plexus node
+      this.handler(topic, message.subarray(at + 4, end));
+      at = end;
+    }
   }
 }
 
