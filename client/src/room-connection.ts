@@ -288,7 +288,7 @@ export class RoomConnection {
    * joins the room on the new node first, so our presence key never empties
    * on others' pages (an empty key makes their NAF delete our avatar and
    * every object we created, including ones they now own), and leaves once
-   * the moved hub channel has re-joined. When no other node answers, stay:
+   * the moved hub channel has re-joined and received its `presence_state`. When no other node answers, stay:
    * the node closes us and the reconnect path takes over.
    */
   private moveForDeploy(): void {
@@ -312,11 +312,17 @@ export class RoomConnection {
     }
     this.pointAt(node);
     this.deployMoves++;
-    const offJoined = this.joined.on(() => done());
+    // Close the bridge when the moved channel's presence_state arrives, not at its join reply: the
+    // server tracks the re-joined channel after replying and sends the others its join diff in the
+    // same turn as this presence_state, so the bridge's leave diff can only come after it.
+    const stateRef = this.channel.on('presence_state', () => done());
     const offFailed = this.failed.on(() => done());
     const timer = setTimeout(() => done(), BRIDGE_MAX_MS);
+    let finished = false;
     const done = (): void => {
-      offJoined();
+      if (finished) return;
+      finished = true;
+      this.channel.off('presence_state', stateRef);
       offFailed();
       clearTimeout(timer);
       closeBridge();

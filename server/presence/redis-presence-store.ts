@@ -120,8 +120,9 @@ export class RedisPresenceStore implements PresenceStore {
     // On every (re)connection make Redis hold exactly this node's entries: a restarted Redis may have
     // lost them, and while it was away members came and went here without reaching it.
     this.redis.on('ready', () => {
+      const reconnect = this.everReady;
       this.everReady = true;
-      void this.restore().catch((e: Error) => this.onError(e));
+      void this.restore(reconnect).catch((e: Error) => this.onError(e));
     });
     // Queued first on the connection, so it precedes any track().
     void this.redis.set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs).catch((e: Error) => this.onError(e));
@@ -248,10 +249,10 @@ export class RedisPresenceStore implements PresenceStore {
   /**
    * Makes Redis hold exactly this node's entries, atomically: removes every
    * entry Redis has for this node, writes back the ones this node holds, and
-   * sets its liveness key. Runs on every (re)connection; then tells the
-   * {@link onResync} handlers. Idempotent.
+   * sets its liveness key. Runs on every (re)connection; after a reconnection
+   * (`notify`) it then tells the {@link onResync} handlers. Idempotent.
    */
-  async restore(): Promise<void> {
+  async restore(notify = true): Promise<void> {
     if (this.closed) return;
     const m = this.redis.multi().eval(REAP, 0, this.prefix, this.nodeId, '1').set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs);
     for (const [topic, fields] of this.own) {
@@ -259,6 +260,7 @@ export class RedisPresenceStore implements PresenceStore {
     }
     if (this.own.size > 0) m.sadd(this.prefix + 'nodes', this.nodeId);
     await m.exec();
+    if (!notify) return;
     for (const h of this.resyncHandlers) {
       try {
         h();
