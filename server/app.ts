@@ -86,17 +86,17 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     (config.redisUrl
       ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
-  // With Redis, presence is cluster-wide under the same node id as the broker.
+  // With Redis, presence and the node directory use the broker's node id (32 hex digits).
+  const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;
   const presence: PresenceStore =
     deps.presence ??
     (config.redisUrl
       ? new RedisPresenceStore({
           url: config.redisUrl,
-          nodeId: /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined,
+          nodeId,
           onError: (err) => log.warn({ err: err.message }, 'redis presence error'),
         })
       : new MemoryPresenceStore());
-  const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;
   const directory: NodeDirectory =
     deps.directory ??
     (config.redisUrl && nodeId

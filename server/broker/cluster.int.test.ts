@@ -8,15 +8,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { createTestDatabase, startPostgres, type PostgresServer } from '../../ops/dev/postgres.ts';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
-import { RawClient, type Frame } from '../test-support/raw-client.ts';
+import { startClusterServices, type ClusterServices } from '../test-support/cluster-services.ts';
+import { presenceView, RawClient, type Frame } from '../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../test-support/test-server.ts';
 import { RedisBroker } from './redis-broker.ts';
 
-let pgServer: PostgresServer | null = null;
-let redisServer: RedisServer | null = null;
-let db: { url: string; drop(): Promise<void> };
+let services: ClusterServices;
 let node1: TestServer;
 let node2: TestServer;
 let node3: TestServer;
@@ -24,22 +21,12 @@ let redisUrl: string;
 const clients: RawClient[] = [];
 
 before(async () => {
-  let pgUrl = process.env.TEST_DATABASE_URL;
-  if (!pgUrl) {
-    pgServer = await startPostgres();
-    pgUrl = pgServer.url;
-  }
-  if (process.env.TEST_REDIS_URL) {
-    redisUrl = process.env.TEST_REDIS_URL;
-  } else {
-    redisServer = await startRedis();
-    redisUrl = redisServer.url;
-  }
-  db = await createTestDatabase(pgUrl);
-  // The first node migrates the database; the second starts on the migrated one.
-  node1 = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redisUrl } });
-  node2 = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redisUrl } });
-  node3 = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redisUrl } });
+  services = await startClusterServices();
+  redisUrl = services.redisUrl;
+  // The first node migrates the database; the others start on the migrated one.
+  node1 = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redisUrl } });
+  node2 = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redisUrl } });
+  node3 = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redisUrl } });
 });
 
 after(async () => {
@@ -47,9 +34,7 @@ after(async () => {
   await node1?.stop();
   await node2?.stop();
   await node3?.stop();
-  await db?.drop();
-  await redisServer?.stop();
-  await pgServer?.stop();
+  await services?.stop();
 });
 
 const isEvent = (event: string) => (f: Frame) => f[3] === event;
@@ -154,17 +139,7 @@ test('a session resumes on another node: reconnecting to node 2 with the session
   const diffsAboutA = watcher.c.frames.filter((f) => f[3] === 'presence_diff' && (f[4].joins[a.sessionId] || f[4].leaves[a.sessionId]));
   assert.equal(diffsAboutA.length, 3, 'join on node 1, leave, join on node 2: one diff each');
   // The watcher's view has exactly one entry for A.
-  let view: Record<string, { metas: unknown[] }> = JSON.parse(JSON.stringify(watcher.c.frames.find(isEvent('presence_state'))![4]));
-  for (const d of watcher.c.frames.filter(isEvent('presence_diff'))) {
-    for (const [k, v] of Object.entries(d[4].joins as Record<string, { metas: unknown[] }>)) view[k] = { metas: [...(view[k]?.metas ?? []), ...v.metas] };
-    for (const [k, v] of Object.entries(d[4].leaves as Record<string, { metas: Array<{ phx_ref: string }> }>)) {
-      const refs = new Set(v.metas.map((m) => m.phx_ref));
-      const left = (view[k]?.metas ?? []).filter((m) => !refs.has((m as { phx_ref: string }).phx_ref));
-      if (left.length) view[k] = { metas: left };
-      else delete view[k];
-    }
-  }
-  assert.equal(view[a.sessionId]?.metas.length, 1);
+  assert.equal(presenceView(watcher.c.frames).get(a.sessionId)?.length, 1);
 
   // A token that does not verify gets a fresh session_id, not an error.
   const stranger = await member(node2.url, topic, 'Forger', '&session_token=not-a-token');
@@ -172,7 +147,7 @@ test('a session resumes on another node: reconnecting to node 2 with the session
 });
 
 test('a draining node is not handed out by /api/v1/meta, and a node that has shut down is not listed', async () => {
-  const extra = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redisUrl, SHUTDOWN_GRACE_SECONDS: '3' } });
+  const extra = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redisUrl, SHUTDOWN_GRACE_SECONDS: '3' } });
   const port = portOf(extra);
   assert.ok((await meta(node1)).body.nodes.some((n) => n.phx_port === port));
   // A client on `ret` keeps the node draining (it waits for the client to move) for up to 3 s.

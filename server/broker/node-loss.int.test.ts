@@ -8,14 +8,11 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startServer, type RunningServer } from '../../e2e/harness.ts';
-import { createTestDatabase, startPostgres, type PostgresServer } from '../../ops/dev/postgres.ts';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
+import { startClusterServices, type ClusterServices } from '../test-support/cluster-services.ts';
 import { presenceView, RawClient } from '../test-support/raw-client.ts';
 import { createRoom } from '../test-support/test-server.ts';
 
-let pgServer: PostgresServer | null = null;
-let redisServer: RedisServer | null = null;
-let db: { url: string; drop(): Promise<void> };
+let services: ClusterServices;
 let node1: RunningServer;
 let node2: RunningServer;
 const clients: RawClient[] = [];
@@ -27,18 +24,8 @@ interface Meta {
 }
 
 before(async () => {
-  let pgUrl = process.env.TEST_DATABASE_URL;
-  if (!pgUrl) {
-    pgServer = await startPostgres();
-    pgUrl = pgServer.url;
-  }
-  let redisUrl = process.env.TEST_REDIS_URL;
-  if (!redisUrl) {
-    redisServer = await startRedis();
-    redisUrl = redisServer.url;
-  }
-  db = await createTestDatabase(pgUrl);
-  const env = { REDIS_URL: redisUrl, DATABASE_URL: db.url, SHUTDOWN_GRACE_SECONDS: '0' };
+  services = await startClusterServices();
+  const env = { REDIS_URL: services.redisUrl, DATABASE_URL: services.databaseUrl, SHUTDOWN_GRACE_SECONDS: '0' };
   // One after the other: the first migrates the database.
   node1 = await startServer({ env });
   node2 = await startServer({ env });
@@ -48,9 +35,7 @@ after(async () => {
   for (const c of clients) c.close();
   await node1?.stop(2000);
   await node2?.stop(2000);
-  await db?.drop();
-  await redisServer?.stop();
-  await pgServer?.stop();
+  await services?.stop();
 });
 
 async function member(baseUrl: string, topic: string, name: string, query = ''): Promise<{ c: RawClient; jr: string; sessionId: string; sessionToken: string; phxRef: () => string }> {

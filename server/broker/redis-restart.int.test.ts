@@ -8,40 +8,32 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createTestDatabase, startPostgres, type PostgresServer } from '../../ops/dev/postgres.ts';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
+import type { RedisServer } from '../../ops/dev/redis.ts';
+import { startClusterServices, type ClusterServices } from '../test-support/cluster-services.ts';
 import { waitUntil } from '../test-support/phoenix-client.ts';
 import { presenceView, RawClient, type Frame } from '../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../test-support/test-server.ts';
 import type { RedisBroker } from './redis-broker.ts';
 
-let pgServer: PostgresServer | null = null;
+let services: ClusterServices;
 let redis: RedisServer;
-let db: { url: string; drop(): Promise<void> };
 let node1: TestServer;
 let node2: TestServer;
 const clients: RawClient[] = [];
 
 before(async () => {
-  let pgUrl = process.env.TEST_DATABASE_URL;
-  if (!pgUrl) {
-    pgServer = await startPostgres();
-    pgUrl = pgServer.url;
-  }
-  db = await createTestDatabase(pgUrl);
   // A Redis of its own: this test restarts it.
-  redis = await startRedis();
-  node1 = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redis.url } });
-  node2 = await startTestServer({ databaseUrl: db.url, env: { REDIS_URL: redis.url } });
+  services = await startClusterServices({ ownRedis: true });
+  redis = services.redis!;
+  node1 = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redis.url } });
+  node2 = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redis.url } });
 });
 
 after(async () => {
   for (const c of clients) c.close();
   await node1?.stop();
   await node2?.stop();
-  await db?.drop();
-  await redis?.stop();
-  await pgServer?.stop();
+  await services?.stop();
 });
 
 const SENDERS = 6;
