@@ -18,6 +18,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PlexusDebugHook } from '../client/src/debug-hook.ts';
 import { createTestDatabase } from '../ops/dev/postgres.ts';
 import { launchChromium, REPO_ROOT, startServer, type RunningServer } from './harness.ts';
+import { describePages, openRoomPage, waitInPage } from './room-pages.ts';
 
 /** Default time to wait for a condition in a page, ms. */
 const WAIT_MS = 20_000;
@@ -42,40 +43,14 @@ after(async () => {
 
 /** Every page's state and every server's log tail, for failure messages. */
 async function describeState(): Promise<string> {
-  const parts: string[] = [];
-  for (const [name, page] of openPages) {
-    if (page.isClosed()) continue;
-    const state = await page
-      .evaluate(() => {
-        const h = (window as unknown as { __plexus?: PlexusDebugHook }).__plexus;
-        if (!h) return 'no __plexus hook';
-        return JSON.stringify({
-          sessionId: h.sessionId,
-          joined: h.joined,
-          entered: h.entered,
-          linkState: h.linkState,
-          joinCount: h.joinCount,
-          socketEndpoint: h.socketEndpoint,
-          clusterNodes: h.clusterNodes(),
-          people: h.people(),
-          entities: h.entities(),
-        });
-      })
-      .catch((err: Error) => `evaluate failed: ${err.message}`);
-    parts.push(`${name}: ${state}`);
-  }
+  const parts = [await describePages(openPages)];
   for (const [name, server] of servers) parts.push(`${name} logs (tail):\n${server.logs().slice(-3000)}`);
   return parts.join('\n');
 }
 
 /** Waits until `fn(arg)`, run in `page`, is truthy and returns it; on timeout fails with `what` and the state of everything. */
-async function until<A, R>(page: Page, what: string, fn: (arg: A) => R, arg: A, timeoutMs = WAIT_MS): Promise<NonNullable<R>> {
-  try {
-    const handle = await page.waitForFunction(fn as (arg: unknown) => R, arg as unknown, { timeout: timeoutMs });
-    return (await handle.jsonValue()) as NonNullable<R>;
-  } catch (err) {
-    throw new Error(`timed out (${timeoutMs} ms) waiting until ${what}: ${(err as Error).message}\n${await describeState()}`);
-  }
+function until<A, R>(page: Page, what: string, fn: (arg: A) => R, arg: A, timeoutMs = WAIT_MS): Promise<NonNullable<R>> {
+  return waitInPage(page, what, fn, arg, timeoutMs, describeState);
 }
 
 /** Polls `fn` until it returns a truthy value (Node side), failing with `what` after `timeoutMs`. */
@@ -96,24 +71,8 @@ async function untilNode<R>(what: string, fn: () => Promise<R>, timeoutMs = WAIT
 }
 
 /** Opens the room page `roomUrl` as `name` in a fresh browser context and waits until the person has entered. */
-async function openRoom(roomUrl: string, name: string): Promise<{ context: BrowserContext; page: Page; sessionId: string }> {
-  const context = await browser!.newContext({ viewport: { width: 1280, height: 720 } });
-  await context.addInitScript({ content: PEER_WATCH_SCRIPT });
-  const page = await context.newPage();
-  openPages.set(name, page);
-  const url = new URL(roomUrl);
-  url.searchParams.set('name', name);
-  await page.goto(url.href);
-  const sessionId = await until(
-    page,
-    `${name} has joined and entered the room`,
-    () => {
-      const h = (window as unknown as { __plexus?: PlexusDebugHook }).__plexus;
-      return h && h.joined && h.entered ? h.sessionId : null;
-    },
-    null,
-  );
-  return { context, page, sessionId };
+function openRoom(roomUrl: string, name: string): Promise<{ context: BrowserContext; page: Page; sessionId: string }> {
+  return openRoomPage(browser!, openPages, roomUrl, name, { initScript: PEER_WATCH_SCRIPT, wait: until });
 }
 
 /** The `#player-avatar` entities owned by `ownerId` that `page` knows. */

@@ -16,6 +16,7 @@ import { after, before, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { PlexusDebugHook } from '../client/src/debug-hook.ts';
 import { launchChromium, REPO_ROOT, startServer, type RunningServer } from './harness.ts';
+import { describePages, openRoomPage, waitInPage } from './room-pages.ts';
 
 /** Default time to wait for a condition in a page, ms. */
 const WAIT_MS = 20_000;
@@ -29,43 +30,17 @@ let browser: Browser;
 /** Open pages by person, for the state dump of a failed wait. */
 const openPages = new Map<string, Page>();
 
-/** What each open page knows (entities, people, held box, hovered box), for failure messages. */
+/** What each open page knows, and the server's log tail, for failure messages. */
 async function describeState(): Promise<string> {
-  const parts: string[] = [];
-  for (const [name, page] of openPages) {
-    if (page.isClosed()) continue;
-    const state = await page
-      .evaluate(() => {
-        const h = (window as unknown as { __plexus?: PlexusDebugHook }).__plexus;
-        if (!h) return 'no __plexus hook';
-        return JSON.stringify({
-          sessionId: h.sessionId,
-          joined: h.joined,
-          entered: h.entered,
-          held: h.held(),
-          hovered: h.hovered(),
-          clockOffsetMs: Math.round(h.serverTimeOffset()),
-          people: h.people(),
-          entities: h.entities(),
-        });
-      })
-      .catch((err: Error) => `evaluate failed: ${err.message}`);
-    parts.push(`${name}: ${state}`);
-  }
-  return `${parts.join('\n')}\nserver logs (tail):\n${server.logs().slice(-4000)}`;
+  return `${await describePages(openPages)}\nserver logs (tail):\n${server.logs().slice(-4000)}`;
 }
 
 /**
  * Waits until `fn(arg)`, run in `page`, returns a truthy value, and returns
  * that value. On timeout, fails with `what` and a dump of every page's state.
  */
-async function until<A, R>(page: Page, what: string, fn: (arg: A) => R, arg: A, timeoutMs = WAIT_MS): Promise<NonNullable<R>> {
-  try {
-    const handle = await page.waitForFunction(fn as (arg: unknown) => R, arg as unknown, { timeout: timeoutMs });
-    return (await handle.jsonValue()) as NonNullable<R>;
-  } catch (err) {
-    throw new Error(`timed out (${timeoutMs} ms) waiting until ${what}: ${(err as Error).message}\n${await describeState()}`);
-  }
+function until<A, R>(page: Page, what: string, fn: (arg: A) => R, arg: A, timeoutMs = WAIT_MS): Promise<NonNullable<R>> {
+  return waitInPage(page, what, fn, arg, timeoutMs, describeState);
 }
 
 before(async () => {
@@ -80,23 +55,9 @@ after(async () => {
 
 /** Opens the room as `name` in a fresh browser context and waits until the person has entered. */
 async function openRoom(roomUrl: string, name: string): Promise<{ context: BrowserContext; page: Page; sessionId: string }> {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 720 } });
-  const page = await context.newPage();
-  openPages.set(name, page);
-  const url = new URL(roomUrl);
-  url.searchParams.set('name', name);
-  await page.goto(url.href);
-  const sessionId = await until(
-    page,
-    `${name} has joined and entered the room`,
-    () => {
-      const h = (window as unknown as { __plexus?: PlexusDebugHook }).__plexus;
-      return h && h.joined && h.entered ? h.sessionId : null;
-    },
-    null,
-  );
-  assert.ok(sessionId, `${name} has a session_id`);
-  return { context, page, sessionId };
+  const opened = await openRoomPage(browser, openPages, roomUrl, name, { wait: until });
+  assert.ok(opened.sessionId, `${name} has a session_id`);
+  return opened;
 }
 
 /** Waits until `page` knows an avatar owned by `ownerId`. */
