@@ -119,9 +119,11 @@ export class RedisBroker implements Broker {
   }
 
   /**
-   * Publishes `frame` on `topic` to the other nodes. Fire-and-forget: when
-   * the publish connection is not ready, the frame is dropped and counted in
-   * {@link status}; errors go to `onError`.
+   * Publishes `frame` on `topic` to the other nodes: the bytes are copied
+   * now and sent with the topic's other frames of this turn at its end (or
+   * at once when the batch reaches 256 KiB). Fire-and-forget: when the
+   * publish connection is not ready, the frame is dropped and counted in
+   * {@link status}.
    */
   publish(topic: string, frame: string | Uint8Array): void {
     if (this.closed) return;
