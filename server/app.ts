@@ -15,7 +15,7 @@ import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
-import { CloseCodes } from './errors.ts';
+import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
@@ -50,10 +50,12 @@ export interface PlexusServer {
   /** Starts listening on the configured host and port; returns the port. */
   listen(): Promise<number>;
   /**
-   * Stops: no new connections; if sockets are joined to `ret`, a `notice`
-   * `{event: "ret-deploy"}` is pushed there and they get up to
-   * `shutdownGraceSeconds` to leave; then every socket left is closed with
-   * 1001 (so clients reconnect elsewhere), sessions end, database and broker close.
+   * Stops: the node leaves the directory and refuses new sockets (503
+   * `node_draining`) while HTTP keeps answering; if sockets are joined to
+   * `ret`, a `notice` `{event: "ret-deploy"}` is pushed there and they get up
+   * to `shutdownGraceSeconds` to leave; then it stops listening, every socket
+   * left is closed with 1001 (so clients reconnect elsewhere), sessions end,
+   * database and broker close.
    */
   close(): Promise<void>;
 }
@@ -152,6 +154,9 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     router.handler(),
     {
       authorize: async (params) => {
+        if (draining) {
+          throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
+        }
         const fromToken = params.session_token ? await sessionTokens.verify(params.session_token) : null;
         return { sessionId: fromToken ?? randomUUID() };
       },
@@ -220,8 +225,9 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       if (closed) return;
       closed = true;
       for (const t of resyncTimers) clearTimeout(t);
-      transport.stopListening();
-      // Leave the directory first, so /api/v1/meta on other nodes stops naming this one.
+      // Draining: leave the directory, so /api/v1/meta on other nodes stops naming this one, and refuse
+      // new sockets (503), but keep answering HTTP during the grace period, so that the clients told
+      // to move can still ask this node's /api/v1/meta where to go.
       draining = true;
       await directory.refresh();
       // Tell clients on the `ret` channel to move to another node, as Reticulum does before a deploy,
@@ -232,6 +238,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         const deadline = Date.now() + config.shutdownGraceSeconds * 1000;
         while (transport.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       }
+      transport.stopListening();
       transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
       await Promise.all([...sessions].map((s) => s.end()));
       await presence.close?.();

@@ -30,6 +30,8 @@ export const ErrorCodes = {
   HTTP_INVALID_BODY: 'invalid_body',
   HTTP_BODY_TOO_LARGE: 'body_too_large',
   INTERNAL: 'internal_error',
+  /** The node is shutting down and takes no new sockets; ask /api/v1/meta for another. */
+  NODE_DRAINING: 'node_draining',
 } as const;
 
 /** One of the values of {@link ErrorCodes}. */

@@ -471,6 +471,9 @@ export class RoomConnection {
       this.fail({ reason: 'bad_reply', message: 'The server accepted the join but sent no session_id.' });
       return;
     }
+    // The meta fetch at start can fail (e.g. a busy page timing it out): learn the cluster's nodes now,
+    // so that a later failover or ret-deploy move has somewhere to go.
+    if (this.finder.nodes.length === 0) void this.finder.learn();
     const previous = this.sessionId;
     this.sessionId = r.session_id;
     if (typeof r.session_token === 'string') {

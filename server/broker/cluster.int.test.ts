@@ -146,7 +146,7 @@ test('a session resumes on another node: reconnecting to node 2 with the session
   assert.notEqual(stranger.sessionId, a.sessionId);
 });
 
-test('a draining node is not handed out by /api/v1/meta, and a node that has shut down is not listed', async () => {
+test('a draining node is not handed out by /api/v1/meta, answers meta itself, refuses new sockets; a node that has shut down is not listed', async () => {
   const extra = await startTestServer({ databaseUrl: services.databaseUrl, env: { REDIS_URL: redisUrl, SHUTDOWN_GRACE_SECONDS: '3' } });
   const port = portOf(extra);
   assert.ok((await meta(node1)).body.nodes.some((n) => n.phx_port === port));
@@ -159,6 +159,12 @@ test('a draining node is not handed out by /api/v1/meta, and a node that has shu
   const fromOther = (await meta(node1)).body;
   assert.ok(!fromOther.nodes.some((n) => n.phx_port === port), 'a draining node is not listed');
   assert.notEqual(fromOther.phx_port, port);
+  // The draining node still answers meta, naming another node, so its clients learn where to go...
+  const fromDraining = (await meta(extra)).body;
+  assert.notEqual(fromDraining.phx_port, port);
+  assert.ok(fromDraining.nodes.length > 0 && !fromDraining.nodes.some((n) => n.phx_port === port));
+  // ...but it takes no new sockets.
+  await assert.rejects(RawClient.connect(extra.url), /503/);
   await stopping;
   assert.ok(!(await meta(node1)).body.nodes.some((n) => n.phx_port === port), 'a closed node is not listed');
 });
