@@ -173,6 +173,13 @@ describe('RedisBroker on Redis', () => {
       // 202 frames took far fewer than 202 PUBLISH commands.
       const statsAfter = Number(/total_commands_processed:(\d+)/.exec(await monitor.info('stats'))![1]);
       assert.ok(statsAfter - statsBefore < 20, `${statsAfter - statsBefore} commands for ${sent.length} frames`);
+      // A Redis that lost its scripts (restart, SCRIPT FLUSH): the two-topic batch still goes out, in order.
+      await monitor.script('FLUSH');
+      const more: Array<[string, string]> = [['hub:a', '["after flush a"]'], ['hub:b', '["after flush b"]'], ['hub:a', '["after flush a2"]']];
+      for (const [topic, text] of more) sender.publish(topic, text);
+      await eventually(() => got.length === sent.length + more.length, 'the frames published after SCRIPT FLUSH');
+      assert.deepEqual(got.slice(sent.length).sort(), [...more].sort());
+      assert.deepEqual(order('hub:a', got.slice(sent.length)), ['["after flush a"]', '["after flush a2"]']);
     } finally {
       await sender.close();
       await receiver.close();
