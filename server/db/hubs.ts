@@ -17,11 +17,21 @@ export interface HubRecord {
   memberPermissions: number;
   /** Most members in the room at once; null means the server default. */
   roomSize: number | null;
+  /** Account that created the room (or claimed it with the creator assignment token); null when nobody has. */
+  createdByAccountId: string | null;
+  description: string | null;
+  /** Listed publicly (room search) when true. */
+  allowPromotion: boolean;
+  /** Free JSON the room's owners attach (Reticulum `user_data`). */
+  userData: Record<string, unknown> | null;
+  /** URL of the scene (glTF bundle) the room shows; null = the client's default. */
+  sceneUrl: string | null;
   insertedAt: Date;
   updatedAt: Date;
 }
 
-interface HubRow {
+/** A row of the `hubs` table. */
+export interface HubRow {
   hub_id: string | number;
   hub_sid: string;
   name: string;
@@ -29,6 +39,11 @@ interface HubRow {
   entry_mode: EntryMode;
   member_permissions: number;
   room_size: number | null;
+  created_by_account_id: string | number | null;
+  description: string | null;
+  allow_promotion: boolean;
+  user_data: Record<string, unknown> | null;
+  scene_url: string | null;
   inserted_at: Date;
   updated_at: Date;
 }
@@ -64,7 +79,8 @@ export function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-function fromRow(row: HubRow): HubRecord {
+/** A `hubs` row (snake_case, as selected with `*`) as a {@link HubRecord}. */
+export function hubFromRow(row: HubRow): HubRecord {
   return {
     id: String(row.hub_id),
     hubSid: row.hub_sid,
@@ -73,6 +89,11 @@ function fromRow(row: HubRow): HubRecord {
     entryMode: row.entry_mode,
     memberPermissions: row.member_permissions,
     roomSize: row.room_size,
+    createdByAccountId: row.created_by_account_id === null || row.created_by_account_id === undefined ? null : String(row.created_by_account_id),
+    description: row.description ?? null,
+    allowPromotion: row.allow_promotion ?? false,
+    userData: row.user_data ?? null,
+    sceneUrl: row.scene_url ?? null,
     insertedAt: new Date(row.inserted_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -104,7 +125,7 @@ export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord
           creator_assignment_token_hash: hashToken(creatorAssignmentToken),
         } as Partial<HubRow>)
         .returning('*');
-      return { hub: fromRow(row as HubRow), creatorAssignmentToken };
+      return { hub: hubFromRow(row as HubRow), creatorAssignmentToken };
     } catch (err) {
       const isSidCollision = (err as { code?: string; constraint?: string }).code === '23505' && attempt < 5;
       if (!isSidCollision) throw err;
@@ -116,5 +137,5 @@ export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord
 export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord | null> {
   if (!HUB_SID_PATTERN.test(hubSid)) return null;
   const row = await db<HubRow>('hubs').where({ hub_sid: hubSid }).first();
-  return row ? fromRow(row as HubRow) : null;
+  return row ? hubFromRow(row as HubRow) : null;
 }

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import * as createHubs from '../../migrations/20261122000000_create_hubs.ts';
+import * as accountsRolesObjects from '../../migrations/20261122000100_accounts_roles_objects.ts';
 
 /**
  * The migrations, by extension-free name, so that `.ts` (development) and a
@@ -9,6 +10,7 @@ import * as createHubs from '../../migrations/20261122000000_create_hubs.ts';
  */
 const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_hubs': createHubs,
+  '20261122000100_accounts_roles_objects': accountsRolesObjects,
 };
 
 /** A knex migration source over {@link migrations}. */

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { permissionsFor, spawnPermissionFor } from '../../auth/permissions.ts';
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { SessionTokens } from '../../auth/session-token.ts';
+import { rolesOf } from '../../db/hub-roles.ts';
 import { findHubBySid } from '../../db/hubs.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
@@ -11,6 +12,7 @@ import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff
 import { error, FALLBACK, ok } from '../../realtime/channel.ts';
 import { scanStringLiteral } from '../../protocol/frame-scan.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
+import type { AccountRef, AccountTokenVerifier, HubEventHandlers, HubMember } from './hub-member.ts';
 import { hubView } from './hub-view.ts';
 import type { HubCounts } from './hub-view.ts';
 import { describeErrors } from './schemas.ts';
@@ -24,6 +26,10 @@ export interface HubChannelDeps {
   sessionTokens: SessionTokens;
   defaultRoomSize: number;
   log: Logger;
+  /** Verifies `auth_token` join params (signed-in members); without it every member is anonymous. */
+  accounts?: AccountTokenVerifier;
+  /** Handlers of further events (moderation, room rules, objects, sign-in...), by event name. */
+  handlers?: HubEventHandlers;
 }
 
 /** Topic prefix of rooms. */
@@ -75,18 +81,19 @@ const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
  * - `message` goes to everyone with the sender's `session_id`.
  * Every payload is validated; a bad one gets an error reply and changes nothing.
  */
-export class HubChannel implements Channel {
-  private hub: HubRecord | null = null;
+export class HubChannel implements Channel, HubMember {
+  private hubRecord: HubRecord | null = null;
   private meta: PresenceMeta | null = null;
-  private roles: Roles = { owner: false, creator: false, signed_in: false };
-  private permissions: HubPermissions | null = null;
-  private readonly sessionId: string;
+  roles: Roles = { owner: false, creator: false, signed_in: false };
+  private perms: HubPermissions | null = null;
+  account: AccountRef | null = null;
+  readonly sessionId: string;
   /** Presence operations of this channel, run one after another so a leave never overtakes a track or an update. */
   private presenceOps: Promise<unknown> = Promise.resolve();
   private terminated = false;
 
   constructor(
-    private readonly ctx: ChannelContext,
+    readonly ctx: ChannelContext,
     private readonly deps: HubChannelDeps,
   ) {
     this.sessionId = ctx.session.sessionId;
@@ -107,19 +114,25 @@ export class HubChannel implements Channel {
     if (!schemas.joinParams(params)) {
       return error('invalid_payload', `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
     }
-    const p = params as { profile: Record<string, unknown>; context: Record<string, unknown> };
+    const p = params as { profile: Record<string, unknown>; context: Record<string, unknown>; auth_token?: string | null };
     const hub = await findHubBySid(this.deps.db, this.hubSid);
     if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
     if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
-    this.hub = hub;
-    this.permissions = permissionsFor(hub.memberPermissions, this.roles);
+    if (p.auth_token) {
+      const account = this.deps.accounts ? await this.deps.accounts.verify(p.auth_token) : null;
+      if (!account) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
+      this.account = account;
+    }
+    this.hubRecord = hub;
+    this.roles = await rolesOf(this.deps.db, hub, this.account?.accountId ?? null);
+    this.perms = permissionsFor(hub.memberPermissions, this.roles);
     this.meta = {
       phx_ref: '',
       presence: 'lobby',
       profile: p.profile,
       context: p.context,
       roles: this.roles,
-      permissions: this.permissions,
+      permissions: this.perms,
     };
     const counts = countPresence(await this.deps.presence.list(this.ctx.topic));
     return ok({
@@ -185,6 +198,8 @@ export class HubChannel implements Channel {
         return ok();
       }
       default: {
+        const handler = this.deps.handlers?.[event];
+        if (handler && Object.hasOwn(this.deps.handlers!, event)) return handler(this, payload);
         const flag = PRESENCE_FLAG_EVENTS[event];
         if (flag) return this.updateMeta(payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
         return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
@@ -254,7 +269,7 @@ export class HubChannel implements Channel {
       if (needed === undefined) {
         return error('spawn_denied', `Template ${JSON.stringify(data.template.slice(0, 64))} may not be spawned; spawnable templates end in -avatar, -media, -camera, -drawing, -pen or -emoji.`);
       }
-      if (needed !== null && !this.permissions?.[needed]) {
+      if (needed !== null && !this.perms?.[needed]) {
         return error('spawn_denied', `Spawning ${JSON.stringify(data.template.slice(0, 64))} needs the ${needed} permission, which this room does not give you.`, { permission: needed });
       }
       this.ctx.broadcastFrom('naf', { ...envelope, data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
@@ -285,6 +300,43 @@ export class HubChannel implements Channel {
       this.ctx.broadcast('presence_diff', updateDiff(this.sessionId, updated.old, updated.meta));
       return undefined;
     });
+  }
+
+  /** The room (after a successful join). */
+  get hub(): HubRecord {
+    if (!this.hubRecord) throw new Error('HubChannel.hub read before the join succeeded');
+    return this.hubRecord;
+  }
+
+  /** Current permissions (after a successful join). */
+  get permissions(): HubPermissions {
+    if (!this.perms) throw new Error('HubChannel.permissions read before the join succeeded');
+    return this.perms;
+  }
+
+  get presence(): 'lobby' | 'room' {
+    return this.meta?.presence === 'room' ? 'room' : 'lobby';
+  }
+
+  async setAccount(account: AccountRef | null): Promise<void> {
+    this.account = account;
+    await this.refreshRoles();
+  }
+
+  async reloadHub(): Promise<HubRecord> {
+    const hub = await findHubBySid(this.deps.db, this.hubSid);
+    if (hub) this.hubRecord = hub;
+    return this.hub;
+  }
+
+  async refreshRoles(): Promise<boolean> {
+    const roles = await rolesOf(this.deps.db, this.hub, this.account?.accountId ?? null);
+    const perms = permissionsFor(this.hub.memberPermissions, roles);
+    if (JSON.stringify(roles) === JSON.stringify(this.roles) && JSON.stringify(perms) === JSON.stringify(this.perms)) return false;
+    this.roles = roles;
+    this.perms = perms;
+    await this.updateMeta({}, (m) => ({ ...m, roles, permissions: perms }));
+    return true;
   }
 
   terminate(): Promise<void> {

@@ -1,0 +1,69 @@
+import type { HubPermissions, Roles } from '../../auth/permissions.ts';
+import type { HubRecord } from '../../db/hubs.ts';
+import type { ChannelContext, Reply } from '../../realtime/channel.ts';
+
+/** A signed-in account as the hub channel knows it. */
+export interface AccountRef {
+  /** `accounts.account_id` (bigint as a decimal string). */
+  accountId: string;
+  isAdmin: boolean;
+}
+
+/**
+ * Verifies the account token a client sends as the join param `auth_token`
+ * or in `sign_in {token}` (Reticulum's Guardian auth token,
+ * reference/reticulum.md §3.4).
+ */
+export interface AccountTokenVerifier {
+  /**
+   * @returns the account, or null when the token is invalid, expired, revoked
+   *   (issued before `accounts.min_token_issued_at`) or the account is disabled
+   */
+  verify(token: string): Promise<AccountRef | null>;
+}
+
+/**
+ * One joined member of a room, as the hub channel's event handlers see it
+ * (server/channels/hub/*.ts modules). Everything here is this member's view
+ * on this node.
+ */
+export interface HubMember {
+  /** The channel context: push to this member, broadcast to the room. */
+  readonly ctx: ChannelContext;
+  readonly sessionId: string;
+  /** The room as last read from the database (refreshed by {@link reloadHub}). */
+  readonly hub: HubRecord;
+  /** The signed-in account, or null for an anonymous member. */
+  readonly account: AccountRef | null;
+  /** Current roles (creator, owner, signed_in). */
+  readonly roles: Roles;
+  /** Current permissions (roles plus the room's member permissions). */
+  readonly permissions: HubPermissions;
+  /** Presence meta `presence`: `lobby` until `events:entered`, then `room`. */
+  readonly presence: 'lobby' | 'room';
+  /**
+   * Sets or clears the signed-in account, then re-derives roles and
+   * permissions (see {@link refreshRoles}).
+   */
+  setAccount(account: AccountRef | null): Promise<void>;
+  /** Reads the room again from the database (after `update_hub`, `close_hub`...). */
+  reloadHub(): Promise<HubRecord>;
+  /**
+   * Re-derives roles (creator = the room's `created_by_account_id`, owner =
+   * creator or a `hub_role_memberships` row) and permissions from the
+   * database; when they changed, updates this member's presence meta (one
+   * `presence_diff`). Returns true when something changed.
+   */
+  refreshRoles(): Promise<boolean>;
+}
+
+/**
+ * Handles one incoming event of the hub channel for one member. It must
+ * validate `payload` itself (ajv) and check the member's permissions; a
+ * denied or invalid event gets an error reply and changes nothing.
+ * @returns a reply to the push (`undefined` sends none)
+ */
+export type HubEventHandler = (member: HubMember, payload: unknown) => Reply | undefined | Promise<Reply | undefined>;
+
+/** Event name → handler; modules export one of these and app.ts merges them into the hub channel. */
+export type HubEventHandlers = Record<string, HubEventHandler>;
