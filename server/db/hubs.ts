@@ -139,3 +139,9 @@ export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord 
   const row = await db<HubRow>('hubs').where({ hub_sid: hubSid }).first();
   return row ? hubFromRow(row as HubRow) : null;
 }
+
+/** True when `token` is the room's creator assignment token (compared by hash). */
+export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: string): Promise<boolean> {
+  const row = (await db('hubs').where({ hub_id: hubId }).first('creator_assignment_token_hash')) as { creator_assignment_token_hash: string | null } | undefined;
+  return !!row?.creator_assignment_token_hash && row.creator_assignment_token_hash === hashToken(token);
+}

@@ -4,7 +4,7 @@ import { permissionsFor, spawnPermissionFor } from '../../auth/permissions.ts';
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { SessionTokens } from '../../auth/session-token.ts';
 import { rolesOf } from '../../db/hub-roles.ts';
-import { findHubBySid } from '../../db/hubs.ts';
+import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
 import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts';
@@ -87,6 +87,8 @@ export class HubChannel implements Channel, HubMember {
   roles: Roles = { owner: false, creator: false, signed_in: false };
   private perms: HubPermissions | null = null;
   account: AccountRef | null = null;
+  /** The session presented the room's creator_assignment_token (join param): creator without an account. */
+  private holdsCreatorToken = false;
   readonly sessionId: string;
   /** Presence operations of this channel, run one after another so a leave never overtakes a track or an update. */
   private presenceOps: Promise<unknown> = Promise.resolve();
@@ -114,7 +116,7 @@ export class HubChannel implements Channel, HubMember {
     if (!schemas.joinParams(params)) {
       return error('invalid_payload', `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
     }
-    const p = params as { profile: Record<string, unknown>; context: Record<string, unknown>; auth_token?: string | null };
+    const p = params as { profile: Record<string, unknown>; context: Record<string, unknown>; auth_token?: string | null; creator_assignment_token?: string | null };
     const hub = await findHubBySid(this.deps.db, this.hubSid);
     if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
     if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
@@ -123,8 +125,14 @@ export class HubChannel implements Channel, HubMember {
       if (!account) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
       this.account = account;
     }
+    if (p.creator_assignment_token) {
+      if (!(await isCreatorAssignmentToken(this.deps.db, hub.id, p.creator_assignment_token))) {
+        return error('invalid_token', 'The creator_assignment_token is not this room\'s; join without it, or use the token POST /api/v1/hubs returned for this room.');
+      }
+      this.holdsCreatorToken = true;
+    }
     this.hubRecord = hub;
-    this.roles = await rolesOf(this.deps.db, hub, this.account?.accountId ?? null);
+    this.roles = await this.deriveRoles();
     this.perms = permissionsFor(hub.memberPermissions, this.roles);
     this.meta = {
       phx_ref: '',
@@ -318,6 +326,13 @@ export class HubChannel implements Channel, HubMember {
     return this.meta?.presence === 'room' ? 'room' : 'lobby';
   }
 
+  /** Roles from the database, plus creator for a holder of the creator assignment token. */
+  private async deriveRoles(): Promise<Roles> {
+    const roles = await rolesOf(this.deps.db, this.hub, this.account?.accountId ?? null);
+    if (this.holdsCreatorToken) return { ...roles, creator: true, owner: true };
+    return roles;
+  }
+
   async setAccount(account: AccountRef | null): Promise<void> {
     this.account = account;
     await this.refreshRoles();
@@ -330,13 +345,19 @@ export class HubChannel implements Channel, HubMember {
   }
 
   async refreshRoles(): Promise<boolean> {
-    const roles = await rolesOf(this.deps.db, this.hub, this.account?.accountId ?? null);
+    const roles = await this.deriveRoles();
     const perms = permissionsFor(this.hub.memberPermissions, roles);
     if (JSON.stringify(roles) === JSON.stringify(this.roles) && JSON.stringify(perms) === JSON.stringify(this.perms)) return false;
     this.roles = roles;
     this.perms = perms;
     await this.updateMeta({}, (m) => ({ ...m, roles, permissions: perms }));
     return true;
+  }
+
+  async roomChanged(): Promise<void> {
+    // Cluster-wide delivery comes with the moderation control channel; for now this member only.
+    await this.reloadHub();
+    await this.refreshRoles();
   }
 
   terminate(): Promise<void> {

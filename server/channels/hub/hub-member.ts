@@ -55,6 +55,13 @@ export interface HubMember {
    * `presence_diff`). Returns true when something changed.
    */
   refreshRoles(): Promise<boolean>;
+  /**
+   * After a change to the room's row (`update_hub`, `close_hub`, PATCH...):
+   * every member of the room on every node reloads the room and re-derives
+   * its permissions (presence metas follow). Call it after the database
+   * write and before broadcasting `hub_refresh`.
+   */
+  roomChanged(): Promise<void>;
 }
 
 /**

@@ -20,6 +20,7 @@ const joinParams = {
     perms_token: { type: ['string', 'null'] },
     bot_access_key: { type: ['string', 'null'] },
     hub_invite_id: { type: ['string', 'null'] },
+    creator_assignment_token: { type: ['string', 'null'], maxLength: 128 },
   },
 } as const;
 
