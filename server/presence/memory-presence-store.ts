@@ -26,6 +26,23 @@ export class MemoryPresenceStore implements PresenceStore {
     return { old, meta: full };
   }
 
+  async updateIfRoomBelow(topic: string, key: string, phxRef: string, meta: NewPresenceMeta, limit: number): Promise<{ old: PresenceMeta; meta: PresenceMeta } | 'full' | null> {
+    const keys = this.topics.get(topic);
+    if (!keys?.get(key)?.has(phxRef)) return null;
+    let inRoom = 0;
+    for (const [k, metas] of keys) {
+      if (k === key) continue;
+      for (const m of metas.values()) {
+        if (m.presence === 'room') {
+          inRoom++;
+          break;
+        }
+      }
+    }
+    if (inRoom >= limit) return 'full';
+    return this.update(topic, key, phxRef, meta);
+  }
+
   async untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null> {
     const keys = this.topics.get(topic);
     const metas = keys?.get(key);

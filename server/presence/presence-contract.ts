@@ -113,5 +113,36 @@ export function presenceContract(name: string, factory: PresenceStoreFactory): v
       assert.deepEqual(await s.list('hub:a'), {});
       assert.deepEqual(await s.list('hub:b'), entries(['sess1', b]));
     });
+
+    test('updateIfRoomBelow lets keys into the room until the limit, refuses the next with full, and never counts the key itself', async () => {
+      const s = await make();
+      const metas = await Promise.all(['k1', 'k2', 'k3'].map((k) => s.track('hub:cap', k, { presence: 'lobby' })));
+      const enter = (k: string, ref: string) => s.updateIfRoomBelow('hub:cap', k, ref, { presence: 'room' }, 2);
+      const r1 = await enter('k1', metas[0]!.phx_ref);
+      assert.ok(r1 && r1 !== 'full');
+      const r2 = await enter('k2', metas[1]!.phx_ref);
+      assert.ok(r2 && r2 !== 'full');
+      assert.equal(await enter('k3', metas[2]!.phx_ref), 'full');
+      // The refused key is unchanged: still in the lobby under its old phx_ref.
+      assert.deepEqual((await s.list('hub:cap')).k3, { metas: [metas[2]] });
+      // A key already in the room may update its meta at the limit (it does not count itself).
+      const again = await s.updateIfRoomBelow('hub:cap', 'k1', (r1 as { meta: { phx_ref: string } }).meta.phx_ref, { presence: 'room', typing: true }, 2);
+      assert.ok(again && again !== 'full');
+      // A leave frees a seat.
+      await s.untrack('hub:cap', 'k2', (r2 as { meta: { phx_ref: string } }).meta.phx_ref);
+      const r3 = await enter('k3', metas[2]!.phx_ref);
+      assert.ok(r3 && r3 !== 'full');
+      assert.equal(await s.updateIfRoomBelow('hub:cap', 'k9', 'nope', { presence: 'room' }, 2), null);
+    });
+
+    test('updateIfRoomBelow under 30 concurrent entries admits exactly the limit', async () => {
+      const s = await make();
+      const metas = await Promise.all(Array.from({ length: 30 }, (_, i) => s.track('hub:race', `r${i}`, { presence: 'lobby' })));
+      const results = await Promise.all(metas.map((m, i) => s.updateIfRoomBelow('hub:race', `r${i}`, m.phx_ref, { presence: 'room' }, 7)));
+      assert.equal(results.filter((r) => r && r !== 'full').length, 7);
+      assert.equal(results.filter((r) => r === 'full').length, 23);
+      const inRoom = Object.values(await s.list('hub:race')).filter((e) => e.metas.some((m) => m.presence === 'room'));
+      assert.equal(inRoom.length, 7);
+    });
   });
 }

@@ -16,6 +16,15 @@ export interface PresenceStore {
    * @returns the old and new metas, or null when `phxRef` is not tracked
    */
   update(topic: string, key: string, phxRef: string, meta: NewPresenceMeta): Promise<{ old: PresenceMeta; meta: PresenceMeta } | null>;
+  /**
+   * {@link update}, but only while fewer than `limit` presence keys on
+   * `topic` other than `key` have a meta with `presence: "room"`; atomic for
+   * the whole store (in a cluster: across every node), so concurrent entries
+   * never push the room past `limit`. Used for room_size on entry.
+   * @returns the old and new metas; `'full'` when the room is at the limit
+   *   (nothing changed); null when `phxRef` is not tracked
+   */
+  updateIfRoomBelow(topic: string, key: string, phxRef: string, meta: NewPresenceMeta, limit: number): Promise<{ old: PresenceMeta; meta: PresenceMeta } | 'full' | null>;
   /** Removes the meta `phxRef` of `key`; returns it, or null when it was not tracked. */
   untrack(topic: string, key: string, phxRef: string): Promise<PresenceMeta | null>;
   /** Everyone present on `topic`, as the `presence_state` payload. */

@@ -57,6 +57,37 @@ return out
 `;
 
 /**
+ * Replaces field ARGV[3] of hash KEYS[1] by field ARGV[4] = ARGV[5] only when
+ * fewer than ARGV[6] presence keys other than ARGV[2] have a live meta with
+ * presence "room" (liveness keys `ARGV[1] .. 'node:' .. nodeId`). Returns
+ * 'ok', 'full', or 'gone' when the old field is missing. Atomic, so
+ * concurrent entries on several nodes never exceed the limit.
+ */
+const UPDATE_IF_ROOM_BELOW = `
+local prefix, key, oldField, newField, value, limit = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], tonumber(ARGV[6])
+if redis.call('HEXISTS', KEYS[1], oldField) == 0 then return 'gone' end
+local all = redis.call('HGETALL', KEYS[1])
+local alive, inRoom, seen = {}, 0, {}
+for i = 1, #all, 2 do
+  local field = all[i]
+  local bar = string.find(field, '|', 1, true)
+  local node = string.sub(field, 1, bar - 1)
+  if alive[node] == nil then alive[node] = redis.call('EXISTS', prefix .. 'node:' .. node) == 1 end
+  if alive[node] then
+    local entry = cjson.decode(all[i + 1])
+    if entry.key ~= key and not seen[entry.key] and entry.meta.presence == 'room' then
+      seen[entry.key] = true
+      inRoom = inRoom + 1
+    end
+  end
+end
+if inRoom >= limit then return 'full' end
+redis.call('HDEL', KEYS[1], oldField)
+redis.call('HSET', KEYS[1], newField, value)
+return 'ok'
+`;
+
+/**
  * A {@link PresenceStore} shared by the nodes of a cluster through Redis:
  * `list(topic)` returns the members on every node.
  *
@@ -154,6 +185,33 @@ export class RedisPresenceStore implements PresenceStore {
     this.forget(topic, oldField);
     this.remember(topic, field, value);
     await this.mirror((m) => m.hdel(this.topicKey(topic), oldField).hset(this.topicKey(topic), field, value));
+    return { old: (JSON.parse(oldValue) as Stored).meta, meta: full };
+  }
+
+  /**
+   * {@link update} under a room limit, decided atomically in Redis (one Lua
+   * script over the topic's hash). While Redis is unreachable the limit is
+   * checked against this node's members only.
+   */
+  async updateIfRoomBelow(topic: string, key: string, phxRef: string, meta: NewPresenceMeta, limit: number): Promise<{ old: PresenceMeta; meta: PresenceMeta } | 'full' | null> {
+    const oldField = this.field(key, phxRef);
+    const oldValue = this.own.get(topic)?.get(oldField);
+    if (oldValue === undefined) return null;
+    if (this.everReady && this.redis.status !== 'ready') {
+      const others = Object.entries(this.listOwn(topic)).filter(([k, e]) => k !== key && e.metas.some((m) => m.presence === 'room'));
+      if (others.length >= limit) return 'full';
+      return this.update(topic, key, phxRef, meta);
+    }
+    const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
+    const field = this.field(key, full.phx_ref);
+    const value = JSON.stringify({ key, meta: full } satisfies Stored);
+    const result = (await this.redis.eval(UPDATE_IF_ROOM_BELOW, 1, this.topicKey(topic), this.prefix, key, oldField, field, value, String(limit))) as string;
+    if (result === 'full') return 'full';
+    // 'gone': Redis lost the entry (restarted); this node's copy is the truth, restore() puts it back.
+    if (this.own.get(topic)?.get(oldField) === undefined) return null;
+    this.forget(topic, oldField);
+    this.remember(topic, field, value);
+    if (result === 'gone') await this.mirror((m) => m.hset(this.topicKey(topic), field, value));
     return { old: (JSON.parse(oldValue) as Stored).meta, meta: full };
   }
 

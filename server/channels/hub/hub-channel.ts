@@ -185,7 +185,7 @@ export class HubChannel implements Channel, HubMember {
           const entryDisplayType = (payload as Record<string, unknown>).entryDisplayType;
           if (typeof entryDisplayType === 'string' && entryDisplayType !== 'Screen') context.hmd = true;
           return { ...m, presence: 'room', context };
-        });
+        }, true);
       case 'events:entering':
         return this.updateMeta(payload, (m) => ({ ...m, context: { ...(m.context as object), entering: true } }));
       case 'events:entering_cancelled':
@@ -296,17 +296,27 @@ export class HubChannel implements Channel, HubMember {
   }
 
   /** Replaces this session's meta and broadcasts ONE diff (leave old + join new). */
-  private updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta): Reply | Promise<Reply | undefined> {
+  private updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta, enters = false): Reply | Promise<Reply | undefined> {
     if (!this.deps.schemas.object(payload)) return error('invalid_payload', 'The payload must be a JSON object (or null).');
     return this.serial(async () => {
       const current = this.meta;
       if (!current?.phx_ref || this.terminated) return undefined;
       const { phx_ref, phx_ref_prev: _prev, ...rest } = current;
-      const updated = await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, change(rest));
+      const next = change(rest);
+      // room_size is enforced when a member enters (lobby → room); owners may always enter (as Hubs' canEnterRoom).
+      const limited = enters && current.presence !== 'room' && !this.perms?.update_hub;
+      const limit = this.hubRecord?.roomSize ?? this.deps.defaultRoomSize;
+      const updated = limited
+        ? await this.deps.presence.updateIfRoomBelow(this.ctx.topic, this.sessionId, phx_ref, next, limit)
+        : await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, next);
+      if (updated === 'full') {
+        return error('room_full', `The room is full: ${limit} people are in it (room_size). Wait in the lobby and try again when someone leaves.`, { room_size: limit });
+      }
       if (!updated) return undefined;
       this.meta = updated.meta;
       this.ctx.broadcast('presence_diff', updateDiff(this.sessionId, updated.old, updated.meta));
-      return undefined;
+      // An entry is answered either way (Reticulum sends none), so a client can tell room_full from success.
+      return enters ? ok() : undefined;
     });
   }
 
