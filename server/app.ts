@@ -9,6 +9,8 @@ import { MemoryBroker } from './broker/memory-broker.ts';
 import { RedisBroker } from './broker/redis-broker.ts';
 import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { moderationHandlers } from './channels/hub/moderation.ts';
+import { RoomMembers } from './channels/hub/room-members.ts';
 import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
 import { compileHubSchemas } from './channels/hub/schemas.ts';
@@ -116,9 +118,22 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const sessionTokens = new SessionTokens(sessionSecret);
   let draining = false;
   const fanout = new Fanout(broker);
+  const members = new RoomMembers(fanout);
   const routes = [
     retChannelRoute(),
-    hubChannelRoute({ db: database.knex, presence, schemas: compileHubSchemas(), sessionTokens, defaultRoomSize: config.defaultRoomSize, log }),
+    hubChannelRoute({
+      db: database.knex,
+      presence,
+      schemas: compileHubSchemas(),
+      sessionTokens,
+      defaultRoomSize: config.defaultRoomSize,
+      log,
+      members,
+      filters: fanout,
+      handlers: {
+        ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
+      },
+    }),
   ];
   const sessions = new Set<SocketSession>();
   const version = packageVersion();

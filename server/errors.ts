@@ -69,6 +69,8 @@ export const CloseCodes = {
   FRAME_TOO_LARGE: 1009,
   /** The client's outgoing queue passed the backpressure limit (slow consumer). */
   SLOW_CONSUMER: 4008,
+  /** A moderator removed the member from a room (`kick`); rejoining is refused until the ban ends. */
+  KICKED: 4003,
   /** The protocol version query parameter was not vsn=2.0.0. */
   BAD_VSN: 4400,
 } as const;

@@ -9,10 +9,18 @@ import type { Connection, LocalPublisher } from './connection.ts';
  */
 export class Fanout {
   private readonly localCounts = new Map<string, number>();
+  /** Local connections per topic, for per-recipient delivery in topics with filters. */
+  private readonly members = new Map<string, Set<Connection>>();
+  /** topic → sender session_id → local connections that must not receive that sender's naf/nafr/message frames. */
+  private readonly filters = new Map<string, Map<string, Set<Connection>>>();
   private publisher: LocalPublisher | null = null;
+  private controlHandler: (topic: string, message: unknown) => void = () => {};
 
   constructor(private readonly broker: Broker) {
-    broker.onFrame((topic, frame) => this.publisher?.publishLocal(topic, frame));
+    broker.onFrame((topic, frame) => {
+      if (topic.startsWith(CONTROL_PREFIX)) this.receiveControl(topic, frame);
+      else this.deliverLocal(topic, frame);
+    });
   }
 
   /** Attaches the transport's publisher (set once the transport exists). */
@@ -23,6 +31,9 @@ export class Fanout {
   /** Subscribes `connection` to `topic` locally and, on the first local subscriber, on the broker. */
   subscribe(connection: Connection, topic: string): void {
     connection.subscribe(topic);
+    let set = this.members.get(topic);
+    if (!set) this.members.set(topic, (set = new Set()));
+    set.add(connection);
     const n = this.localCounts.get(topic) ?? 0;
     this.localCounts.set(topic, n + 1);
     if (n === 0) this.broker.subscribe(topic);
@@ -31,6 +42,19 @@ export class Fanout {
   /** Reverses {@link subscribe}. Safe on a closed connection. */
   unsubscribe(connection: Connection, topic: string): void {
     if (!connection.closed) connection.unsubscribe(topic);
+    const set = this.members.get(topic);
+    if (set) {
+      set.delete(connection);
+      if (set.size === 0) this.members.delete(topic);
+    }
+    const filters = this.filters.get(topic);
+    if (filters) {
+      for (const [sender, blocked] of filters) {
+        blocked.delete(connection);
+        if (blocked.size === 0) filters.delete(sender);
+      }
+      if (filters.size === 0) this.filters.delete(topic);
+    }
     const n = this.localCounts.get(topic) ?? 0;
     if (n <= 1) {
       this.localCounts.delete(topic);
@@ -55,7 +79,107 @@ export class Fanout {
    * subscriber of `topic`, on this node (except `except`) and on every other node.
    */
   publish(topic: string, frame: string | Uint8Array, except?: Connection): void {
-    this.publisher?.publishLocal(topic, frame, except);
+    this.deliverLocal(topic, frame, except);
     this.broker.publish(topic, frame);
   }
+
+  /**
+   * Stops (`on`) or resumes delivering `sender`'s `naf`, `nafr` and `message`
+   * frames on `topic` to the local `connection` (blocks, Reticulum's
+   * blocked_session_ids / blocked_by_session_ids). Topics without filters keep
+   * the encode-once path (one uWS publish); in a topic with filters, frames
+   * of a filtered sender go to each other local member one by one (the same
+   * bytes). Filters of a connection end when it unsubscribes from the topic.
+   */
+  setFilter(topic: string, connection: Connection, sender: string, on: boolean): void {
+    let filters = this.filters.get(topic);
+    if (on) {
+      if (!filters) this.filters.set(topic, (filters = new Map()));
+      let blocked = filters.get(sender);
+      if (!blocked) filters.set(sender, (blocked = new Set()));
+      blocked.add(connection);
+      return;
+    }
+    const blocked = filters?.get(sender);
+    if (!filters || !blocked) return;
+    blocked.delete(connection);
+    if (blocked.size === 0) filters.delete(sender);
+    if (filters.size === 0) this.filters.delete(topic);
+  }
+
+  private deliverLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
+    const filters = this.filters.get(topic);
+    if (filters) {
+      const text = typeof frame === 'string' ? frame : utf8.decode(frame);
+      const sender = filteredSender(text);
+      const blocked = sender === null ? undefined : filters.get(sender);
+      if (blocked) {
+        for (const c of this.members.get(topic) ?? []) if (c !== except && !blocked.has(c)) c.send(text);
+        return;
+      }
+    }
+    this.publisher?.publishLocal(topic, frame, except);
+  }
+
+  /** Sets the receiver of control messages (see {@link publishControl}). */
+  onControl(handler: (topic: string, message: unknown) => void): void {
+    this.controlHandler = handler;
+  }
+
+  /** Starts receiving control messages on `topic` (which must start with `ctl:`), counting local interest. */
+  subscribeControl(topic: string): void {
+    const n = this.localCounts.get(topic) ?? 0;
+    this.localCounts.set(topic, n + 1);
+    if (n === 0) this.broker.subscribe(topic);
+  }
+
+  /** Reverses {@link subscribeControl}. */
+  unsubscribeControl(topic: string): void {
+    const n = this.localCounts.get(topic) ?? 0;
+    if (n <= 1) {
+      this.localCounts.delete(topic);
+      if (n === 1) this.broker.unsubscribe(topic);
+    } else {
+      this.localCounts.set(topic, n - 1);
+    }
+  }
+
+  /**
+   * Sends a node-level message (JSON) to every OTHER node subscribed to the
+   * control `topic` (`ctl:…`); the caller handles this node itself. Control
+   * messages never reach sockets.
+   * @throws Error when `topic` does not start with `ctl:`
+   */
+  publishControl(topic: string, message: unknown): void {
+    if (!topic.startsWith(CONTROL_PREFIX)) throw new Error(`control topics start with ${CONTROL_PREFIX}; got ${topic}`);
+    this.broker.publish(topic, JSON.stringify(message));
+  }
+
+  private receiveControl(topic: string, frame: string | Uint8Array): void {
+    let message: unknown;
+    try {
+      message = JSON.parse(typeof frame === 'string' ? frame : utf8.decode(frame));
+    } catch {
+      return;
+    }
+    this.controlHandler(topic, message);
+  }
+}
+
+/** Topics of node-level control messages. */
+export const CONTROL_PREFIX = 'ctl:';
+
+const utf8 = new TextDecoder();
+const FILTERED_EVENT = /^\[null,null,"(?:[^"\\]|\\.)*","(?:naf|nafr|message)",/;
+const SENDER_TAIL = /"(?:from_session_id|session_id)":"([^"\\]{1,128})"\}\]$/;
+
+/**
+ * The sender of a broadcast `naf`, `nafr` or `message` frame, read from the
+ * key the server puts last in its payload (`from_session_id`, or `session_id`
+ * for `message`); null for other frames.
+ */
+export function filteredSender(frame: string): string | null {
+  if (!FILTERED_EVENT.test(frame)) return null;
+  const m = SENDER_TAIL.exec(frame);
+  return m ? m[1]! : null;
 }

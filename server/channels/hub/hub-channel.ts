@@ -5,6 +5,11 @@ import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { SessionTokens } from '../../auth/session-token.ts';
 import { rolesOf } from '../../db/hub-roles.ts';
 import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
+import { addOwner, removeOwner } from '../../db/hub-roles.ts';
+import { banFromHub, bannedUntil } from '../../db/hub-bans.ts';
+import { CloseCodes } from '../../errors.ts';
+import type { Connection } from '../../realtime/connection.ts';
+import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
 import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts';
@@ -30,6 +35,10 @@ export interface HubChannelDeps {
   accounts?: AccountTokenVerifier;
   /** Handlers of further events (moderation, room rules, objects, sign-in...), by event name. */
   handlers?: HubEventHandlers;
+  /** This node's room members and the control messages between nodes (kick, mute, roles, blocks, room changes). */
+  members?: RoomMembers;
+  /** Per-recipient filters of the fan-out (blocks). */
+  filters?: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
 }
 
 /** Topic prefix of rooms. */
@@ -81,7 +90,7 @@ const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
  * - `message` goes to everyone with the sender's `session_id`.
  * Every payload is validated; a bad one gets an error reply and changes nothing.
  */
-export class HubChannel implements Channel, HubMember {
+export class HubChannel implements Channel, HubMember, ControlledMember {
   private hubRecord: HubRecord | null = null;
   private meta: PresenceMeta | null = null;
   roles: Roles = { owner: false, creator: false, signed_in: false };
@@ -89,6 +98,9 @@ export class HubChannel implements Channel, HubMember {
   account: AccountRef | null = null;
   /** The session presented the room's creator_assignment_token (join param): creator without an account. */
   private holdsCreatorToken = false;
+  /** Muted by a moderator (`mute`): voice_chat is withheld for the rest of this join. */
+  private voiceMuted = false;
+  private registered = false;
   readonly sessionId: string;
   /** Presence operations of this channel, run one after another so a leave never overtakes a track or an update. */
   private presenceOps: Promise<unknown> = Promise.resolve();
@@ -134,6 +146,15 @@ export class HubChannel implements Channel, HubMember {
     this.hubRecord = hub;
     this.roles = await this.deriveRoles();
     this.perms = permissionsFor(hub.memberPermissions, this.roles);
+    const until = await bannedUntil(this.deps.db, hub.id, this.sessionId, this.account?.accountId ?? null);
+    if (until) {
+      return error('join_denied', `Join denied: you were removed from this room by a moderator and may come back after ${until.toISOString()}.`, { banned_until: until.toISOString() });
+    }
+    if (hub.entryMode === 'invite' && !this.perms.update_hub) {
+      const invite = (params as { hub_invite_id?: string | null }).hub_invite_id;
+      const active = invite ? await this.deps.db('hub_invites').where({ hub_id: hub.id, hub_invite_sid: invite, state: 'active' }).first('hub_invite_id') : undefined;
+      if (!active) return error('join_denied', 'Join denied: this room is invite-only. Ask an owner for an invite link (it carries hub_invite_id).');
+    }
     this.meta = {
       phx_ref: '',
       presence: 'lobby',
@@ -165,6 +186,10 @@ export class HubChannel implements Channel, HubMember {
       if (this.terminated) return;
       const { phx_ref: _ignored, ...meta } = this.meta!;
       this.meta = await this.deps.presence.track(this.ctx.topic, this.sessionId, meta);
+      if (this.deps.members && !this.registered) {
+        this.registered = true;
+        this.deps.members.add(this);
+      }
       this.ctx.push('presence_state', await this.deps.presence.list(this.ctx.topic));
       this.ctx.broadcast('presence_diff', joinDiff(this.sessionId, this.meta));
     });
@@ -280,10 +305,11 @@ export class HubChannel implements Channel, HubMember {
       if (needed !== null && !this.perms?.[needed]) {
         return error('spawn_denied', `Spawning ${JSON.stringify(data.template.slice(0, 64))} needs the ${needed} permission, which this room does not give you.`, { permission: needed });
       }
-      this.ctx.broadcastFrom('naf', { ...envelope, data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
+      this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
       return undefined;
     }
-    this.ctx.broadcastFrom('naf', { ...envelope, from_session_id: this.sessionId });
+    // from_session_id is always the last key: the fan-out's block filters read the sender there.
+    this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), from_session_id: this.sessionId });
     return undefined;
   }
 
@@ -291,7 +317,11 @@ export class HubChannel implements Channel, HubMember {
   private onMessage(payload: unknown): Reply | undefined {
     const { schemas } = this.deps;
     if (!schemas.message(payload)) return invalid('message', describeErrors(schemas.message.errors), '{type: "chat", body: "..."}');
-    this.ctx.broadcast('message', { ...(payload as Record<string, unknown>), session_id: this.sessionId });
+    if (this.perms && !this.perms.text_chat) {
+      return error('permission_denied', 'Sending messages needs the text_chat permission, which this room does not give you.', { permission: 'text_chat' });
+    }
+    // session_id is always the last key: the fan-out's block filters read the sender there.
+    this.ctx.broadcast('message', { ...withoutKey(payload as Record<string, unknown>, 'session_id'), session_id: this.sessionId });
     return undefined;
   }
 
@@ -357,6 +387,7 @@ export class HubChannel implements Channel, HubMember {
   async refreshRoles(): Promise<boolean> {
     const roles = await this.deriveRoles();
     const perms = permissionsFor(this.hub.memberPermissions, roles);
+    if (this.voiceMuted) perms.voice_chat = false;
     if (JSON.stringify(roles) === JSON.stringify(this.roles) && JSON.stringify(perms) === JSON.stringify(this.perms)) return false;
     this.roles = roles;
     this.perms = perms;
@@ -365,13 +396,57 @@ export class HubChannel implements Channel, HubMember {
   }
 
   async roomChanged(): Promise<void> {
-    // Cluster-wide delivery comes with the moderation control channel; for now this member only.
+    if (this.deps.members) {
+      await this.deps.members.toRoom({ op: 'room_changed', topic: this.ctx.topic });
+      return;
+    }
     await this.reloadHub();
     await this.refreshRoles();
   }
 
+  /** The room's topic (`hub:<hub_sid>`). */
+  get topic(): string {
+    return this.ctx.topic;
+  }
+
+  /** Applies a command from a moderator or a room change, sent by any node (see MemberCommand). */
+  async control(command: MemberCommand): Promise<void> {
+    if (this.terminated || !this.hubRecord) return;
+    switch (command.op) {
+      case 'room_changed':
+        await this.reloadHub();
+        await this.refreshRoles();
+        return;
+      case 'kick': {
+        if (this.account) await banFromHub(this.deps.db, this.hub.id, { accountId: this.account.accountId, until: new Date(command.until) });
+        this.ctx.push('kicked', { session_id: this.sessionId, by_session_id: command.by, banned_until: new Date(command.until).toISOString() });
+        this.ctx.session.connection.close(CloseCodes.KICKED, 'removed from the room by a moderator');
+        return;
+      }
+      case 'mute':
+        this.voiceMuted = true;
+        this.ctx.push('mute', { session_id: this.sessionId });
+        await this.refreshRoles();
+        return;
+      case 'set_owner': {
+        if (!this.account) return;
+        if (command.owner) await addOwner(this.deps.db, this.hub.id, this.account.accountId);
+        else await removeOwner(this.deps.db, this.hub.id, this.account.accountId);
+        if (await this.refreshRoles()) this.ctx.push('permissions_updated', {});
+        return;
+      }
+      case 'blocked_by':
+        this.deps.filters?.setFilter(this.ctx.topic, this.ctx.session.connection, command.by, command.on);
+        return;
+    }
+  }
+
   terminate(): Promise<void> {
     this.terminated = true;
+    if (this.registered) {
+      this.registered = false;
+      this.deps.members?.remove(this);
+    }
     return this.serial(async () => {
       const current = this.meta;
       this.meta = null;
@@ -380,6 +455,13 @@ export class HubChannel implements Channel, HubMember {
       if (old) this.ctx.broadcast('presence_diff', leaveDiff(this.sessionId, old));
     });
   }
+}
+
+function withoutKey<T extends Record<string, unknown>>(o: T, key: string): T {
+  if (!Object.hasOwn(o, key)) return o;
+  const copy = { ...o };
+  delete copy[key];
+  return copy;
 }
 
 function invalid(event: string, what: string, expected: string): Reply {

@@ -1,0 +1,107 @@
+import { Ajv } from 'ajv';
+import type { Knex } from 'knex';
+import { banFromHub } from '../../db/hub-bans.ts';
+import type { PresenceStore } from '../../presence/presence-store.ts';
+import type { Connection } from '../../realtime/connection.ts';
+import { error, ok } from '../../realtime/channel.ts';
+import type { Reply } from '../../realtime/channel.ts';
+import type { HubPermissions } from '../../auth/permissions.ts';
+import type { HubEventHandlers, HubMember } from './hub-member.ts';
+import type { RoomMembers } from './room-members.ts';
+import { describeErrors } from './schemas.ts';
+
+/** What the moderation events need. */
+export interface ModerationDeps {
+  db: Knex;
+  presence: PresenceStore;
+  members: RoomMembers;
+  filters: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
+  /** How long a kick keeps the member out, in seconds (config KICK_BAN_SECONDS). */
+  kickBanSeconds: number;
+}
+
+const targetSchema = {
+  type: 'object',
+  required: ['session_id'],
+  properties: { session_id: { type: 'string', minLength: 1, maxLength: 64 } },
+} as const;
+
+/**
+ * The hub channel's moderation events (reference/reticulum.md §1.2), enforced
+ * on the server across the cluster:
+ * - `kick {session_id}` (kick_users): the target is banned from the room for
+ *   `kickBanSeconds` (its session, and its account if signed in), gets a
+ *   `kicked` push and every socket of it in the room is closed (4003), on
+ *   whichever node it is;
+ * - `mute {session_id}` (mute_users): the target alone gets `mute
+ *   {session_id}`; its permissions lose voice_chat for the rest of its join
+ *   (so its perms token does too);
+ * - `block` / `unblock {session_id}` (anyone): the two sessions stop (resume)
+ *   receiving each other's `naf`, `nafr` and `message` in this room; everyone
+ *   else's delivery is untouched;
+ * - `add_owner` / `remove_owner {session_id}` (update_roles, the creator):
+ *   the signed-in target gains (loses) the owner role and gets `permissions_updated`.
+ * The target must be present in the room (else `not_found`). Replies `{}`.
+ */
+export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
+  const ajv = new Ajv({ strict: false });
+  const validTarget = ajv.compile(targetSchema);
+
+  /** Validates the payload and finds the target in the room's presence; returns the target's id or an error reply. */
+  async function target(member: HubMember, event: string, payload: unknown, permission: keyof HubPermissions | null): Promise<string | Reply> {
+    if (!validTarget(payload)) return error('invalid_payload', `${event}: ${describeErrors(validTarget.errors)}; expected {session_id: "<a member's session_id>"}.`);
+    if (permission && !member.permissions[permission]) {
+      return error('permission_denied', `${event} needs the ${permission} permission (room owners have it); you do not.`, { permission });
+    }
+    const sessionId = (payload as { session_id: string }).session_id;
+    if (sessionId === member.sessionId) return error('invalid_payload', `${event}: you cannot ${event.replace('_', ' ')} yourself.`);
+    const present = await deps.presence.list(member.ctx.topic);
+    if (!present[sessionId]) return error('not_found', `${event}: no member with session_id ${JSON.stringify(sessionId)} is in this room.`);
+    return sessionId;
+  }
+
+  return {
+    kick: async (member, payload) => {
+      const t = await target(member, 'kick', payload, 'kick_users');
+      if (typeof t !== 'string') return t;
+      const until = new Date(Date.now() + deps.kickBanSeconds * 1000);
+      // Written before the target's sockets close, so its automatic rejoin is refused.
+      await banFromHub(deps.db, member.hub.id, { sessionId: t, until });
+      await deps.members.toSession(t, { op: 'kick', topic: member.ctx.topic, by: member.sessionId, until: until.getTime() });
+      return ok({ banned_until: until.toISOString() });
+    },
+    mute: async (member, payload) => {
+      const t = await target(member, 'mute', payload, 'mute_users');
+      if (typeof t !== 'string') return t;
+      await deps.members.toSession(t, { op: 'mute', topic: member.ctx.topic, by: member.sessionId });
+      return ok();
+    },
+    block: async (member, payload) => {
+      const t = await target(member, 'block', payload, null);
+      if (typeof t !== 'string') return t;
+      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, true);
+      await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: true });
+      return ok();
+    },
+    unblock: async (member, payload) => {
+      if (!validTarget(payload)) return error('invalid_payload', `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
+      const t = (payload as { session_id: string }).session_id;
+      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, false);
+      await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: false });
+      return ok();
+    },
+    add_owner: (member, payload) => setOwner(member, payload, true),
+    remove_owner: (member, payload) => setOwner(member, payload, false),
+  };
+
+  async function setOwner(member: HubMember, payload: unknown, owner: boolean): Promise<Reply> {
+    const event = owner ? 'add_owner' : 'remove_owner';
+    const t = await target(member, event, payload, 'update_roles');
+    if (typeof t !== 'string') return t;
+    const present = await deps.presence.list(member.ctx.topic);
+    const signedIn = present[t]?.metas.some((m) => (m.roles as { signed_in?: boolean } | undefined)?.signed_in === true);
+    if (!signedIn) return error('not_signed_in', `${event}: only signed-in members can be owners; ask them to sign in first.`);
+    await deps.members.toSession(t, { op: 'set_owner', topic: member.ctx.topic, by: member.sessionId, owner });
+    return ok();
+  }
+}

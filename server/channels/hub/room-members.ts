@@ -1,0 +1,119 @@
+import type { Fanout } from '../../realtime/fanout.ts';
+
+/**
+ * What a room member on this node does when another node (or this one)
+ * addresses it through a control message. Implemented by HubChannel.
+ */
+export interface ControlledMember {
+  readonly sessionId: string;
+  /** The room's topic, `hub:<hub_sid>`. */
+  readonly topic: string;
+  /** Applies one command addressed to this member or to its whole room. */
+  control(command: MemberCommand): Promise<void>;
+}
+
+/**
+ * Commands between nodes about room members (sent as control messages,
+ * `ctl:hub:<sid>` for a whole room, `ctl:session:<session_id>` for one
+ * session):
+ * - `room_changed`: the room's row changed; reload it and re-derive permissions;
+ * - `kick`: close this session's sockets (it is banned until `until`, ms since epoch);
+ * - `mute`: tell the member it was muted (`mute` push) and record it;
+ * - `set_owner`: add (`owner: true`) or remove the member's owner row (signed-in members only);
+ * - `blocked_by`: `by` blocked this member (or unblocked, `on: false`): stop/resume delivering each other's messages.
+ */
+export type MemberCommand =
+  | { op: 'room_changed'; topic: string }
+  | { op: 'kick'; topic: string; by: string; until: number }
+  | { op: 'mute'; topic: string; by: string }
+  | { op: 'set_owner'; topic: string; by: string; owner: boolean }
+  | { op: 'blocked_by'; topic: string; by: string; on: boolean };
+
+const OPS = new Set(['room_changed', 'kick', 'mute', 'set_owner', 'blocked_by']);
+
+/**
+ * This node's room members, by room and by session, and the control
+ * messages that reach them from any node of the cluster. A node subscribes
+ * to a room's and a session's control topic while it has such a member.
+ */
+export class RoomMembers {
+  private readonly byTopic = new Map<string, Set<ControlledMember>>();
+  private readonly bySession = new Map<string, Set<ControlledMember>>();
+
+  constructor(private readonly fanout: Fanout) {
+    fanout.onControl((topic, message) => void this.receive(topic, message));
+  }
+
+  /** Registers a member that joined (call once per successful join). */
+  add(member: ControlledMember): void {
+    addTo(this.byTopic, member.topic, member, () => this.fanout.subscribeControl(roomControlTopic(member.topic)));
+    addTo(this.bySession, member.sessionId, member, () => this.fanout.subscribeControl(sessionControlTopic(member.sessionId)));
+  }
+
+  /** Reverses {@link add}. */
+  remove(member: ControlledMember): void {
+    removeFrom(this.byTopic, member.topic, member, () => this.fanout.unsubscribeControl(roomControlTopic(member.topic)));
+    removeFrom(this.bySession, member.sessionId, member, () => this.fanout.unsubscribeControl(sessionControlTopic(member.sessionId)));
+  }
+
+  /**
+   * Sends `command` to every member of its room on every node; resolves when
+   * this node's members have applied it.
+   */
+  toRoom(command: MemberCommand): Promise<void> {
+    const local = [...(this.byTopic.get(command.topic) ?? [])];
+    this.fanout.publishControl(roomControlTopic(command.topic), command);
+    return settle(local.map((m) => m.control(command)));
+  }
+
+  /** Sends `command` to the session `sessionId`'s member of `command.topic`, wherever it is connected. */
+  toSession(sessionId: string, command: MemberCommand): Promise<void> {
+    const local = [...(this.bySession.get(sessionId) ?? [])].filter((m) => m.topic === command.topic);
+    this.fanout.publishControl(sessionControlTopic(sessionId), command);
+    return settle(local.map((m) => m.control(command)));
+  }
+
+  private async receive(topic: string, message: unknown): Promise<void> {
+    const command = message as MemberCommand | null;
+    if (!command || typeof command !== 'object' || !OPS.has(command.op) || typeof command.topic !== 'string') return;
+    let targets: ControlledMember[] = [];
+    if (topic.startsWith(ROOM_CONTROL)) targets = [...(this.byTopic.get(topic.slice(ROOM_CONTROL.length)) ?? [])];
+    else if (topic.startsWith(SESSION_CONTROL)) targets = [...(this.bySession.get(topic.slice(SESSION_CONTROL.length)) ?? [])].filter((x) => x.topic === command.topic);
+    await settle(targets.map((t) => t.control(command)));
+  }
+}
+
+const ROOM_CONTROL = 'ctl:hub-room:';
+const SESSION_CONTROL = 'ctl:session:';
+
+/** Control topic of a room (`topic` is `hub:<sid>`). */
+export function roomControlTopic(topic: string): string {
+  return ROOM_CONTROL + topic;
+}
+
+/** Control topic of a session. */
+export function sessionControlTopic(sessionId: string): string {
+  return SESSION_CONTROL + sessionId;
+}
+
+function addTo(map: Map<string, Set<ControlledMember>>, key: string, m: ControlledMember, first: () => void): void {
+  let set = map.get(key);
+  if (!set) {
+    map.set(key, (set = new Set()));
+    first();
+  }
+  set.add(m);
+}
+
+function removeFrom(map: Map<string, Set<ControlledMember>>, key: string, m: ControlledMember, last: () => void): void {
+  const set = map.get(key);
+  if (!set?.delete(m)) return;
+  if (set.size === 0) {
+    map.delete(key);
+    last();
+  }
+}
+
+async function settle(work: Array<Promise<void>>): Promise<void> {
+  await Promise.allSettled(work);
+}
