@@ -186,6 +186,9 @@ export class RoomConnection {
     this.finder = options.finder ?? new NodeFinder(location);
     this.random = options.random ?? Math.random;
     // phoenix.js evaluates params when it (re)connects: the object is read each time.
+    // After a kick this tab comes back with the kicked session, which the server refuses until the ban ends.
+    const kicked = readKickedSession(hubSid);
+    if (kicked) this.socketParams['session_token'] = kicked;
     this.socket = new Socket(options.endpoint ?? '/socket', { params: () => ({ ...this.socketParams }) });
     this.socket.onError(() => {
       this.setState(this.state === 'failed' ? 'failed' : 'reconnecting');
@@ -207,6 +210,14 @@ export class RoomConnection {
       if (p && typeof p.session_id === 'string' && typeof p.body === 'string') {
         this.chatReceived.emit({ sessionId: p.session_id, type: typeof p.type === 'string' ? p.type : 'chat', body: p.body });
       }
+    });
+    // A moderator removed us (kick): the server closes the socket and refuses rejoins until the ban ends.
+    this.channel.on('kicked', (payload: unknown) => {
+      const until = (payload as { banned_until?: unknown } | null)?.banned_until;
+      const when = typeof until === 'string' ? ` You can come back after ${new Date(until).toLocaleTimeString()}.` : '';
+      if (this.sessionToken && typeof until === 'string') rememberKickedSession(this.hubSid, this.sessionToken, until);
+      this.fail({ reason: 'kicked', message: `You were removed from this room by a moderator.${when}` });
+      this.socket.disconnect();
     });
     this.channel.on('naf', (payload: unknown) => this.receiveNaf(decodeNafEvent(payload)));
     this.channel.on('nafr', (payload: unknown) => this.receiveNaf(decodeNafrEvent(payload)));
@@ -500,4 +511,32 @@ export class RoomConnection {
     this.state = state;
     this.stateChanged.emit(state);
   }
+}
+
+/** sessionStorage key of the session a moderator kicked from room `hubSid`. */
+function kickedKey(hubSid: string): string {
+  return `plexus:kicked:${hubSid}`;
+}
+
+/** Keeps the kicked session's token for this tab until the ban ends (a reload then rejoins as that session and is refused). */
+function rememberKickedSession(hubSid: string, sessionToken: string, bannedUntil: string): void {
+  try {
+    sessionStorage.setItem(kickedKey(hubSid), JSON.stringify({ sessionToken, bannedUntil }));
+  } catch {
+    // Storage may be unavailable (privacy mode); the server still refuses this session.
+  }
+}
+
+/** The kicked session's token for `hubSid` while its ban lasts, else null. */
+function readKickedSession(hubSid: string): string | null {
+  try {
+    const raw = sessionStorage.getItem(kickedKey(hubSid));
+    if (!raw) return null;
+    const v = JSON.parse(raw) as { sessionToken?: unknown; bannedUntil?: unknown };
+    if (typeof v.sessionToken === 'string' && typeof v.bannedUntil === 'string' && Date.parse(v.bannedUntil) > Date.now()) return v.sessionToken;
+    sessionStorage.removeItem(kickedKey(hubSid));
+  } catch {
+    // unreadable: ignore
+  }
+  return null;
 }
