@@ -10,6 +10,7 @@ import { RedisBroker } from './broker/redis-broker.ts';
 import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
+import { roomRuleHandlers } from './channels/hub/room-rules.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
 import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
@@ -132,6 +133,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       filters: fanout,
       handlers: {
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
+        ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
       },
     }),
   ];

@@ -44,6 +44,8 @@ export interface Config {
   maxChannelsPerSocket: number;
   /** `DEFAULT_ROOM_SIZE`: `room_size` of new rooms. Default 24 (Reticulum's default). */
   defaultRoomSize: number;
+  /** `MAX_ROOM_SIZE`: largest `room_size` an owner may set with `update_hub` or PATCH. Default 50 (Reticulum's `max_room_size`). */
+  maxRoomSize: number;
   /** `KICK_BAN_SECONDS`: how long a member removed with `kick` is kept out of the room (their session and, if signed in, their account), in seconds. Default 300; 0 makes kick a plain disconnect, as in Reticulum. */
   kickBanSeconds: number;
   /** `SESSION_SECRET`: secret for signing session tokens (HS256). Unset means one is generated into `DATA_DIR/session-secret` on first start. */
@@ -129,6 +131,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 100, 1, 10000),
     defaultRoomSize: intVar(env, 'DEFAULT_ROOM_SIZE', 24, 1, 10000),
+    maxRoomSize: intVar(env, 'MAX_ROOM_SIZE', 50, 1, 10000),
     kickBanSeconds: intVar(env, 'KICK_BAN_SECONDS', 300, 0, 30 * 24 * 3600),
     sessionSecret,
     shutdownGraceSeconds: intVar(env, 'SHUTDOWN_GRACE_SECONDS', 5, 0, 120),

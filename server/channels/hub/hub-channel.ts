@@ -7,6 +7,7 @@ import { rolesOf } from '../../db/hub-roles.ts';
 import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
 import { addOwner, removeOwner } from '../../db/hub-roles.ts';
 import { banFromHub, bannedUntil } from '../../db/hub-bans.ts';
+import { isActiveInvite } from '../../db/hub-updates.ts';
 import { CloseCodes } from '../../errors.ts';
 import type { Connection } from '../../realtime/connection.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
@@ -152,7 +153,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     }
     if (hub.entryMode === 'invite' && !this.perms.update_hub) {
       const invite = (params as { hub_invite_id?: string | null }).hub_invite_id;
-      const active = invite ? await this.deps.db('hub_invites').where({ hub_id: hub.id, hub_invite_sid: invite, state: 'active' }).first('hub_invite_id') : undefined;
+      const active = invite ? await isActiveInvite(this.deps.db, hub.id, invite) : false;
       if (!active) return error('join_denied', 'Join denied: this room is invite-only. Ask an owner for an invite link (it carries hub_invite_id).');
     }
     this.meta = {

@@ -1,0 +1,149 @@
+/**
+ * Room rules over the real socket: owners change the room (update_hub,
+ * update_scene, close_hub, invites), everyone gets hub_refresh and the new
+ * permissions at once, and members are refused without changing anything.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+
+let node: TestServer;
+const clients: RawClient[] = [];
+
+before(async () => {
+  node = await startTestServer();
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await node?.stop();
+});
+
+interface Member {
+  c: RawClient;
+  jr: string;
+  sessionId: string;
+}
+
+async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ c: RawClient; reply: Frame }> {
+  const c = await RawClient.connect(node.url);
+  clients.push(c);
+  return { c, reply: await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params }) };
+}
+
+async function join(topic: string, params: Record<string, unknown> = {}): Promise<Member> {
+  const { c, reply } = await tryJoin(topic, params);
+  assert.equal(reply[4].status, 'ok', JSON.stringify(reply));
+  await c.waitFor((f: Frame) => f[3] === 'presence_state');
+  return { c, jr: reply[0]!, sessionId: reply[4].response.session_id };
+}
+
+async function call(m: Member, topic: string, event: string, payload: unknown): Promise<Frame> {
+  return m.c.reply(m.c.push(m.jr, topic, event, payload));
+}
+
+async function hubRow(hubSid: string): Promise<Record<string, any>> {
+  const res = await fetch(`${node.url}/api/v1/hubs/${hubSid}`);
+  return ((await res.json()) as { hubs: Array<Record<string, any>> }).hubs[0]!;
+}
+
+test('the creator updates the room: everyone gets hub_refresh with the stale fields, and a withdrawn text_chat is enforced at once', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Before');
+  const topic = `hub:${hubSid}`;
+  const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
+  const member = await join(topic);
+  member.c.push(member.jr, topic, 'message', { type: 'chat', body: 'allowed' });
+  await owner.c.waitFor((f) => f[3] === 'message' && f[4].body === 'allowed');
+  const reply = await call(owner, topic, 'update_hub', { name: 'After', description: 'A quiet room', member_permissions: { text_chat: false }, room_size: 10 });
+  assert.equal(reply[4].status, 'ok', JSON.stringify(reply));
+  for (const m of [owner, member]) {
+    const refresh = await m.c.waitFor((f) => f[3] === 'hub_refresh');
+    assert.deepEqual([...refresh[4].stale_fields].sort(), ['description', 'member_permissions', 'name', 'room_size']);
+    assert.equal(refresh[4].hubs[0].name, 'After');
+    assert.equal(refresh[4].hubs[0].member_permissions.text_chat, false);
+    assert.equal(refresh[4].hubs[0].member_permissions.voice_chat, true, 'flags not given keep their value');
+    assert.equal(refresh[4].session_id, owner.sessionId);
+  }
+  // The member's presence meta now says text_chat: false, and the server refuses its messages.
+  await owner.c.waitFor((f) => f[3] === 'presence_diff' && f[4].joins[member.sessionId]?.metas[0].permissions.text_chat === false);
+  const denied = await call(member, topic, 'message', { type: 'chat', body: 'refused' });
+  assert.equal(denied[4].response.reason, 'permission_denied');
+  assert.equal(denied[4].response.permission, 'text_chat');
+  // The owner keeps every permission.
+  owner.c.push(owner.jr, topic, 'message', { type: 'chat', body: 'owner speaks' });
+  await member.c.waitFor((f) => f[3] === 'message' && f[4].body === 'owner speaks');
+  assert.equal(member.c.frames.some((f) => f[3] === 'message' && f[4].body === 'refused'), false);
+  const row = await hubRow(hubSid);
+  assert.equal(row.name, 'After');
+  assert.equal(row.description, 'A quiet room');
+  assert.equal(row.room_size, 10);
+});
+
+test('a member cannot change the room: update_hub, update_scene, close_hub and invites are refused and change nothing', async () => {
+  const { hubSid } = await createRoom(node.url, 'Untouched');
+  const topic = `hub:${hubSid}`;
+  const member = await join(topic);
+  for (const [event, payload, permission] of [
+    ['update_hub', { name: 'Hacked' }, 'update_hub'],
+    ['update_scene', { url: 'https://example.com/scene.glb' }, 'update_hub'],
+    ['close_hub', {}, 'close_hub'],
+    ['fetch_invite', {}, 'update_hub'],
+    ['revoke_invite', { hub_invite_id: 'abc' }, 'update_hub'],
+  ] as const) {
+    const f = await call(member, topic, event, payload);
+    assert.equal(f[4].status, 'error', event);
+    assert.equal(f[4].response.reason, 'permission_denied', event);
+    assert.equal(f[4].response.permission, permission, event);
+  }
+  const row = await hubRow(hubSid);
+  assert.equal(row.name, 'Untouched');
+  assert.equal(row.entry_mode, 'allow');
+  assert.equal(row.scene, null);
+  assert.equal(member.c.frames.some((f) => f[3] === 'hub_refresh'), false);
+});
+
+test('invite-only rooms admit joins with the active invite only; revoking it makes a new one; owners need none', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Private');
+  const topic = `hub:${hubSid}`;
+  const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
+  assert.equal((await call(owner, topic, 'update_hub', { entry_mode: 'invite' }))[4].status, 'ok');
+  const invite = (await call(owner, topic, 'fetch_invite', {}))[4].response.hub_invite_id as string;
+  assert.ok(invite);
+  assert.equal((await call(owner, topic, 'fetch_invite', {}))[4].response.hub_invite_id, invite, 'one active invite');
+  assert.equal((await tryJoin(topic)).reply[4].response.reason, 'join_denied');
+  assert.equal((await tryJoin(topic, { hub_invite_id: 'wrong' })).reply[4].response.reason, 'join_denied');
+  assert.equal((await tryJoin(topic, { hub_invite_id: invite })).reply[4].status, 'ok');
+  const fresh = (await call(owner, topic, 'revoke_invite', { hub_invite_id: invite }))[4].response.hub_invite_id as string;
+  assert.notEqual(fresh, invite);
+  assert.equal((await tryJoin(topic, { hub_invite_id: invite })).reply[4].response.reason, 'join_denied');
+  assert.equal((await tryJoin(topic, { hub_invite_id: fresh })).reply[4].status, 'ok');
+  assert.equal((await tryJoin(topic, { creator_assignment_token: creatorAssignmentToken })).reply[4].status, 'ok');
+});
+
+test('update_scene and close_hub refresh the room; after close_hub new joins get closed', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Closing');
+  const topic = `hub:${hubSid}`;
+  const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
+  const member = await join(topic);
+  assert.equal((await call(owner, topic, 'update_scene', { url: 'ftp://nope' }))[4].response.reason, 'invalid_payload');
+  assert.equal((await call(owner, topic, 'update_scene', { url: 'https://example.com/scene.glb' }))[4].status, 'ok');
+  const scene = await member.c.waitFor((f) => f[3] === 'hub_refresh' && f[4].stale_fields.includes('scene'));
+  assert.deepEqual(scene[4].hubs[0].scene, { url: 'https://example.com/scene.glb' });
+  assert.equal((await call(owner, topic, 'close_hub', {}))[4].status, 'ok');
+  await member.c.waitFor((f) => f[3] === 'hub_refresh' && f[4].stale_fields.includes('entry_mode'));
+  assert.equal((await tryJoin(topic)).reply[4].response.reason, 'closed');
+});
+
+test('bad update_hub payloads are refused and change nothing', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Strict');
+  const topic = `hub:${hubSid}`;
+  const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
+  for (const payload of [{ name: '' }, { room_size: 51 }, { entry_mode: 'deny' }, { member_permissions: { fly: 'yes' } }, { nonsense: 1 }, { user_data: { big: 'x'.repeat(20_000) } }]) {
+    const f = await call(owner, topic, 'update_hub', payload);
+    assert.equal(f[4].response.reason, 'invalid_payload', JSON.stringify(payload));
+  }
+  // allow_promotion needs update_hub_promotion (admins), which a creator does not have.
+  assert.equal((await call(owner, topic, 'update_hub', { allow_promotion: true }))[4].response.permission, 'update_hub_promotion');
+  assert.equal((await hubRow(hubSid)).name, 'Strict');
+});
