@@ -11,6 +11,7 @@ import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory 
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
+import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
 import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
@@ -133,6 +134,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       filters: fanout,
       handlers: {
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
+        ...objectHandlers({ db: database.knex }),
         ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
       },
     }),

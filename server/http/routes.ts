@@ -4,6 +4,7 @@ import { countPresence } from '../channels/hub/hub-channel.ts';
 import { hubView } from '../channels/hub/hub-view.ts';
 import { describeErrors } from '../channels/hub/schemas.ts';
 import { createHub, findHubBySid, HUB_SID_PATTERN } from '../db/hubs.ts';
+import { listPinnedObjects } from '../db/room-objects.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { HttpRequest } from '../transport/http-types.ts';
 import { json, jsonError, Router } from './router.ts';
@@ -61,6 +62,7 @@ export function originOf(req: HttpRequest): string {
  * - `GET /health` → 200 `{status: "ok"|"degraded", uptime_s, database, connections, broker}`
  *   ("degraded": the node serves its local rooms but cannot reach other nodes);
  * - `GET /assets/*` → the built client;
+ * - `GET /:hub_sid/objects.gltf` → the room's pinned objects as a glTF document (`model/gltf+json`);
  * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page). Every
  *   response carries a `Date` header (uWS adds it), which NAF's clock sync reads.
  */
@@ -113,6 +115,19 @@ export function buildRouter(deps: HttpDeps): Router {
   router.add('GET', '/', () => files.serve('index.html'));
   const room = (_req: HttpRequest, params: Record<string, string>) =>
     HUB_SID_PATTERN.test(params.hub_sid) ? files.serve('room.html') : jsonError(404, 'http_not_found', `Nothing at /${params.hub_sid}.`);
+  // Reticulum's pinned-object replay (reference/reticulum.md §5): no auth, the hub_sid is the capability.
+  router.add('GET', '/:hub_sid/objects.gltf', async (_req, params) => {
+    const hub = await findHubBySid(deps.db, params.hub_sid);
+    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}.`);
+    const nodes = await listPinnedObjects(deps.db, hub.id);
+    const gltf = {
+      asset: { version: '2.0', generator: 'plexus' },
+      scenes: [{ nodes: nodes.map((_n, i) => i), name: 'Room Objects' }],
+      nodes,
+      extensionsUsed: ['HUBS_components'],
+    };
+    return { status: 200, headers: { 'content-type': 'model/gltf+json', 'cache-control': 'no-store' }, body: JSON.stringify(gltf) };
+  });
   router.add('GET', '/:hub_sid', room);
   router.add('GET', '/:hub_sid/:slug', room);
   return router;

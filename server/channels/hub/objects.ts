@@ -1,0 +1,122 @@
+import { Ajv } from 'ajv';
+import type { Knex } from 'knex';
+import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
+import { pinObject, unpinObject } from '../../db/room-objects.ts';
+import { error, ok } from '../../realtime/channel.ts';
+import type { Reply } from '../../realtime/channel.ts';
+import type { HubEventHandlers, HubMember } from './hub-member.ts';
+import { describeErrors } from './schemas.ts';
+
+/** Largest JSON of one glTF node, create message or update message, in bytes (UTF-16 units of JSON.stringify). */
+export const MAX_OBJECT_JSON = 32 * 1024;
+
+const nid = { type: 'string', minLength: 1, maxLength: 128 } as const;
+const fileFields = {
+  file_id: { type: ['string', 'null'], maxLength: 128 },
+  file_access_token: { type: ['string', 'null'], maxLength: 256 },
+  promotion_token: { type: ['string', 'null'], maxLength: 256 },
+} as const;
+const update = {
+  type: 'object',
+  required: ['root_nid', 'nid', 'update_message'],
+  properties: { root_nid: nid, nid, update_message: {} },
+} as const;
+
+const schemas = {
+  pin: { type: 'object', required: ['id', 'gltf_node'], properties: { id: nid, gltf_node: { type: 'object' }, ...fileFields } },
+  unpin: { type: 'object', required: ['id'], properties: { id: nid, ...fileFields } },
+  save_entity_state: {
+    type: 'object',
+    required: ['nid', 'create_message'],
+    properties: { nid, create_message: {}, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
+  },
+  update_entity_state: update,
+  delete_entity_state: { type: 'object', required: ['nid'], properties: { nid, ...fileFields } },
+} as const;
+
+/**
+ * The hub channel's persistent objects (reference/reticulum.md §1.2 pin,
+ * unpin, list_entities, save/update/delete_entity_state; §5). Writing needs
+ * `pin_objects` and a known person: signed in, or the room's creator (Reticulum
+ * requires signing in; Plexus also lets the holder of the creator assignment
+ * token pin). Anyone may `list_entities`.
+ * - `pin {id, gltf_node}` stores the node and broadcasts `pin {object_id, gltf_node, pinned_by}`;
+ * - `unpin {id}` deletes it and broadcasts `unpin {object_id}` (a Plexus addition);
+ * - `save_entity_state {nid, create_message, updates?}` → `entity_state_saved {data: [entity]}`;
+ * - `update_entity_state {root_nid, nid, update_message}` → `entity_state_updated {root_nid, nid, update_message}`;
+ * - `delete_entity_state {nid}` → `entity_state_deleted {nid, creator}`;
+ * - `list_entities` → reply `{data: [{create_message, update_messages}]}`.
+ * Each reply is `{}` or an error that changed nothing. Messages over
+ * {@link MAX_OBJECT_JSON} are refused.
+ */
+export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
+  const ajv = new Ajv({ strict: false });
+  const valid = Object.fromEntries(Object.entries(schemas).map(([k, s]) => [k, ajv.compile(s)]));
+
+  function check(member: HubMember, event: string, payload: unknown): Reply | null {
+    const v = valid[event]!;
+    if (!v(payload)) return error('invalid_payload', `${event}: ${describeErrors(v.errors)}.`);
+    if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error('invalid_payload', `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
+    if (!member.permissions.pin_objects) {
+      return error('permission_denied', `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
+    }
+    if (!member.roles.signed_in && !member.roles.creator) {
+      return error('permission_denied', `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
+    }
+    return null;
+  }
+
+  const accountOf = (m: HubMember) => m.account?.accountId ?? null;
+
+  return {
+    pin: async (member, payload) => {
+      const bad = check(member, 'pin', payload);
+      if (bad) return bad;
+      const p = payload as { id: string; gltf_node: Record<string, unknown> };
+      await pinObject(deps.db, member.hub.id, p.id, p.gltf_node, accountOf(member));
+      member.ctx.broadcast('pin', { object_id: p.id, gltf_node: p.gltf_node, pinned_by: member.sessionId });
+      return ok();
+    },
+    unpin: async (member, payload) => {
+      const bad = check(member, 'unpin', payload);
+      if (bad) return bad;
+      const id = (payload as { id: string }).id;
+      if (await unpinObject(deps.db, member.hub.id, id)) member.ctx.broadcast('unpin', { object_id: id });
+      return ok();
+    },
+    list_entities: async (member) => ok({ data: await listEntities(deps.db, member.hub.id) }),
+    save_entity_state: async (member, payload) => {
+      const bad = check(member, 'save_entity_state', payload);
+      if (bad) return bad;
+      const p = payload as { nid: string; create_message: unknown; updates?: Array<{ root_nid: string; nid: string; update_message: unknown }> };
+      try {
+        const entity = await saveEntity(deps.db, member.hub.id, p.nid, p.create_message, p.updates ?? [], accountOf(member));
+        member.ctx.broadcast('entity_state_saved', { data: [entity] });
+        return ok();
+      } catch (err) {
+        if (err instanceof EntityExistsError) return error('entity_state_already_exists', `Entity ${p.nid} is already saved in this room; update it with update_entity_state.`);
+        throw err;
+      }
+    },
+    update_entity_state: async (member, payload) => {
+      const bad = check(member, 'update_entity_state', payload);
+      if (bad) return bad;
+      const p = payload as { root_nid: string; nid: string; update_message: unknown };
+      try {
+        await updateEntity(deps.db, member.hub.id, p);
+      } catch (err) {
+        if (err instanceof EntityNotFoundError) return error('entity_state_not_found', `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
+        throw err;
+      }
+      member.ctx.broadcast('entity_state_updated', { root_nid: p.root_nid, nid: p.nid, update_message: p.update_message });
+      return ok();
+    },
+    delete_entity_state: async (member, payload) => {
+      const bad = check(member, 'delete_entity_state', payload);
+      if (bad) return bad;
+      const n = (payload as { nid: string }).nid;
+      if (await deleteEntity(deps.db, member.hub.id, n)) member.ctx.broadcast('entity_state_deleted', { nid: n, creator: member.sessionId });
+      return ok();
+    },
+  };
+}
