@@ -18,6 +18,7 @@
  *   grab(networkId): boolean      // take ownership and hold; false if refused/unknown
  *   release(): void               // let go of the held box
  *   held(): string | null         // networkId of the held box
+ *   pinned(): string[]            // networkIds of the room's pinned objects
  *   hovered(): string | null      // networkId of the grabbable under the mouse cursor
  *   move(dx, dz): void            // moves our camera rig by dx, dz metres (world x, z)
  *   turn(yawDeg): void            // sets our heading: 0 looks along -z, 90 along -x
@@ -65,6 +66,8 @@ export interface PlexusDebugHook {
   grab(networkId: string): boolean;
   release(): void;
   held(): string | null;
+  /** networkIds of the room's pinned objects as this page knows them. */
+  pinned(): string[];
   hovered(): string | null;
   move(dx: number, dz: number): void;
   turn(yawDeg: number): void;
@@ -96,6 +99,8 @@ export interface DebugHookDeps {
   isJoined(): boolean;
   isEntered(): boolean;
   serverTimeOffset(): number;
+  /** networkIds of the room's pinned objects. */
+  pinnedIds(): string[];
 }
 
 /** Builds the hook object over the page's live state. */
@@ -185,5 +190,6 @@ export function createDebugHook(deps: DebugHookDeps): PlexusDebugHook {
       return { x: rect.left + ((ndc.x + 1) / 2) * rect.width, y: rect.top + ((1 - ndc.y) / 2) * rect.height };
     },
     serverTimeOffset: () => deps.serverTimeOffset(),
+    pinned: () => deps.pinnedIds(),
   };
 }

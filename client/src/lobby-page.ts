@@ -56,6 +56,12 @@ export function startLobbyPage(): void {
     say('Creating the room…');
     createHub(roomName)
       .then((hub) => {
+        // The creator assignment token makes this browser the room's creator when it joins (kept per room).
+        try {
+          storage?.setItem(`plexus:creator:${hub.hub_id}`, hub.creator_assignment_token);
+        } catch {
+          // storage full or unavailable: the room works, without the creator role
+        }
         // Stay on this origin: the server may know itself by another host name.
         const url = new URL(hub.url, location.href);
         location.assign(url.pathname + url.search);

@@ -126,6 +126,16 @@ export interface RoomConnectionOptions {
   finder?: NodeFinder;
   /** Random number in [0, 1) for the ret-deploy delay; default `Math.random`. */
   random?: () => number;
+  /** The room's creator assignment token (kept by the lobby that created the room): sent as a join param, it gives the creator role. */
+  creatorAssignmentToken?: string | null;
+}
+
+/** A pin or unpin of an object in the room (`pin` / `unpin` broadcasts). */
+export interface PinChange {
+  objectId: string;
+  pinned: boolean;
+  /** The stored glTF node (pins only). */
+  gltfNode?: Record<string, unknown>;
 }
 
 /**
@@ -153,13 +163,15 @@ export class RoomConnection {
   readonly chatReceived = new Emitter<ChatMessage>();
   /** Fires when the link state changes. */
   readonly stateChanged = new Emitter<LinkState>();
+  /** Fires for each `pin` / `unpin` broadcast (our own ones too). */
+  readonly pinChanged = new Emitter<PinChange>();
   /** Fires with the node's socket URL each time the socket is pointed at another node. */
   readonly endpointChanged = new Emitter<string>();
   /** How many times the socket moved to another node after a `ret-deploy` notice. */
   deployMoves = 0;
 
   private readonly socketParams: Record<string, string> = {};
-  private readonly joinParams: { profile: Profile; context: { mobile: boolean; embed: boolean; hmd: boolean } };
+  private readonly joinParams: { profile: Profile; context: { mobile: boolean; embed: boolean; hmd: boolean }; creator_assignment_token?: string };
   private readonly socket: Socket;
   private readonly channel: Channel;
   private readonly retChannel: Channel;
@@ -183,6 +195,7 @@ export class RoomConnection {
     options: RoomConnectionOptions = {},
   ) {
     this.joinParams = { profile: { ...profile }, context: { mobile: false, embed: false, hmd: false } };
+    if (options.creatorAssignmentToken) this.joinParams.creator_assignment_token = options.creatorAssignmentToken;
     this.finder = options.finder ?? new NodeFinder(location);
     this.random = options.random ?? Math.random;
     // phoenix.js evaluates params when it (re)connects: the object is read each time.
@@ -218,6 +231,14 @@ export class RoomConnection {
       if (this.sessionToken && typeof until === 'string') rememberKickedSession(this.hubSid, this.sessionToken, until);
       this.fail({ reason: 'kicked', message: `You were removed from this room by a moderator.${when}` });
       this.socket.disconnect();
+    });
+    this.channel.on('pin', (payload: unknown) => {
+      const p = payload as { object_id?: unknown; gltf_node?: unknown } | null;
+      if (typeof p?.object_id === 'string') this.pinChanged.emit({ objectId: p.object_id, pinned: true, gltfNode: p.gltf_node as Record<string, unknown> });
+    });
+    this.channel.on('unpin', (payload: unknown) => {
+      const p = payload as { object_id?: unknown } | null;
+      if (typeof p?.object_id === 'string') this.pinChanged.emit({ objectId: p.object_id, pinned: false });
     });
     this.channel.on('naf', (payload: unknown) => this.receiveNaf(decodeNafEvent(payload)));
     this.channel.on('nafr', (payload: unknown) => this.receiveNaf(decodeNafrEvent(payload)));
@@ -445,6 +466,28 @@ export class RoomConnection {
   }
 
   /** Sends a chat line (`message {type: "chat", body}`); it comes back through `chatReceived`. */
+  /** True when our presence meta lets us pin: `pin_objects` and the creator role or a signed-in account. */
+  canPin(): boolean {
+    if (!this.sessionId) return false;
+    const metas = (this.presence.list((key: string, entry: { metas?: PresenceMeta[] }) => (key === this.sessionId ? entry.metas ?? [] : null)) as Array<PresenceMeta[] | null>).find((m) => m !== null);
+    const meta = metas?.[metas.length - 1];
+    return !!meta?.permissions?.pin_objects && !!(meta.roles?.['creator'] || meta.roles?.['signed_in']);
+  }
+
+  /**
+   * Pins (`pin {id, gltf_node}`) or unpins (`unpin {id}`) an object; resolves
+   * on the server's ok, rejects with its message otherwise.
+   */
+  setPinned(objectId: string, gltfNode: Record<string, unknown> | null): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const push = gltfNode ? this.channel.push('pin', { id: objectId, gltf_node: gltfNode }) : this.channel.push('unpin', { id: objectId });
+      push
+        .receive('ok', () => resolve())
+        .receive('error', (r: unknown) => reject(new Error(String((r as { message?: unknown } | null)?.message ?? 'refused'))))
+        .receive('timeout', () => reject(new Error('no answer from the server')));
+    });
+  }
+
   sendChat(body: string): void {
     this.channel.push('message', { type: 'chat', body });
   }

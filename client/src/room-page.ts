@@ -17,6 +17,7 @@ import { AVATAR_TEMPLATE, registerNafSchemas } from './naf-schemas.ts';
 import { createDebugHook } from './debug-hook.ts';
 import { placeAtSpawn } from './player-rig.ts';
 import { bindThirdPersonKey } from './third-person.ts';
+import { PinBoard } from './pins.ts';
 
 function byId<T extends HTMLElement>(id: string): T {
   const el = document.getElementById(id);
@@ -55,6 +56,7 @@ export function startRoomPage(): void {
   const enterButton = byId<HTMLButtonElement>('enter-button');
   const peopleList = byId<HTMLElement>('people-list');
   const spawnButton = byId<HTMLButtonElement>('spawn-box');
+  const pinButton = byId<HTMLButtonElement>('pin-box');
   const chatLog = byId<HTMLElement>('chat-log');
   const chatForm = byId<HTMLFormElement>('chat-form');
   const chatInput = byId<HTMLInputElement>('chat-input');
@@ -89,7 +91,14 @@ export function startRoomPage(): void {
   })();
   const initial = initialDisplayName(location.search, storage);
   nameInput.value = initial.name;
-  const room = new RoomConnection(ref.hubSid, { displayName: initial.name || guestName() });
+  const creatorToken = (() => {
+    try {
+      return storage?.getItem(`plexus:creator:${ref.hubSid}`) ?? null;
+    } catch {
+      return null;
+    }
+  })();
+  const room = new RoomConnection(ref.hubSid, { displayName: initial.name || guestName() }, { creatorAssignmentToken: creatorToken });
   setDisplayNameResolver((sessionId) => room.displayNameOf(sessionId));
 
   const chat: ChatLine[] = [];
@@ -100,6 +109,14 @@ export function startRoomPage(): void {
 
   let nafConnected = false;
   let entered = false;
+  /** Shows whether the selected box can be pinned or unpinned by us. */
+  const updatePinButton = (): void => {
+    const id = pins.selected();
+    pinButton.hidden = !room.canPin();
+    pinButton.disabled = !entered || !id;
+    pinButton.textContent = id && pins.pinned.has(id) ? 'Unpin box' : 'Pin box';
+  };
+  const pins = new PinBoard(room, scene, ref.hubSid, () => updatePinButton());
   let pendingEnter: string | null = null;
 
   scene.addEventListener('adapter-ready', (event) => {
@@ -125,6 +142,7 @@ export function startRoomPage(): void {
     entryOverlay.hidden = true;
     document.body.classList.add('entered');
     spawnButton.disabled = false;
+    updatePinButton();
     chatPanel.setEnabled(true);
     scene.canvas?.focus();
   };
@@ -139,7 +157,10 @@ export function startRoomPage(): void {
     spawnButton.disabled = true;
     chatPanel.setEnabled(false);
   });
-  room.presenceChanged.on((people) => renderPeople(peopleList, people, room.sessionId));
+  room.presenceChanged.on((people) => {
+    renderPeople(peopleList, people, room.sessionId);
+    updatePinButton();
+  });
   room.chatReceived.on((message) => {
     const line: ChatLine = {
       sessionId: message.sessionId,
@@ -174,6 +195,7 @@ export function startRoomPage(): void {
       }
       nafConnected = true;
       enterButton.disabled = false;
+      void pins.restore().catch((err: unknown) => showError(`Could not load the room's pinned objects: ${err instanceof Error ? err.message : String(err)}`));
       if (pendingEnter !== null) enter(pendingEnter);
       else if (initial.fromQuery) enter(initial.name);
       else nameInput.focus();
@@ -189,7 +211,12 @@ export function startRoomPage(): void {
   bindThirdPersonKey(player);
 
   spawnButton.addEventListener('click', () => {
-    if (entered) spawnBox(scene);
+    if (!entered) return;
+    pins.lastSpawned = spawnBox(scene);
+    updatePinButton();
+  });
+  pinButton.addEventListener('click', () => {
+    pins.toggle().catch((err: unknown) => showError(`Could not pin the box: ${err instanceof Error ? err.message : String(err)}`));
   });
 
   window.__plexus = createDebugHook({
@@ -199,6 +226,7 @@ export function startRoomPage(): void {
     chat,
     isJoined: () => room.state === 'joined' && nafConnected,
     isEntered: () => entered,
+    pinnedIds: () => [...pins.pinned],
     serverTimeOffset: () => (NAF.connection.adapter ? NAF.connection.getServerTime() - Date.now() : 0),
   });
 
