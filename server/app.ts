@@ -147,6 +147,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
     version,
+    createLimit: { perMinute: config.httpCreateRatePerMinute, burst: config.httpCreateBurst, trustProxy: config.trustProxy },
     cluster: config.redisUrl
       ? async () => {
           const nodes = (await directory.nodes()).filter((n) => !n.draining);
@@ -184,6 +185,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         const session = new SocketSession(sessionId, connection, routes, fanout, log, {
           maxChannels: config.maxChannelsPerSocket,
           maxQueuedFrames: 256,
+          rateLimit: { perSecond: config.socketRatePerSecond, burst: config.socketRateBurst, closeAfter: config.socketRateCloseAfter },
         });
         sessions.add(session);
         return {

@@ -44,6 +44,18 @@ export interface Config {
   maxChannelsPerSocket: number;
   /** `DEFAULT_ROOM_SIZE`: `room_size` of new rooms. Default 24 (Reticulum's default). */
   defaultRoomSize: number;
+  /** `SOCKET_RATE_PER_SECOND`: frames one socket may send per second on average (token bucket; heartbeats always pass). Default 50 (a Hubs client sends about 15). */
+  socketRatePerSecond: number;
+  /** `SOCKET_RATE_BURST`: frames one socket may send at once above the average. Default 100. */
+  socketRateBurst: number;
+  /** `SOCKET_RATE_CLOSE_AFTER`: refused frames within 10 s after which the socket is closed with 4029. Default 200. */
+  socketRateCloseAfter: number;
+  /** `HTTP_CREATE_RATE_PER_MINUTE`: requests per minute one client IP may make to endpoints that create or change things (`POST /api/v1/hubs`). Default 30. */
+  httpCreateRatePerMinute: number;
+  /** `HTTP_CREATE_BURST`: such requests one IP may make at once. Default 10. */
+  httpCreateBurst: number;
+  /** `TRUST_PROXY`: `true` to take the client IP from the first `X-Forwarded-For` entry (behind a reverse proxy). Default `false`. */
+  trustProxy: boolean;
   /** `MAX_ROOM_SIZE`: largest `room_size` an owner may set with `update_hub` or PATCH. Default 50 (Reticulum's `max_room_size`). */
   maxRoomSize: number;
   /** `KICK_BAN_SECONDS`: how long a member removed with `kick` is kept out of the room (their session and, if signed in, their account), in seconds. Default 300; 0 makes kick a plain disconnect, as in Reticulum. */
@@ -71,6 +83,14 @@ function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, 
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${n} is out of range; set it between ${min} and ${max}, or unset it for the default ${def}.`);
   }
   return n;
+}
+
+function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (raw === undefined || raw === '') return def;
+  if (raw === 'true' || raw === '1') return true;
+  if (raw === 'false' || raw === '0') return false;
+  throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${JSON.stringify(env[name])} must be true or false.`);
 }
 
 /**
@@ -131,6 +151,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 100, 1, 10000),
     defaultRoomSize: intVar(env, 'DEFAULT_ROOM_SIZE', 24, 1, 10000),
+    socketRatePerSecond: intVar(env, 'SOCKET_RATE_PER_SECOND', 50, 1, 100_000),
+    socketRateBurst: intVar(env, 'SOCKET_RATE_BURST', 100, 1, 1_000_000),
+    socketRateCloseAfter: intVar(env, 'SOCKET_RATE_CLOSE_AFTER', 200, 1, 1_000_000),
+    httpCreateRatePerMinute: intVar(env, 'HTTP_CREATE_RATE_PER_MINUTE', 30, 1, 1_000_000),
+    httpCreateBurst: intVar(env, 'HTTP_CREATE_BURST', 10, 1, 1_000_000),
+    trustProxy: boolVar(env, 'TRUST_PROXY', false),
     maxRoomSize: intVar(env, 'MAX_ROOM_SIZE', 50, 1, 10000),
     kickBanSeconds: intVar(env, 'KICK_BAN_SECONDS', 300, 0, 30 * 24 * 3600),
     sessionSecret,

@@ -9,6 +9,16 @@ import type { PresenceStore } from '../presence/presence-store.ts';
 import type { HttpRequest } from '../transport/http-types.ts';
 import { json, jsonError, Router } from './router.ts';
 import { StaticFiles } from './static-files.ts';
+import { KeyedRateLimiter } from '../realtime/rate-limit.ts';
+
+/** The client's IP: the socket's address, or the first X-Forwarded-For entry when the server is told to trust its proxy. */
+export function clientIp(req: HttpRequest, trustProxy: boolean): string {
+  if (trustProxy) {
+    const first = req.headers['x-forwarded-for']?.split(',')[0]?.trim();
+    if (first) return first;
+  }
+  return req.remoteAddress;
+}
 
 /** What the HTTP routes need. */
 export interface HttpDeps {
@@ -20,6 +30,8 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
+  /** Per-IP limit on endpoints that create things (`POST /api/v1/hubs`): requests per minute, burst; `trustProxy` reads the IP from X-Forwarded-For. Absent: no limit. */
+  createLimit?: { perMinute: number; burst: number; trustProxy: boolean };
   /**
    * In a cluster: the node a client should use and every live node, for
    * `/api/v1/meta`; resolves null when no node can be named. Absent on a
@@ -51,7 +63,8 @@ export function originOf(req: HttpRequest): string {
 
 /**
  * All HTTP routes:
- * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
+ * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`
+ *   (429 `rate_limited` with `retry-after` seconds past the per-IP limit);
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
  * - `GET /api/v1/meta` → `{version, pool, phx_host, phx_port, nodes}` (Reticulum's
  *   meta, plus `nodes: [{phx_host, phx_port}]`, every live node of a cluster, so
@@ -83,7 +96,13 @@ export function buildRouter(deps: HttpDeps): Router {
     return json(200, { version: deps.version, pool: 'default', phx_host: requestHost, phx_port: null, nodes: [] }, cors);
   });
 
+  const createLimiter = deps.createLimit ? new KeyedRateLimiter(deps.createLimit.perMinute / 60, deps.createLimit.burst) : null;
   router.add('POST', '/api/v1/hubs', async (req) => {
+    const wait = createLimiter ? createLimiter.take(clientIp(req, deps.createLimit!.trustProxy)) : 0;
+    if (wait > 0) {
+      const res = jsonError(429, 'rate_limited', `Too many rooms created from your address; try again in ${wait} s.`);
+      return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
+    }
     let body: unknown;
     try {
       body = JSON.parse(req.body?.toString('utf8') || '');

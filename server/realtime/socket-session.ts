@@ -4,6 +4,7 @@ import type { PhoenixMessage, Ref } from '../protocol/phoenix-codec.ts';
 import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
 import { scanFrame } from '../protocol/frame-scan.ts';
+import { TokenBucket } from './rate-limit.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
@@ -15,7 +16,20 @@ export interface SocketSessionOptions {
   maxChannels: number;
   /** Frames that may wait behind a slow (async) handler before the socket is closed. */
   maxQueuedFrames: number;
+  /**
+   * Per-socket rate limit on incoming frames (a token bucket): `perSecond`
+   * frames a second, bursts of `burst`. A frame over the limit is not
+   * handled and gets an error reply `rate_limited`; after `closeAfter`
+   * refused frames within 10 s the socket is closed with 4029. Heartbeats
+   * are never refused. Absent: no limit.
+   */
+  rateLimit?: { perSecond: number; burst: number; closeAfter: number };
 }
+
+/** Close code for a socket that keeps sending over its rate limit. */
+export const CLOSE_RATE_LIMITED = 4029;
+/** Window over which refused frames are counted toward closing the socket, ms. */
+const REFUSED_WINDOW_MS = 10_000;
 
 interface JoinedChannel {
   joinRef: string;
@@ -46,6 +60,9 @@ export class SocketSession implements Session {
   private queue: Array<{ data: Uint8Array; isBinary: boolean }> = [];
   private busy = false;
   private ended = false;
+  private readonly bucket: TokenBucket | null;
+  private refusedSince = 0;
+  private refused = 0;
 
   constructor(
     readonly sessionId: string,
@@ -54,7 +71,9 @@ export class SocketSession implements Session {
     private readonly fanout: Fanout,
     private readonly log: Logger,
     private readonly options: SocketSessionOptions,
-  ) {}
+  ) {
+    this.bucket = options.rateLimit ? new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst) : null;
+  }
 
   /** Topics this socket has joined. */
   joinedTopics(): string[] {
@@ -68,6 +87,7 @@ export class SocketSession implements Session {
    */
   handleFrame(data: Uint8Array, isBinary: boolean): void {
     if (this.ended) return;
+    if (this.bucket && !this.bucket.take() && this.refuse(data, isBinary)) return;
     if (this.busy) {
       if (this.queue.length >= this.options.maxQueuedFrames) {
         this.log.warn({ sessionId: this.sessionId }, 'closing socket: too many frames queued behind a pending handler');
@@ -78,6 +98,35 @@ export class SocketSession implements Session {
       return;
     }
     this.run(data, isBinary);
+  }
+
+  /**
+   * A frame over the rate limit: answers it `rate_limited` (when it has a
+   * ref) and counts it; closes the socket after too many. Heartbeats pass.
+   * @returns false when the frame is a heartbeat and must be handled anyway
+   */
+  private refuse(data: Uint8Array, isBinary: boolean): boolean {
+    const scanned = isBinary ? null : scanFrame(data);
+    if (scanned?.topic === 'phoenix') return false;
+    const now = performance.now();
+    if (now - this.refusedSince > REFUSED_WINDOW_MS) {
+      this.refusedSince = now;
+      this.refused = 0;
+    }
+    this.refused++;
+    const limit = this.options.rateLimit!;
+    if (this.refused > limit.closeAfter) {
+      this.log.warn({ sessionId: this.sessionId }, 'closing socket: it kept sending over its rate limit');
+      this.connection.close(CLOSE_RATE_LIMITED, 'rate limit exceeded; slow down');
+      return true;
+    }
+    if (scanned && scanned.ref !== null) {
+      this.send(encodeReply(scanned.joinRef, scanned.ref, scanned.topic, 'error', {
+        reason: 'rate_limited',
+        message: `Too many messages: at most ${limit.perSecond} a second (bursts of ${limit.burst}); this one was dropped. Slow down or the socket will be closed.`,
+      }));
+    }
+    return true;
   }
 
   private run(data: Uint8Array, isBinary: boolean): void {

@@ -29,7 +29,8 @@ export interface TestServer {
  */
 export async function startTestServer(opts: { env?: Record<string, string>; database?: Database; databaseUrl?: string; dataDir?: string; deps?: ServerDeps; port?: number } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-test-'));
-  const config = loadConfig({ PORT: String(opts.port ?? 0), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}), ...opts.env });
+  // Tests create many rooms from 127.0.0.1: the per-IP creation limit is lifted unless a test sets it.
+  const config = loadConfig({ PORT: String(opts.port ?? 0), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', HTTP_CREATE_BURST: '1000000', ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}), ...opts.env });
   const database = opts.database ?? (opts.databaseUrl ? undefined : await openDatabase({ pgliteDir: null }));
   const server = await createServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...opts.deps });
   await server.listen();
