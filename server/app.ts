@@ -10,6 +10,11 @@ import { RedisBroker } from './broker/redis-broker.ts';
 import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
 import { hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
+import { signInHandlers } from './channels/hub/sign-in.ts';
+import { authChannelRoute } from './channels/auth/auth-channel.ts';
+import { AccountTokens } from './auth/account-token.ts';
+import { createMailer } from './auth/mailer.ts';
+import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
 import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
@@ -118,11 +123,22 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     }
   }
   const sessionTokens = new SessionTokens(sessionSecret);
+  const accountTokens = new AccountTokens(sessionSecret, database.knex);
+  const permsTokens = await PermsTokens.load(config.permsPrivateKey, config.dataDir, database.knex);
+  const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
+  let boundPort = config.port;
+  const allowedOrigins = (): string[] => {
+    if (config.authAllowedOrigins) return config.authAllowedOrigins;
+    if (config.publicUrl) return [new URL(config.publicUrl).origin];
+    const a = publicAddress(config, boundPort);
+    return [`http://${a.phx_host}:${a.phx_port}`];
+  };
   let draining = false;
   const fanout = new Fanout(broker);
   const members = new RoomMembers(fanout);
   const routes = [
-    retChannelRoute(),
+    retChannelRoute({ accounts: accountTokens, permsTokens }),
+    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: sessionSecret, allowedOrigins, adminEmail: config.adminEmail, log }),
     hubChannelRoute({
       db: database.knex,
       presence,
@@ -132,7 +148,10 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       log,
       members,
       filters: fanout,
+      accounts: accountTokens,
+      permsTokens,
       handlers: {
+        ...signInHandlers({ db: database.knex, accountTokens, permsTokens }),
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
         ...objectHandlers({ db: database.knex }),
         ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
@@ -147,6 +166,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
     version,
+    jwks: () => permsTokens.jwks(),
     createLimit: { perMinute: config.httpCreateRatePerMinute, burst: config.httpCreateBurst, trustProxy: config.trustProxy },
     cluster: config.redisUrl
       ? async () => {
@@ -238,6 +258,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     connectionCount: () => transport.connectionCount,
     async listen() {
       const port = await transport.listen();
+      boundPort = port;
       const address = publicAddress(config, port);
       directory.start(() => ({ ...address, connections: transport.connectionCount, draining }));
       return port;

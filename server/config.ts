@@ -56,6 +56,16 @@ export interface Config {
   httpCreateBurst: number;
   /** `TRUST_PROXY`: `true` to take the client IP from the first `X-Forwarded-For` entry (behind a reverse proxy). Default `false`. */
   trustProxy: boolean;
+  /** `SMTP_URL`: SMTP server for sign-in mails (`smtp://user:pass@host:port`, `smtps://` for TLS). Unset: the mail, with its link, is written to the log. */
+  smtpUrl: string | null;
+  /** `MAIL_FROM`: sender of sign-in mails. Default `Plexus <noreply@localhost>`. */
+  mailFrom: string;
+  /** `ADMIN_EMAIL`: the account signing in with this email is an admin (may set allow_promotion). Default unset. */
+  adminEmail: string | null;
+  /** `PERMS_PRIVATE_KEY`: RSA private key (PEM) signing perms tokens (RS512). Unset: `DATA_DIR/perms-key.pem`, generated on first start (one key per deployment, agreed through the database). */
+  permsPrivateKey: string | null;
+  /** `AUTH_ALLOWED_ORIGINS`: comma-separated origins sign-in links may point at. Default: this node's public origin (`PUBLIC_URL`, or `http://HOST:PORT`). */
+  authAllowedOrigins: string[] | null;
   /** `MAX_ROOM_SIZE`: largest `room_size` an owner may set with `update_hub` or PATCH. Default 50 (Reticulum's `max_room_size`). */
   maxRoomSize: number;
   /** `KICK_BAN_SECONDS`: how long a member removed with `kick` is kept out of the room (their session and, if signed in, their account), in seconds. Default 300; 0 makes kick a plain disconnect, as in Reticulum. */
@@ -83,6 +93,23 @@ function intVar(env: NodeJS.ProcessEnv, name: string, def: number, min: number, 
     throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${n} is out of range; set it between ${min} and ${max}, or unset it for the default ${def}.`);
   }
   return n;
+}
+
+function urlVar(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, example: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  if (!pattern.test(raw)) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name} must look like ${example}; unset it to go without.`);
+  return raw;
+}
+
+function originsVar(env: NodeJS.ProcessEnv, name: string): string[] | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of list) {
+    if (!/^https?:\/\/[^/]+$/.test(o)) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}: ${JSON.stringify(o)} is not an origin like https://rooms.example.com (no path).`);
+  }
+  return list;
 }
 
 function boolVar(env: NodeJS.ProcessEnv, name: string, def: boolean): boolean {
@@ -157,6 +184,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     httpCreateRatePerMinute: intVar(env, 'HTTP_CREATE_RATE_PER_MINUTE', 30, 1, 1_000_000),
     httpCreateBurst: intVar(env, 'HTTP_CREATE_BURST', 10, 1, 1_000_000),
     trustProxy: boolVar(env, 'TRUST_PROXY', false),
+    smtpUrl: urlVar(env, 'SMTP_URL', /^smtps?:\/\//, 'smtp://user:pass@host:port'),
+    mailFrom: env.MAIL_FROM?.trim() || 'Plexus <noreply@localhost>',
+    adminEmail: env.ADMIN_EMAIL?.trim() || null,
+    permsPrivateKey: env.PERMS_PRIVATE_KEY?.trim() ? env.PERMS_PRIVATE_KEY.replace(/\\n/g, '\n') : null,
+    authAllowedOrigins: originsVar(env, 'AUTH_ALLOWED_ORIGINS'),
     maxRoomSize: intVar(env, 'MAX_ROOM_SIZE', 50, 1, 10000),
     kickBanSeconds: intVar(env, 'KICK_BAN_SECONDS', 300, 0, 30 * 24 * 3600),
     sessionSecret,

@@ -104,7 +104,7 @@ for (const backend of backends) {
       db = await openDatabase(location);
       assert.equal((await findHubBySid(db.knex, hub.hubSid))?.name, 'Durable');
       const migrations = await db.knex('knex_migrations').select('name');
-      assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs', '20261122000100_accounts_roles_objects']);
+      assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs', '20261122000100_accounts_roles_objects', '20261122000200_app_secrets']);
     });
   });
 }

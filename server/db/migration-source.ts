@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import * as createHubs from '../../migrations/20261122000000_create_hubs.ts';
 import * as accountsRolesObjects from '../../migrations/20261122000100_accounts_roles_objects.ts';
+import * as appSecrets from '../../migrations/20261122000200_app_secrets.ts';
 
 /**
  * The migrations, by extension-free name, so that `.ts` (development) and a
@@ -11,6 +12,7 @@ import * as accountsRolesObjects from '../../migrations/20261122000100_accounts_
 const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_hubs': createHubs,
   '20261122000100_accounts_roles_objects': accountsRolesObjects,
+  '20261122000200_app_secrets': appSecrets,
 };
 
 /** A knex migration source over {@link migrations}. */

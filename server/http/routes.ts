@@ -30,6 +30,8 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
+  /** The perms token public keys, served at `GET /.well-known/jwks.json`. */
+  jwks?: () => unknown;
   /** Per-IP limit on endpoints that create things (`POST /api/v1/hubs`): requests per minute, burst; `trustProxy` reads the IP from X-Forwarded-For. Absent: no limit. */
   createLimit?: { perMinute: number; burst: number; trustProxy: boolean };
   /**
@@ -66,6 +68,7 @@ export function originOf(req: HttpRequest): string {
  * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`
  *   (429 `rate_limited` with `retry-after` seconds past the per-IP limit);
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
+ * - `GET /.well-known/jwks.json` → `{keys: [jwk]}`, the public key of perms tokens (RS512);
  * - `GET /api/v1/meta` → `{version, pool, phx_host, phx_port, nodes}` (Reticulum's
  *   meta, plus `nodes: [{phx_host, phx_port}]`, every live node of a cluster, so
  *   a client can ask another node when this one is gone). In a cluster
@@ -97,6 +100,10 @@ export function buildRouter(deps: HttpDeps): Router {
   });
 
   const createLimiter = deps.createLimit ? new KeyedRateLimiter(deps.createLimit.perMinute / 60, deps.createLimit.burst) : null;
+  if (deps.jwks) {
+    const jwks = deps.jwks;
+    router.add('GET', '/.well-known/jwks.json', () => json(200, jwks(), { 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }));
+  }
   router.add('POST', '/api/v1/hubs', async (req) => {
     const wait = createLimiter ? createLimiter.take(clientIp(req, deps.createLimit!.trustProxy)) : 0;
     if (wait > 0) {

@@ -38,6 +38,8 @@ export interface HubChannelDeps {
   handlers?: HubEventHandlers;
   /** This node's room members and the control messages between nodes (kick, mute, roles, blocks, room changes). */
   members?: RoomMembers;
+  /** Issues the join reply's `perms_token`; without it the reply carries null. */
+  permsTokens?: { issueFor(member: HubMember): Promise<string> };
   /** Per-recipient filters of the fan-out (blocks). */
   filters?: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
 }
@@ -170,7 +172,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       session_id: this.sessionId,
       session_token: await this.deps.sessionTokens.issue(this.sessionId),
       subscriptions: { web_push: false, favorites: false },
-      perms_token: null,
+      perms_token: this.deps.permsTokens ? await this.deps.permsTokens.issueFor(this) : null,
       hub_requires_oauth: false,
     });
   }

@@ -2,6 +2,13 @@ import { Ajv } from 'ajv';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import { describeErrors } from '../hub/schemas.ts';
+import type { AccountTokenVerifier } from '../hub/hub-member.ts';
+
+/** What the ret channel may use for signed-in sessions and global perms tokens (optional). */
+export interface RetChannelDeps {
+  accounts?: AccountTokenVerifier;
+  permsTokens?: { issueGlobal(accountId: string | null): Promise<string> };
+}
 
 /** The topic of the per-session global channel. */
 export const RET_TOPIC = 'ret';
@@ -17,20 +24,35 @@ const changeHubSchema = { type: 'object', required: ['hub_id'], properties: { hu
  * (reference/reticulum.md §1.1). Join params `{hub_id, token?}`; the reply is
  * `{vapid_public_key, session_id}`. The server pushes `notice` on it, e.g.
  * `{event: "ret-deploy", ret_version, ret_pool}` before a node shuts down, so
- * Hubs clients move to another node. `change_hub {hub_id}` is accepted.
+ * Hubs clients move to another node. `change_hub {hub_id}` is accepted;
+ * `refresh_perms_token` replies `{perms_token}` with the global claims
+ * (`create_hub`, `tweet`, `account_id` from the join's `token`).
  */
 class RetChannel implements Channel {
+  private accountId: string | null = null;
+
   constructor(
     private readonly ctx: ChannelContext,
     private readonly validate: { join: ReturnType<Ajv['compile']>; changeHub: ReturnType<Ajv['compile']> },
+    private readonly deps: RetChannelDeps,
   ) {}
 
-  join(params: unknown): Reply {
+  async join(params: unknown): Promise<Reply> {
     if (!this.validate.join(params)) return error('invalid_payload', `Join params invalid: ${describeErrors(this.validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
+    const token = (params as { token?: string | null } | null)?.token;
+    if (token) {
+      const account = this.deps.accounts ? await this.deps.accounts.verify(token) : null;
+      if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked.');
+      this.accountId = account.accountId;
+    }
     return ok({ vapid_public_key: null, session_id: this.ctx.session.sessionId });
   }
 
-  handleIn(event: string, payload: unknown): Reply {
+  async handleIn(event: string, payload: unknown): Promise<Reply> {
+    if (event === 'refresh_perms_token') {
+      if (!this.deps.permsTokens) return error('unknown_event', 'This server issues no perms tokens.');
+      return ok({ perms_token: await this.deps.permsTokens.issueGlobal(this.accountId) });
+    }
     if (event === 'change_hub') {
       if (!this.validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(this.validate.changeHub.errors)}; expected {hub_id}.`);
       return ok();
@@ -42,11 +64,11 @@ class RetChannel implements Channel {
 }
 
 /** The route serving topic `ret`; schemas are compiled once here. */
-export function retChannelRoute(): ChannelRoute {
+export function retChannelRoute(deps: RetChannelDeps = {}): ChannelRoute {
   const ajv = new Ajv({ strict: false });
   const validate = { join: ajv.compile(joinSchema), changeHub: ajv.compile(changeHubSchema) };
   return {
     matches: (topic) => topic === RET_TOPIC,
-    create: (ctx) => new RetChannel(ctx, validate),
+    create: (ctx) => new RetChannel(ctx, validate, deps),
   };
 }

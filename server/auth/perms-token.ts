@@ -1,0 +1,81 @@
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { SignJWT, exportJWK, type JWK } from 'jose';
+import type { Knex } from 'knex';
+import { agreeOnAppSecret } from '../db/accounts.ts';
+import type { HubMember } from '../channels/hub/hub-member.ts';
+
+/** Audience claim of perms tokens (Reticulum's `ret_perms`). */
+export const PERMS_AUDIENCE = 'ret_perms';
+/** Perms token lifetime, seconds: 5 minutes, as Reticulum (reference/reticulum.md §3.3). */
+export const PERMS_TTL_SECONDS = 5 * 60;
+
+/**
+ * Perms tokens: RS512 JWTs carrying a member's room permissions under
+ * Reticulum's claim names (reference/reticulum.md §3.3), for an SFU or other
+ * service to check with the public key published as a JWKS
+ * (`GET /.well-known/jwks.json`).
+ */
+export class PermsTokens {
+  private constructor(
+    private readonly privateKey: KeyObject,
+    /** The public key as a JWK with `kid`, `alg: RS512`, `use: sig`. */
+    readonly jwk: JWK,
+  ) {}
+
+  /**
+   * Loads the signing key: `configuredPem` (PERMS_PRIVATE_KEY) when given;
+   * else `dataDir/perms-key.pem`; else a new 2048-bit RSA key, agreed with
+   * the other nodes through the database (the first node's wins) and written
+   * to `dataDir/perms-key.pem` (mode 0600).
+   * @throws Error when the configured PEM is not an RSA private key
+   */
+  static async load(configuredPem: string | null, dataDir: string, db: Knex): Promise<PermsTokens> {
+    const file = path.join(dataDir, 'perms-key.pem');
+    let pem = configuredPem;
+    if (!pem && fs.existsSync(file)) pem = fs.readFileSync(file, 'utf8');
+    if (!pem) {
+      const candidate = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      pem = await agreeOnAppSecret(db, 'perms_private_key', candidate);
+      fs.mkdirSync(dataDir, { recursive: true });
+      fs.writeFileSync(file, pem, { mode: 0o600 });
+    }
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey(pem);
+    } catch (err) {
+      throw new Error(`PERMS_PRIVATE_KEY is not a PEM private key (${(err as Error).message}); give an RSA key in PEM, or unset it to have one generated.`);
+    }
+    if (privateKey.asymmetricKeyType !== 'rsa') throw new Error('PERMS_PRIVATE_KEY must be an RSA key (perms tokens are RS512).');
+    const jwk = await exportJWK(createPublicKey(privateKey));
+    const kid = createHash('sha256').update(`${jwk.n}.${jwk.e}`).digest('base64url').slice(0, 16);
+    return new PermsTokens(privateKey, { ...jwk, kid, alg: 'RS512', use: 'sig' });
+  }
+
+  /** The JWKS document: `{keys: [jwk]}`. */
+  jwks(): { keys: JWK[] } {
+    return { keys: [this.jwk] };
+  }
+
+  /** A perms token for a room member: its permissions, `hub_id`, `account_id` ("" when anonymous). */
+  issueFor(member: HubMember): Promise<string> {
+    const accountId = member.account?.accountId ?? '';
+    return this.sign({ ...member.permissions, hub_id: member.hub.hubSid, account_id: accountId }, `${accountId}_${member.hub.hubSid}`);
+  }
+
+  /** A global perms token (the `ret` channel): `create_hub`, `tweet`, `account_id`. */
+  issueGlobal(accountId: string | null): Promise<string> {
+    return this.sign({ create_hub: true, tweet: false, account_id: accountId ?? '' }, `${accountId ?? ''}_global`);
+  }
+
+  private sign(claims: Record<string, unknown>, sub: string): Promise<string> {
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS512', typ: 'JWT', kid: this.jwk.kid })
+      .setSubject(sub)
+      .setAudience(PERMS_AUDIENCE)
+      .setIssuedAt()
+      .setExpirationTime(`${PERMS_TTL_SECONDS}s`)
+      .sign(this.privateKey);
+  }
+}

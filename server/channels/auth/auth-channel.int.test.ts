@@ -1,0 +1,145 @@
+/**
+ * Email sign-in end to end through a real SMTP server started here
+ * (smtp-server): the mailed link signs the page in; the account token then
+ * signs members into rooms; perms tokens verify against the published JWKS.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { SMTPServer } from 'smtp-server';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+
+let smtp: SMTPServer;
+let smtpPort = 0;
+const mails: Array<{ to: string; body: string }> = [];
+let node: TestServer;
+const clients: RawClient[] = [];
+
+before(async () => {
+  smtp = new SMTPServer({
+    authOptional: true,
+    disabledCommands: ['STARTTLS'],
+    onData(stream, session, callback) {
+      const chunks: Buffer[] = [];
+      stream.on('data', (c: Buffer) => chunks.push(c));
+      stream.on('end', () => {
+        mails.push({ to: session.envelope.rcptTo.map((r) => r.address).join(','), body: Buffer.concat(chunks).toString('utf8') });
+        callback();
+      });
+    },
+  });
+  await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
+  smtpPort = (smtp.server.address() as { port: number }).port;
+  node = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example' } });
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await node?.stop();
+  await new Promise<void>((resolve) => smtp.close(() => resolve()));
+});
+
+async function connect(): Promise<RawClient> {
+  const c = await RawClient.connect(node.url);
+  clients.push(c);
+  return c;
+}
+
+async function waitForMail(to: string, from = 0): Promise<{ to: string; body: string }> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const m = mails.slice(from).find((x) => x.to.toLowerCase() === to.toLowerCase());
+    if (m) return m;
+    if (Date.now() > deadline) throw new Error(`no mail to ${to}; got ${mails.map((x) => x.to).join(' ')}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** The link's query parameters from a mail body (quoted-printable soft breaks undone). */
+function linkParams(body: string): URLSearchParams {
+  const text = body.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
+  const m = /http:\/\/rooms\.example\/\?[^\s]+/.exec(text);
+  assert.ok(m, `no link in mail: ${text}`);
+  return new URL(m[0]).searchParams;
+}
+
+async function signInByMail(email: string): Promise<string> {
+  const page = await connect();
+  const topic = `auth:${Math.random().toString(36).slice(2)}`;
+  const joined = await page.join(topic, {});
+  assert.equal(joined[4].status, 'ok');
+  const before = mails.length;
+  const reqReply = await page.reply(page.push(joined[0], topic, 'auth_request', { email, origin: 'http://rooms.example' }));
+  assert.equal(reqReply[4].status, 'ok', JSON.stringify(reqReply));
+  const params = linkParams((await waitForMail(email, before)).body);
+  assert.equal(params.get('auth_topic'), topic);
+  // The link is opened elsewhere (another socket), which verifies it on the same topic.
+  const opener = await connect();
+  const j2 = await opener.join(topic, {});
+  const v = await opener.reply(opener.push(j2[0], topic, 'auth_verified', { token: params.get('auth_token'), payload: params.get('auth_payload') }));
+  assert.equal(v[4].status, 'ok', JSON.stringify(v));
+  const creds = await page.waitFor((f: Frame) => f[3] === 'auth_credentials');
+  assert.equal(typeof creds[4].credentials, 'string');
+  // A link works once.
+  const again = await opener.reply(opener.push(j2[0], topic, 'auth_verified', { token: params.get('auth_token'), payload: params.get('auth_payload') }));
+  assert.equal(again[4].response.reason, 'invalid_token');
+  return creds[4].credentials as string;
+}
+
+test('the mailed link signs the page in; the account token signs a member into a room, sign_out makes it anonymous again', async () => {
+  const token = await signInByMail('Alice@Example.org');
+  const { hubSid } = await createRoom(node.url);
+  const topic = `hub:${hubSid}`;
+  const c = await connect();
+  const joined = await c.join(topic, { profile: {}, context: {}, auth_token: token });
+  assert.equal(joined[4].status, 'ok', JSON.stringify(joined));
+  const state = await c.waitFor((f) => f[3] === 'presence_state');
+  const me = joined[4].response.session_id as string;
+  assert.equal(state[4][me].metas[0].roles.signed_in, true);
+  const out = await c.reply(c.push(joined[0], topic, 'sign_out', {}));
+  assert.equal(out[4].status, 'ok');
+  await c.waitFor((f) => f[3] === 'presence_diff' && f[4].joins[me]?.metas[0].roles.signed_in === false);
+  // The same email signs in to the same account.
+  const token2 = await signInByMail('alice@example.org');
+  const c2 = await connect();
+  const j = await c2.join(topic, { profile: {}, context: {} });
+  const signIn = await c2.reply(c2.push(j[0], topic, 'sign_in', { token: token2 }));
+  assert.equal(signIn[4].status, 'ok', JSON.stringify(signIn));
+  const jwks = (await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as { keys: object[] };
+  const { payload } = await jwtVerify(signIn[4].response.perms_token, createLocalJWKSet(jwks as never), { audience: 'ret_perms', algorithms: ['RS512'] });
+  assert.equal(payload.hub_id, hubSid);
+  assert.notEqual(payload.account_id, '');
+  assert.equal(payload.voice_chat, true);
+  assert.equal(payload.kick_users, false);
+  assert.ok(payload.exp! - payload.iat! === 300);
+  const t1 = (await jwtVerify(joined[4].response.perms_token, createLocalJWKSet(jwks as never), { audience: 'ret_perms' })).payload;
+  assert.equal(t1.account_id, payload.account_id, 'one email, one account');
+});
+
+test('emails are stored only as hashes, refused origins send nothing, and expired or bad links fail', async () => {
+  const page = await connect();
+  const topic = `auth:${Math.random().toString(36).slice(2)}`;
+  const joined = await page.join(topic, {});
+  const before = mails.length;
+  const bad = await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'eve@example.org', origin: 'http://phish.example' }));
+  assert.equal(bad[4].response.reason, 'invalid_origin');
+  assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'not-an-email', origin: 'http://rooms.example' })))[4].response.reason, 'invalid_payload');
+  const okReply = await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'bob@example.org', origin: 'http://rooms.example' }));
+  assert.equal(okReply[4].status, 'ok');
+  assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'bob@example.org', origin: 'http://rooms.example' })))[4].response.reason, 'already_sent');
+  const params = linkParams((await waitForMail('bob@example.org', before)).body);
+  assert.equal(mails.slice(before).filter((m) => m.to === 'eve@example.org').length, 0);
+  const db = node.server.database.knex;
+  for (const table of ['logins', 'login_tokens', 'accounts']) {
+    const rows = await db(table).select('*');
+    assert.ok(!JSON.stringify(rows).toLowerCase().includes('example.org'), `${table} holds an email in clear`);
+  }
+  await db('login_tokens').update({ expires_at: new Date(Date.now() - 1000) });
+  const expired = await page.reply(page.push(joined[0], topic, 'auth_verified', { token: params.get('auth_token'), payload: params.get('auth_payload') }));
+  assert.equal(expired[4].response.reason, 'invalid_token');
+  const { hubSid } = await createRoom(node.url);
+  const c = await connect();
+  const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: 'not.a.token' });
+  assert.equal(j[4].response.reason, 'sign_in_failed');
+});

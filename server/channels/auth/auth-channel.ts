@@ -1,0 +1,176 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { Ajv } from 'ajv';
+import type { ErrorObject } from 'ajv';
+import type { Knex } from 'knex';
+import type { Logger } from 'pino';
+import type { AccountTokens } from '../../auth/account-token.ts';
+import type { Mailer } from '../../auth/mailer.ts';
+import { consumeLoginToken, createLoginToken, findOrCreateAccount, identifierHash } from '../../db/accounts.ts';
+import { error, ok } from '../../realtime/channel.ts';
+import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
+import { describeErrors } from '../hub/schemas.ts';
+
+/** What the auth channel needs. */
+export interface AuthChannelDeps {
+  db: Knex;
+  accountTokens: AccountTokens;
+  mailer: Mailer;
+  /** Salt of email hashes (the node's shared secret). */
+  secret: string;
+  /** Origins a sign-in link may point at (`auth_request.origin` must be one). */
+  allowedOrigins: () => readonly string[];
+  /** Email address whose account is an admin, or null. */
+  adminEmail: string | null;
+  log: Logger;
+  /** How long a channel lives, ms (Reticulum: 5 minutes). */
+  lifetimeMs?: number;
+  /** Delay before the channel closes after `auth_credentials`, ms (Reticulum: 5 s). */
+  closeDelayMs?: number;
+}
+
+/** Topic prefix of the sign-in channel. */
+export const AUTH_TOPIC_PREFIX = 'auth:';
+
+/** Encrypts `text` with AES-256-GCM under `key`: base64url of iv ‖ tag ‖ ciphertext. */
+function seal(key: Buffer, text: string): string {
+  const iv = randomBytes(12);
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  const body = Buffer.concat([cipher.update(text, 'utf8'), cipher.final()]);
+  return Buffer.concat([iv, cipher.getAuthTag(), body]).toString('base64url');
+}
+
+/** Reverses {@link seal}; null when the payload was not sealed with `key`. */
+function unseal(key: Buffer, sealed: string): string | null {
+  try {
+    const raw = Buffer.from(sealed, 'base64url');
+    const decipher = createDecipheriv('aes-256-gcm', key, raw.subarray(0, 12));
+    decipher.setAuthTag(raw.subarray(12, 28));
+    return Buffer.concat([decipher.update(raw.subarray(28)), decipher.final()]).toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+interface Validators {
+  request(p: unknown): boolean;
+  verified(p: unknown): boolean;
+  lastErrors(): ErrorObject[] | null | undefined;
+}
+
+/**
+ * The email sign-in channel `auth:<random>` (Reticulum's AuthChannel,
+ * reference/reticulum.md §1.3):
+ * - join (any params) → `{session_id}`; the channel closes after 5 minutes;
+ * - `auth_request {email, origin}` (once per channel; `origin` must be
+ *   allowed) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
+ *   whose payload is the email encrypted (AES-256-GCM) under a key kept with
+ *   the login token; the reply is `{}` whether or not an account exists;
+ * - `auth_verified {token, payload}` uses up the token (30 minutes, single
+ *   use), finds or creates the account and broadcasts `auth_credentials
+ *   {credentials: <account token>, payload}` on the topic, so the page that
+ *   asked signs in; the channel closes 5 s later. A bad token: `invalid_token`.
+ */
+class AuthChannel implements Channel {
+  private requested = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly ctx: ChannelContext,
+    private readonly deps: AuthChannelDeps,
+    private readonly valid: Validators,
+  ) {}
+
+  join(): Reply {
+    this.timer = setTimeout(() => this.ctx.close(), this.deps.lifetimeMs ?? 5 * 60 * 1000);
+    this.timer.unref();
+    return ok({ session_id: this.ctx.session.sessionId });
+  }
+
+  async handleIn(event: string, payload: unknown): Promise<Reply | undefined> {
+    if (event === 'auth_request') return this.request(payload);
+    if (event === 'auth_verified') return this.verified(payload);
+    return error('unknown_event', `The auth channel handles auth_request and auth_verified, not ${JSON.stringify(event.slice(0, 64))}.`);
+  }
+
+  private async request(payload: unknown): Promise<Reply> {
+    if (!this.valid.request(payload)) return error('invalid_payload', `auth_request: ${describeErrors(this.valid.lastErrors())}; send {email, origin}.`);
+    if (this.requested) return error('already_sent', 'A sign-in link was already sent from this channel; check your mail, or join a new auth channel.');
+    const { email, origin } = payload as { email: string; origin: string };
+    if (!this.deps.allowedOrigins().includes(origin)) {
+      return error('invalid_origin', `origin ${JSON.stringify(origin)} is not one this server sends sign-in links to (AUTH_ALLOWED_ORIGINS).`);
+    }
+    this.requested = true;
+    const hash = identifierHash(email, this.deps.secret);
+    const { token, payloadKey } = await createLoginToken(this.deps.db, hash);
+    const link = new URL('/', origin);
+    link.searchParams.set('auth_topic', this.ctx.topic);
+    link.searchParams.set('auth_token', token);
+    link.searchParams.set('auth_origin', origin);
+    link.searchParams.set('auth_payload', seal(payloadKey, email.trim()));
+    try {
+      await this.deps.mailer.send(email.trim(), 'Your sign-in link', `Open this link to sign in (it works once, for 30 minutes):\n\n${link.href}\n`);
+    } catch (err) {
+      this.deps.log.warn({ err: (err as Error).message }, 'sign-in mail could not be sent');
+      return error('mail_failed', 'The sign-in mail could not be sent; try again later.');
+    }
+    return ok();
+  }
+
+  private async verified(payload: unknown): Promise<Reply> {
+    if (!this.valid.verified(payload)) return error('invalid_payload', `auth_verified: ${describeErrors(this.valid.lastErrors())}; send {token, payload} from the link.`);
+    const { token, payload: sealed } = payload as { token: string; payload: string };
+    const login = await consumeLoginToken(this.deps.db, token);
+    const email = login ? unseal(login.payloadKey, sealed) : null;
+    if (!login || email === null || identifierHash(email, this.deps.secret) !== login.identifierHash) {
+      return error('invalid_token', 'This sign-in link is invalid, used or expired (links last 30 minutes); ask for a new one.');
+    }
+    const isAdmin = this.deps.adminEmail !== null && email.trim().toLowerCase() === this.deps.adminEmail.trim().toLowerCase();
+    const account = await findOrCreateAccount(this.deps.db, login.identifierHash, isAdmin);
+    const credentials = await this.deps.accountTokens.issue(account.accountId);
+    this.ctx.broadcast('auth_credentials', { credentials, payload: sealed });
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => this.ctx.close(), this.deps.closeDelayMs ?? 5000);
+    this.timer.unref();
+    return ok();
+  }
+
+  terminate(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
+/** The route serving `auth:<random>` topics (at most 128 characters). */
+export function authChannelRoute(deps: AuthChannelDeps): ChannelRoute {
+  const ajv = new Ajv({ strict: false });
+  const request = ajv.compile({
+    type: 'object',
+    required: ['email', 'origin'],
+    properties: {
+      email: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' },
+      origin: { type: 'string', maxLength: 512, pattern: '^https?://[^/]+$' },
+    },
+  });
+  const verified = ajv.compile({
+    type: 'object',
+    required: ['token', 'payload'],
+    properties: { token: { type: 'string', minLength: 8, maxLength: 128 }, payload: { type: 'string', minLength: 8, maxLength: 2048 } },
+  });
+  let last: ErrorObject[] | null | undefined = null;
+  const valid: Validators = {
+    request: (p) => {
+      const r = request(p);
+      last = request.errors;
+      return r;
+    },
+    verified: (p) => {
+      const r = verified(p);
+      last = verified.errors;
+      return r;
+    },
+    lastErrors: () => last,
+  };
+  return {
+    matches: (topic) => topic.startsWith(AUTH_TOPIC_PREFIX) && topic.length > AUTH_TOPIC_PREFIX.length && topic.length <= 128,
+    create: (ctx) => new AuthChannel(ctx, deps, valid),
+  };
+}

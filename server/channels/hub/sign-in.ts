@@ -1,0 +1,54 @@
+import { Ajv } from 'ajv';
+import type { Knex } from 'knex';
+import type { AccountTokens } from '../../auth/account-token.ts';
+import type { PermsTokens } from '../../auth/perms-token.ts';
+import { isCreatorAssignmentToken } from '../../db/hubs.ts';
+import { error, ok } from '../../realtime/channel.ts';
+import type { HubEventHandlers } from './hub-member.ts';
+import { describeErrors } from './schemas.ts';
+
+/**
+ * Signing in and out inside a room, and perms tokens (reference/reticulum.md
+ * §1.2 sign_in, sign_out, refresh_perms_token; §3.3):
+ * - `sign_in {token, creator_assignment_token?}`: the account token makes the
+ *   member signed in (roles and permissions follow, as one presence update);
+ *   with the room's creator assignment token the account becomes the room's
+ *   creator. Reply `{perms_token}`; a bad token: `sign_in_failed`, nothing changes.
+ * - `sign_out`: back to anonymous (`{}`).
+ * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
+ */
+export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; permsTokens: PermsTokens }): HubEventHandlers {
+  const ajv = new Ajv({ strict: false });
+  const validSignIn = ajv.compile({
+    type: 'object',
+    required: ['token'],
+    properties: { token: { type: 'string', minLength: 1, maxLength: 4096 }, creator_assignment_token: { type: ['string', 'null'], maxLength: 128 } },
+  });
+  const validEmpty = ajv.compile({ type: ['object', 'null'] });
+  return {
+    sign_in: async (member, payload) => {
+      if (!validSignIn(payload)) return error('invalid_payload', `sign_in: ${describeErrors(validSignIn.errors)}; send {token, creator_assignment_token?}.`);
+      const p = payload as { token: string; creator_assignment_token?: string | null };
+      const account = await deps.accountTokens.verify(p.token);
+      if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
+      if (p.creator_assignment_token) {
+        if (!(await isCreatorAssignmentToken(deps.db, member.hub.id, p.creator_assignment_token))) {
+          return error('sign_in_failed', 'Sign in failed: the creator_assignment_token is not this room\'s.');
+        }
+        await deps.db('hubs').where({ hub_id: member.hub.id }).update({ created_by_account_id: account.accountId, updated_at: new Date() });
+        await member.reloadHub();
+      }
+      await member.setAccount(account);
+      return ok({ perms_token: await deps.permsTokens.issueFor(member) });
+    },
+    sign_out: async (member, payload) => {
+      if (!validEmpty(payload)) return error('invalid_payload', 'sign_out takes no payload ({}).');
+      await member.setAccount(null);
+      return ok();
+    },
+    refresh_perms_token: async (member, payload) => {
+      if (!validEmpty(payload)) return error('invalid_payload', 'refresh_perms_token takes no payload ({}).');
+      return ok({ perms_token: await deps.permsTokens.issueFor(member) });
+    },
+  };
+}
