@@ -1,0 +1,133 @@
+/**
+ * The authorization matrix, over the real socket: each guarded hub event
+ * pushed by each role (creator, owner, signed-in member, anonymous member,
+ * kicked member) is allowed or refused as README "Roles, permissions and
+ * moderation" says. The room uses Reticulum's restrictive member
+ * permissions (voice_chat and text_chat only), so member and owner rights differ.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { after, before, test } from 'node:test';
+import { AccountTokens } from '../../auth/account-token.ts';
+import { findOrCreateAccount } from '../../db/accounts.ts';
+import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+
+const SECRET = randomBytes(32).toString('hex');
+let node: TestServer;
+let tokens: AccountTokens;
+const clients: RawClient[] = [];
+
+before(async () => {
+  node = await startTestServer({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
+  tokens = new AccountTokens(SECRET, node.server.database.knex);
+});
+
+after(async () => {
+  for (const c of clients) c.close();
+  await node?.stop();
+});
+
+interface Member {
+  c: RawClient;
+  jr: string;
+  sessionId: string;
+}
+
+async function accountToken(name: string): Promise<string> {
+  const account = await findOrCreateAccount(node.server.database.knex, `hash-${name}-${randomBytes(4).toString('hex')}`, false);
+  return tokens.issue(account.accountId);
+}
+
+async function join(topic: string, params: Record<string, unknown> = {}): Promise<Member> {
+  const c = await RawClient.connect(node.url);
+  clients.push(c);
+  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
+  assert.equal(f[4].status, 'ok', JSON.stringify(f));
+  await c.waitFor((x: Frame) => x[3] === 'presence_state');
+  return { c, jr: f[0]!, sessionId: f[4].response.session_id };
+}
+
+async function call(m: Member, topic: string, event: string, payload: unknown): Promise<Frame> {
+  return m.c.reply(m.c.push(m.jr, topic, event, payload), 5000);
+}
+
+/**
+ * Pushes an event that may get no reply (a relayed naf or message), then a
+ * heartbeat: frames are handled in order, so once the heartbeat's reply is
+ * here, the event's reply (if any) is too. Returns it, or undefined.
+ */
+async function callOrSilence(m: Member, topic: string, event: string, payload: unknown): Promise<Frame | undefined> {
+  const ref = m.c.push(m.jr, topic, event, payload);
+  const beat = m.c.push(null, 'phoenix', 'heartbeat', {});
+  await m.c.reply(beat);
+  return m.c.frames.find((f) => f[1] === ref && f[3] === 'phx_reply');
+}
+
+type Role = 'creator' | 'owner' | 'signedIn' | 'anonymous';
+
+test('each guarded event by each role is allowed or refused as specified, and a kicked member cannot come back', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Matrix');
+  const topic = `hub:${hubSid}`;
+  const m: Record<Role, Member> = {
+    creator: await join(topic, { creator_assignment_token: creatorAssignmentToken }),
+    owner: await join(topic, { auth_token: await accountToken('owner') }),
+    signedIn: await join(topic, { auth_token: await accountToken('member') }),
+    anonymous: await join(topic),
+  };
+  // Restrictive member permissions, as Reticulum's non-permissive rooms.
+  const restrict = await call(m.creator, topic, 'update_hub', {
+    member_permissions: { spawn_and_move_media: false, spawn_camera: false, spawn_drawing: false, pin_objects: false, spawn_emoji: false, fly: false, voice_chat: true, text_chat: true },
+  });
+  assert.equal(restrict[4].status, 'ok');
+  assert.equal((await call(m.creator, topic, 'add_owner', { session_id: m.owner.sessionId }))[4].status, 'ok');
+  await m.owner.c.waitFor((f) => f[3] === 'permissions_updated');
+
+  const spawn = (id: string) => ({ dataType: 'u', data: { networkId: id, owner: 'x', lastOwnerTime: 1, template: '#thing-media', persistent: false, isFirstSync: true, components: {} } });
+  let n = 0;
+  const targets: Member[] = [];
+  const target = async (): Promise<string> => {
+    const t = await join(topic);
+    targets.push(t);
+    return t.sessionId;
+  };
+  // event → payload maker → roles allowed (the rest must be refused with the named permission).
+  const matrix: Array<{ event: string; payload: () => Promise<unknown> | unknown; allowed: Role[]; permission: string }> = [
+    { event: 'naf', payload: () => spawn(`s${n++}`), allowed: ['creator', 'owner'], permission: 'spawn_and_move_media' },
+    { event: 'message', payload: () => ({ type: 'chat', body: 'hi' }), allowed: ['creator', 'owner', 'signedIn', 'anonymous'], permission: 'text_chat' },
+    { event: 'pin', payload: () => ({ id: `p${n++}`, gltf_node: { name: 'p' } }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'save_entity_state', payload: () => ({ nid: `e${n++}`, create_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'update_hub', payload: () => ({ description: `d${n++}` }), allowed: ['creator', 'owner'], permission: 'update_hub' },
+    { event: 'update_scene', payload: () => ({ url: 'https://example.com/s.glb' }), allowed: ['creator', 'owner'], permission: 'update_hub' },
+    { event: 'fetch_invite', payload: () => ({}), allowed: ['creator', 'owner'], permission: 'update_hub' },
+    { event: 'mute', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'mute_users' },
+    { event: 'kick', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'kick_users' },
+    { event: 'add_owner', payload: async () => ({ session_id: (await join(topic, { auth_token: await accountToken(`t${n++}`) })).sessionId }), allowed: ['creator'], permission: 'update_roles' },
+  ];
+  const outcome: string[] = [];
+  for (const row of matrix) {
+    for (const role of ['creator', 'owner', 'signedIn', 'anonymous'] as Role[]) {
+      const f = await callOrSilence(m[role], topic, row.event, await row.payload());
+      // naf and message are not answered when relayed: no reply means allowed.
+      const allowed = f === undefined || f[4].status === 'ok';
+      outcome.push(`${row.event}/${role}:${allowed ? 'allowed' : f[4].response.permission ?? f[4].response.reason}`);
+      // Spawns keep their own reason (spawn_denied), which also names the permission.
+      if (!allowed) assert.equal(f[4].response.reason, row.event === 'naf' ? 'spawn_denied' : 'permission_denied', `${row.event} by ${role}: ${JSON.stringify(f[4])}`);
+    }
+  }
+  const expected = matrix.flatMap((row) => (['creator', 'owner', 'signedIn', 'anonymous'] as Role[]).map((role) => `${row.event}/${role}:${row.allowed.includes(role) ? 'allowed' : row.permission}`));
+  assert.deepEqual(outcome, expected);
+
+  // Kicked: the session is refused, whichever role it had.
+  const kicked = await join(topic, { auth_token: await accountToken('kicked') });
+  const token = (kicked.c.frames.find((f) => f[3] === 'phx_reply')![4].response.session_token) as string;
+  assert.equal((await call(m.owner, topic, 'kick', { session_id: kicked.sessionId }))[4].status, 'ok');
+  assert.equal(await kicked.c.waitClose(), 4003);
+  const back = await RawClient.connect(node.url, `&session_token=${encodeURIComponent(token)}`);
+  clients.push(back);
+  assert.equal((await back.join(topic, { profile: {}, context: {} }))[4].response.reason, 'join_denied');
+  // Finally the owners may close the room; members may not.
+  assert.equal((await call(m.signedIn, topic, 'close_hub', {}))[4].response.permission, 'close_hub');
+  assert.equal((await call(m.anonymous, topic, 'close_hub', {}))[4].response.permission, 'close_hub');
+  assert.equal((await call(m.owner, topic, 'close_hub', {}))[4].status, 'ok');
+});
