@@ -8,7 +8,9 @@ import type { Broker } from './broker/broker.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import { RedisBroker } from './broker/redis-broker.ts';
 import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
-import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { countPresence, hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { hubView } from './channels/hub/hub-view.ts';
+import { findHubBySid } from './db/hubs.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
 import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
@@ -167,6 +169,16 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     defaultRoomSize: config.defaultRoomSize,
     version,
     jwks: () => permsTokens.jwks(),
+    accounts: accountTokens,
+    maxRoomSize: config.maxRoomSize,
+    roomChanged: async (hubSid, staleFields) => {
+      const topic = `hub:${hubSid}`;
+      await members.toRoom({ op: 'room_changed', topic });
+      const hub = await findHubBySid(database.knex, hubSid);
+      if (!hub) return;
+      const counts = countPresence(await presence.list(topic));
+      fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
+    },
     createLimit: { perMinute: config.httpCreateRatePerMinute, burst: config.httpCreateBurst, trustProxy: config.trustProxy },
     cluster: config.redisUrl
       ? async () => {

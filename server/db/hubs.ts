@@ -145,3 +145,20 @@ export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: s
   const row = (await db('hubs').where({ hub_id: hubId }).first('creator_assignment_token_hash')) as { creator_assignment_token_hash: string | null } | undefined;
   return !!row?.creator_assignment_token_hash && row.creator_assignment_token_hash === hashToken(token);
 }
+
+/**
+ * Public rooms (`allow_promotion` and entry mode `allow`) matching `q` by
+ * PostgreSQL full-text search over name and description (the `search`
+ * column, 'simple' configuration), best match first, newest first on ties;
+ * all public rooms, newest first, when `q` is empty.
+ * @param offset rows to skip; @param limit rows to return
+ */
+export async function searchPublicHubs(db: Knex, q: string, offset: number, limit: number): Promise<HubRecord[]> {
+  const query = db<HubRow>('hubs').where({ allow_promotion: true, entry_mode: 'allow' });
+  const text = q.trim();
+  if (text) {
+    query.whereRaw(`search @@ plainto_tsquery('simple', ?)`, [text]).orderByRaw(`ts_rank(search, plainto_tsquery('simple', ?)) DESC`, [text]);
+  }
+  const rows = await query.orderBy('hub_id', 'desc').offset(offset).limit(limit).select('*');
+  return (rows as HubRow[]).map(hubFromRow);
+}

@@ -5,6 +5,11 @@ import { hubView } from '../channels/hub/hub-view.ts';
 import { describeErrors } from '../channels/hub/schemas.ts';
 import { createHub, findHubBySid, HUB_SID_PATTERN } from '../db/hubs.ts';
 import { listPinnedObjects } from '../db/room-objects.ts';
+import { isCreatorAssignmentToken, searchPublicHubs } from '../db/hubs.ts';
+import { rolesOf } from '../db/hub-roles.ts';
+import { updateHub } from '../db/hub-updates.ts';
+import { hubChangesSchema, toHubChanges } from '../channels/hub/room-rules.ts';
+import type { AccountTokenVerifier } from '../channels/hub/hub-member.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { HttpRequest } from '../transport/http-types.ts';
 import { json, jsonError, Router } from './router.ts';
@@ -30,6 +35,12 @@ export interface HttpDeps {
   health: () => Record<string, unknown>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
+  /** Verifies account tokens (`Authorization: Bearer`) for PATCH. */
+  accounts?: AccountTokenVerifier;
+  /** Largest room_size PATCH may set. Default 50. */
+  maxRoomSize?: number;
+  /** After PATCH changed a room: its members on every node reload it, and get `hub_refresh` with `stale_fields`. */
+  roomChanged?: (hubSid: string, staleFields: string[]) => Promise<void>;
   /** The perms token public keys, served at `GET /.well-known/jwks.json`. */
   jwks?: () => unknown;
   /** Per-IP limit on endpoints that create things (`POST /api/v1/hubs`): requests per minute, burst; `trustProxy` reads the IP from X-Forwarded-For. Absent: no limit. */
@@ -68,6 +79,8 @@ export function originOf(req: HttpRequest): string {
  * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`
  *   (429 `rate_limited` with `retry-after` seconds past the per-IP limit);
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
+ * - `PATCH /api/v1/hubs/:hub_sid` `{hub: {...update_hub fields}}` with `Authorization: Bearer <creator_assignment_token | owner's account token>` → `{hubs: [hub]}` (401, 403, 404, 422, 429);
+ * - `GET /api/v1/media/search?source=rooms&q=&cursor=` → `{meta: {source, next_cursor}, entries: [room], suggestions: null}`: public rooms by full-text search;
  * - `GET /.well-known/jwks.json` → `{keys: [jwk]}`, the public key of perms tokens (RS512);
  * - `GET /api/v1/meta` → `{version, pool, phx_host, phx_port, nodes}` (Reticulum's
  *   meta, plus `nodes: [{phx_host, phx_port}]`, every live node of a cluster, so
@@ -128,6 +141,76 @@ export function buildRouter(deps: HttpDeps): Router {
       creator_assignment_token: creatorAssignmentToken,
       embed_token: null,
     });
+  });
+
+  const validPatch = ajv.compile({ type: 'object', required: ['hub'], properties: { hub: hubChangesSchema(deps.maxRoomSize ?? 50) } });
+  router.add('PATCH', '/api/v1/hubs/:hub_sid', async (req, params) => {
+    const wait = createLimiter ? createLimiter.take(clientIp(req, deps.createLimit!.trustProxy)) : 0;
+    if (wait > 0) {
+      const res = jsonError(429, 'rate_limited', `Too many changes from your address; try again in ${wait} s.`);
+      return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
+    }
+    const hub = await findHubBySid(deps.db, params.hub_sid);
+    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}.`);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    if (!bearer) return jsonError(401, 'unauthorized', 'Send Authorization: Bearer <token>: the room\'s creator_assignment_token, or the account token of its creator or an owner.');
+    let owner = await isCreatorAssignmentToken(deps.db, hub.id, bearer);
+    let admin = false;
+    if (!owner) {
+      const account = deps.accounts ? await deps.accounts.verify(bearer) : null;
+      if (!account) return jsonError(401, 'unauthorized', 'The token is not valid for this room (expired, revoked or another room\'s); sign in again.');
+      owner = (await rolesOf(deps.db, hub, account.accountId)).owner;
+      admin = account.isAdmin;
+      if (!owner) return jsonError(403, 'forbidden', 'Only the room\'s creator and owners may change it.');
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(req.body?.toString('utf8') || '');
+    } catch {
+      return jsonError(400, 'bad_json', 'The request body is not JSON; send {"hub": {"name": "New name"}}.');
+    }
+    if (!validPatch(body)) return jsonError(422, 'invalid_body', `Invalid change: ${describeErrors(validPatch.errors).replace(/^payload/, 'body')}.`);
+    const fields = (body as { hub: Record<string, unknown> }).hub;
+    if (fields.allow_promotion !== undefined && !admin) return jsonError(403, 'forbidden', 'Only server admins may change allow_promotion.');
+    let changes;
+    try {
+      changes = toHubChanges(fields, hub.memberPermissions);
+    } catch (err) {
+      return jsonError(422, 'invalid_body', (err as Error).message);
+    }
+    const stale = await updateHub(deps.db, hub.id, changes);
+    if (stale.length > 0 && deps.roomChanged) await deps.roomChanged(hub.hubSid, stale);
+    const updated = (await findHubBySid(deps.db, hub.hubSid))!;
+    const counts = countPresence(await deps.presence.list(`hub:${hub.hubSid}`));
+    return json(200, { hubs: [hubView(updated, counts, deps.defaultRoomSize, `${originOf(req)}/${updated.hubSid}/${updated.slug}`)] });
+  });
+
+  // Reticulum's media search, rooms only (reference/reticulum.md §9): public rooms by full-text search.
+  router.add('GET', '/api/v1/media/search', async (req) => {
+    const source = req.query.get('source');
+    if (source !== 'rooms') return jsonError(400, 'invalid_query', `source=${JSON.stringify(source)} is not supported; this server searches source=rooms.`);
+    const q = (req.query.get('q') ?? '').slice(0, 256);
+    const cursorRaw = req.query.get('cursor') ?? '0';
+    if (!/^\d{1,6}$/.test(cursorRaw)) return jsonError(400, 'invalid_query', 'cursor must be the next_cursor of a previous page (a whole number).');
+    const offset = Number(cursorRaw);
+    const page = 24;
+    const hubs = await searchPublicHubs(deps.db, q, offset, page + 1);
+    const entries = [];
+    for (const hub of hubs.slice(0, page)) {
+      const counts = countPresence(await deps.presence.list(`hub:${hub.hubSid}`));
+      entries.push({
+        id: hub.hubSid,
+        url: `${originOf(req)}/${hub.hubSid}/${hub.slug}`,
+        type: 'room',
+        name: hub.name,
+        description: hub.description,
+        images: { preview: { url: null } },
+        member_count: counts.memberCount,
+        lobby_count: counts.lobbyCount,
+        room_size: hub.roomSize ?? deps.defaultRoomSize,
+      });
+    }
+    return json(200, { meta: { source: 'rooms', next_cursor: hubs.length > page ? String(offset + page) : null }, entries, suggestions: null });
   });
 
   router.add('GET', '/api/v1/hubs/:hub_sid', async (req, params) => {
