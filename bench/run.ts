@@ -31,8 +31,8 @@ import type { BenchOptions } from './lib/options.ts';
 import { cpuSeconds, cpuTimesSum, machineCpu, memory, sampleRss } from './lib/procstat.ts';
 import { connectInspector, inspectorUrl } from './lib/inspector.ts';
 import type { InspectorSession } from './lib/inspector.ts';
-import { computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, saturationLines, targetLines } from './lib/results.ts';
-import type { BenchResults, IdleResult, JoinResult, SearchResult, ServerResult, StepResult } from './lib/results.ts';
+import { blocksLines, computeRatios, headlineTable, markdownSummary, ratioLines, replaceReadmeBlock, saturationLines, targetLines } from './lib/results.ts';
+import type { BenchResults, BlocksPhase, BlocksResult, IdleResult, JoinResult, SearchResult, ServerResult, StepResult } from './lib/results.ts';
 import { bestStep, judgeStep, nextLevel } from './lib/search.ts';
 import type { StepOutcome } from './lib/search.ts';
 import { SERVER_LABELS, killAllServers, startServerUnderTest, stopServices } from './lib/servers.ts';
@@ -417,6 +417,84 @@ async function runSearch(kind: ServerKind, opts: BenchOptions, lifetimeSec: numb
   return result;
 }
 
+/** Blocks added per client of room 0 in the blocks scenario. */
+const BLOCKS_PER_CLIENT = 2;
+
+/**
+ * The blocks scenario (Plexus): `opts.blockRooms` rooms at `opts.hz`; phase A
+ * measures the load as is, then every client of room 0 blocks its next two
+ * room members (so every frame of room 0 takes the per-recipient path) and
+ * phase B measures the same load again. Room 0's sends and receipts are left
+ * out of both phases' statistics: the figures are the other rooms'.
+ */
+async function runBlocks(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<BlocksResult> {
+  const result: BlocksResult = { rooms: opts.blockRooms, hz: opts.hz, blocksPerClient: BLOCKS_PER_CLIENT };
+  const server = await startServerUnderTest(kind, { root: ROOT, lifetimeSec });
+  const pool = new WorkerPool(opts.workers, lifetimeSec * 1000);
+  try {
+    await initWorkers(pool, server.target, opts);
+    const roomKeys: string[] = [];
+    await createRooms(server, 0, opts.blockRooms, roomKeys);
+    const address = addressAllocator(opts, opts.blockRooms * opts.roomSize);
+    const perWorker: ClientSpec[][] = pool.procs.map(() => []);
+    for (let r = 0; r < opts.blockRooms; r++) {
+      for (let k = 0; k < opts.roomSize; k++) {
+        const index = r * opts.roomSize + k;
+        perWorker[r % pool.size]!.push({ index, room: r, roomKey: roomKeys[r]!, localAddress: address(index) });
+      }
+    }
+    const connected = await Promise.all(perWorker.map((clients, w) => pool.request<ConnectResult>(w, { type: 'connect', clients, concurrency: 50, timeoutMs: 15_000 }, 180_000)));
+    const failed = connected.reduce((a, r) => a + r.failed, 0);
+    if (failed > 0) throw new Error(`${failed} client(s) failed to join`);
+    const ownPids = () => [...serverSidePids(server), ...pool.pids()];
+    const phase = async (name: string): Promise<BlocksPhase> => {
+      await waitQuiet(ownPids());
+      const warmupMs = opts.warmupSec * 1000;
+      const measureMs = opts.measureSec * 1000;
+      const loads = pool.procs.map((_, w) =>
+        pool.request<LoadResult>(w, { type: 'load', activeRooms: opts.blockRooms, hz: opts.hz, warmupMs, measureMs, drainMs: 500, excludeRoom: 0 }, warmupMs + measureMs + 60_000),
+      );
+      await sleep(warmupMs);
+      const cpu0 = cpuTimesSum(server.pids);
+      const t0 = performance.now();
+      await sleep(measureMs);
+      const cpu1 = cpuTimesSum(server.pids);
+      const wallSec = (performance.now() - t0) / 1000;
+      const results = await Promise.all(loads);
+      const sum = (f: (r: LoadResult) => number) => results.reduce((a, r) => a + f(r), 0);
+      const hist = mergeEncoded(results.map((r) => r.hist));
+      const latency = summarize(hist);
+      hist.destroy();
+      const received = sum((r) => r.received);
+      const serverCpuSec = cpu1.user + cpu1.system - cpu0.user - cpu0.system;
+      const p: BlocksPhase = {
+        deliveredPerSec: received / opts.measureSec,
+        deliveredRatio: sum((r) => r.expected) > 0 ? received / sum((r) => r.expected) : 0,
+        latency: { p50: latency.p50, p99: latency.p99, max: latency.max },
+        serverCpuPct: (serverCpuSec / wallSec) * 100,
+        serverUsPerDelivery: received > 0 ? (serverCpuSec * 1e6) / (received + sum((r) => r.excludedReceived)) : Number.NaN,
+        room0DeliveredPerSec: sum((r) => r.excludedReceived) / opts.measureSec,
+      };
+      log(
+        `  ${kind} blocks ${name}: other rooms delivered ${Math.round(p.deliveredPerSec).toLocaleString('en-US')}/s (${(p.deliveredRatio * 100).toFixed(1)}%), p50 ${p.latency.p50.toFixed(1)} p99 ${p.latency.p99.toFixed(1)} ms, server CPU ${p.serverCpuPct.toFixed(0)}%, room 0 ${Math.round(p.room0DeliveredPerSec).toLocaleString('en-US')}/s`,
+      );
+      return p;
+    };
+    result.a = await phase('A (no blocks)');
+    // Room 0 lives in one worker (rooms are dealt to workers by index).
+    await pool.request(0 % pool.size, { type: 'block', room: 0, perClient: BLOCKS_PER_CLIENT }, 60_000);
+    result.b = await phase(`B (each client of room 0 blocks ${BLOCKS_PER_CLIENT})`);
+  } catch (err) {
+    result.error = (err as Error).message.split('\n')[0];
+    log(`  ${kind} blocks failed: ${(err as Error).message}`);
+  } finally {
+    await server.stop();
+    await Promise.allSettled(pool.procs.map((_, i) => pool.request(i, { type: 'closeAll' }, 20_000)));
+    await pool.stop();
+  }
+  return result;
+}
+
 async function runJoins(kind: ServerKind, opts: BenchOptions, lifetimeSec: number): Promise<JoinResult> {
   const attempted = Math.round(opts.joinRate * opts.joinSeconds);
   const server = await startServerUnderTest(kind, { root: ROOT, lifetimeSec });
@@ -647,6 +725,10 @@ async function main(): Promise<void> {
       log(`${SERVER_LABELS[kind]}: joins at ${opts.joinRate}/s for ${opts.joinSeconds} s`);
       r.joins = await runJoins(kind, opts, lifetime());
     }
+    if (opts.scenarios.includes('blocks') && kind === 'plexus') {
+      log(`${SERVER_LABELS[kind]}: blocks in one of ${opts.blockRooms} rooms at ${opts.hz} Hz`);
+      r.blocks = await runBlocks(kind, opts, lifetime());
+    }
     if (opts.scenarios.includes('idle10k')) {
       log(`${SERVER_LABELS[kind]}: idle memory at ${opts.idleClients} clients`);
       r.idle = await runIdle(kind, opts, lifetime());
@@ -683,6 +765,7 @@ async function main(): Promise<void> {
   log(ratioLines(results));
   log(targetLines(results));
   log(saturationLines(results));
+  log(blocksLines(results));
   log('');
   log(`wrote ${path.relative(ROOT, base)}.json and .md${opts.readme ? ' and the README block' : ''}; took ${Math.round(results.durationSec)} s`);
 }

@@ -42,12 +42,19 @@ const window = {
   start: Number.POSITIVE_INFINITY,
   end: Number.NEGATIVE_INFINITY,
   received: 0,
+  excludedReceived: 0,
+  /** Room left out of the statistics in this load step (-1: none). */
+  excludeRoom: -1,
   hist: newHistogram(),
 };
 
-function onDelivery(sendTime: number): void {
+function onDelivery(sendTime: number, room = -2): void {
   const now = performance.now();
   if (now >= window.start && now < window.end) {
+    if (room === window.excludeRoom) {
+      window.excludedReceived++;
+      return;
+    }
     window.received++;
     recordMs(window.hist, now - sendTime);
   }
@@ -111,6 +118,10 @@ class PlexusClient implements BenchClient {
   private template: NafTemplate | null = null;
   private readonly topic: string;
   private readonly framePrefix: string;
+  /** session_id from the join reply. */
+  sessionId = '';
+  /** Replies awaited by ref (block pushes). */
+  private readonly awaiting = new Map<string, (ok: boolean) => void>();
 
   constructor(
     readonly spec: ClientSpec,
@@ -142,7 +153,15 @@ class PlexusClient implements BenchClient {
       ws.on('message', (data: Buffer) => {
         if (this.joined) {
           const t = readSendTime(data, ESCAPED_TIME_MARK, ESCAPED_MARK_BYTES);
-          if (t >= 0) onDelivery(t);
+          if (t >= 0) onDelivery(t, this.spec.room);
+          else if (this.awaiting.size > 0 && data.indexOf(PHX_REPLY_BYTES) >= 0) {
+            const msg = JSON.parse(data.toString()) as [string | null, string | null, string, string, { status: string }];
+            const done = msg[1] !== null ? this.awaiting.get(msg[1]) : undefined;
+            if (done) {
+              this.awaiting.delete(msg[1]!);
+              done(msg[4].status === 'ok');
+            }
+          }
           return;
         }
         if (data.indexOf(PHX_REPLY_BYTES) < 0) return;
@@ -154,6 +173,7 @@ class PlexusClient implements BenchClient {
           return;
         }
         const sessionId = msg[4].response.session_id ?? `bench-${this.spec.index}`;
+        this.sessionId = sessionId;
         this.template = buildNafTemplate(this.spec.index, sessionId);
         this.joined = true;
         resolve({ connectMs, joinMs: performance.now() - joinSent });
@@ -179,6 +199,15 @@ class PlexusClient implements BenchClient {
     if (!this.joined) return;
     const ref = ++this.ref;
     this.ws!.send(`[null,"${ref}","phoenix","heartbeat",{}]`);
+  }
+
+  /** Pushes `block` (or `unblock`) `{session_id}`; resolves true on the ok reply. */
+  block(sessionId: string, unblock: boolean): Promise<boolean> {
+    const ref = String(++this.ref);
+    return new Promise((resolve) => {
+      this.awaiting.set(ref, resolve);
+      this.ws!.send(JSON.stringify(['1', ref, this.topic, unblock ? 'unblock' : 'block', { session_id: sessionId }]));
+    });
   }
 
   backlog(): number {
@@ -433,6 +462,8 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
   window.start = t0 + req.warmupMs;
   window.end = window.start + req.measureMs;
   window.received = 0;
+  window.excludedReceived = 0;
+  window.excludeRoom = req.excludeRoom ?? -1;
   window.hist.reset();
   let cpuStart: NodeJS.CpuUsage | null = null;
   let sentTotal = 0;
@@ -467,6 +498,7 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
             planned: plannedInWindow,
             expected,
             received: window.received,
+            excludedReceived: window.excludedReceived,
             hist,
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
             cpuSystemSeconds: cpu.system / 1e6,
@@ -479,6 +511,7 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
           closeCodes = {};
           window.start = Number.POSITIVE_INFINITY;
           window.end = Number.NEGATIVE_INFINITY;
+          window.excludeRoom = -1;
           resolve(result);
         }, req.drainMs);
         return;
@@ -496,7 +529,7 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
           if (!c.joined) continue;
           c.sendNaf();
           sentTotal++;
-          if (inWindow) {
+          if (inWindow && c.spec.room !== window.excludeRoom) {
             sentInWindow++;
             expected += (roomMembers.get(c.spec.room) ?? 1) - 1;
           }
@@ -541,6 +574,18 @@ process.on('message', (raw: unknown) => {
       case 'load':
         runLoad(req).then(reply, fail);
         break;
+      case 'block': {
+        const members = clients.filter((c): c is PlexusClient => c instanceof PlexusClient && c.joined && c.spec.room === req.room);
+        const pushes: Array<Promise<boolean>> = [];
+        members.forEach((c, i) => {
+          for (let k = 1; k <= req.perClient && k < members.length; k++) pushes.push(c.block(members[(i + k) % members.length]!.sessionId, req.unblock === true));
+        });
+        Promise.all(pushes).then(
+          (oks) => (oks.every(Boolean) ? reply({ type: 'done', reqId: req.reqId }) : fail(new Error(`${oks.filter((x) => !x).length} block pushes refused`))),
+          fail,
+        );
+        break;
+      }
       case 'closeAll':
         for (const c of clients) c?.close();
         clients.length = 0;

@@ -52,7 +52,19 @@ export type WorkerRequest =
       /** Give up on one client after this long (ms). */
       timeoutMs: number;
     }
-  | { type: 'load'; reqId: number; activeRooms: number; hz: number; warmupMs: number; measureMs: number; drainMs: number }
+  | {
+      type: 'load';
+      reqId: number;
+      activeRooms: number;
+      hz: number;
+      warmupMs: number;
+      measureMs: number;
+      drainMs: number;
+      /** This room still sends, but its sends and receipts are left out of `sent`, `expected`, `received` and the histogram (counted in `excludedReceived`). */
+      excludeRoom?: number;
+    }
+  /** Plexus only: each client of `room` pushes `block` (or `unblock`) for the next `perClient` members of its room; answered `done` once every push got its ok. */
+  | { type: 'block'; reqId: number; room: number; perClient: number; unblock?: boolean }
   | { type: 'closeAll'; reqId: number }
   | { type: 'exit'; reqId: number };
 
@@ -85,6 +97,8 @@ export interface LoadResult {
   expected: number;
   /** Deliveries received within the window. */
   received: number;
+  /** Deliveries received within the window by clients of `excludeRoom` (0 when none). */
+  excludedReceived: number;
   /** Latency histogram (µs, encoded) of deliveries received in the window. */
   hist: string;
   /** Worker CPU time during the window, seconds (user + system), and the system part. */

@@ -6,7 +6,7 @@
 import type { ServerKind } from './ipc.ts';
 
 /** Scenarios the runner knows. */
-export type Scenario = 'search' | 'joins' | 'idle10k';
+export type Scenario = 'search' | 'joins' | 'idle10k' | 'blocks';
 
 /** Everything a run needs, with defaults applied. */
 export interface BenchOptions {
@@ -26,6 +26,8 @@ export interface BenchOptions {
   searchBy: 'rooms' | 'rate';
   /** Rooms used when searching by rate. */
   rateRooms: number;
+  /** Rooms of the blocks scenario (room 0 gets the blocks; the others are measured). */
+  blockRooms: number;
   /** First level of the search (rooms or Hz). */
   start: number;
   factor: number;
@@ -56,7 +58,7 @@ export interface BenchOptions {
 }
 
 export const ALL_SERVERS: ServerKind[] = ['plexus', 'plexus2', 'uws', 'socketio'];
-export const ALL_SCENARIOS: Scenario[] = ['search', 'joins', 'idle10k'];
+export const ALL_SCENARIOS: Scenario[] = ['search', 'joins', 'idle10k', 'blocks'];
 
 export const HELP = `npm run bench -- [flags]
 
@@ -64,7 +66,8 @@ export const HELP = `npm run bench -- [flags]
   --name NAME             results file name part (default "default", or "quick")
   --servers LIST          comma list of plexus,plexus2,uws,socketio (default all;
                           plexus2 = two Plexus nodes over Redis and PostgreSQL)
-  --scenario LIST         comma list of search,joins,idle10k (default all); repeatable
+  --scenario LIST         comma list of search,joins,idle10k,blocks (default all); repeatable
+  --block-rooms N         rooms of the blocks scenario (default 16): room 0 gets blocks, the others are measured
   --room-size N           clients per room (default 25)
   --hz N                  NAF updates per second per client (default 15)
   --bound MS              p99 bound of a passing step (default 50)
@@ -113,6 +116,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     minDelivered: 0.95,
     searchBy: 'rooms',
     rateRooms: 8,
+    blockRooms: quick ? 8 : 16,
     start: quick ? 2 : 4,
     factor: 2,
     maxSteps: quick ? 4 : 10,
@@ -180,6 +184,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
         o.searchBy = s;
         break;
       }
+      case '--block-rooms':
+        o.blockRooms = Math.round(num(flag, v(), 2, 10_000));
+        break;
       case '--rooms':
         o.rateRooms = num(flag, v(), 1, 10_000);
         break;

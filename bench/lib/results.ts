@@ -105,6 +105,50 @@ export interface ServerResult {
   search?: SearchResult;
   joins?: JoinResult;
   idle?: IdleResult;
+  blocks?: BlocksResult;
+}
+
+/** One phase of the blocks scenario: the other rooms' figures (room 0 left out), and room 0's deliveries. */
+export interface BlocksPhase {
+  deliveredPerSec: number;
+  deliveredRatio: number;
+  latency: { p50: number; p99: number; max: number };
+  serverCpuPct: number;
+  serverUsPerDelivery: number;
+  /** Deliveries per second inside room 0 (the room with blocks in phase B). */
+  room0DeliveredPerSec: number;
+}
+
+/** The blocks scenario: the same load without (A) and with (B) blocks in room 0. */
+export interface BlocksResult {
+  rooms: number;
+  hz: number;
+  /** Each client of room 0 blocks this many of its room's members in B. */
+  blocksPerClient: number;
+  a?: BlocksPhase;
+  b?: BlocksPhase;
+  error?: string;
+}
+
+/** The blocks scenario's summary lines (empty without one). */
+export function blocksLines(r: BenchResults): string {
+  const lines: string[] = [];
+  for (const s of r.servers) {
+    const b = s.blocks;
+    if (!b) continue;
+    if (b.error || !b.a || !b.b) {
+      lines.push(`- Blocks (${s.label}): failed: ${b.error ?? 'no result'}`);
+      continue;
+    }
+    const ratio = (x: number, y: number) => (y > 0 ? (x / y).toFixed(2) : '—');
+    lines.push(
+      `- Blocks in one room do not slow the others (${s.label}, ${b.rooms} rooms × ${r.options.roomSize} @ ${b.hz} Hz; in B every client of room 0 blocks ${b.blocksPerClient} members, so the server writes room 0's frames one by one; rooms 1-${b.rooms - 1} measured): ` +
+        `other rooms delivered ${int(b.a.deliveredPerSec)}/s (${f(b.a.deliveredRatio * 100)}%) without blocks and ${int(b.b.deliveredPerSec)}/s (${f(b.b.deliveredRatio * 100)}%) with them (B/A ${ratio(b.b.deliveredPerSec, b.a.deliveredPerSec)}×); ` +
+        `p50/p99 ${f(b.a.latency.p50)}/${f(b.a.latency.p99)} ms → ${f(b.b.latency.p50)}/${f(b.b.latency.p99)} ms; server CPU ${f(b.a.serverCpuPct, 0)}% → ${f(b.b.serverCpuPct, 0)}%; ` +
+        `room 0 deliveries ${int(b.a.room0DeliveredPerSec)}/s → ${int(b.b.room0DeliveredPerSec)}/s (the blocked pairs no longer get each other's frames).`,
+    );
+  }
+  return lines.join('\n');
 }
 
 export interface BenchResults {
@@ -271,6 +315,8 @@ export function markdownSummary(r: BenchResults): string {
     targetLines(r),
     '',
     saturationLines(r),
+    '',
+    blocksLines(r),
     '',
     'Peak RSS is the highest VmRSS during the best step; it includes what earlier, heavier steps left behind (the steps run in search order), and for Plexus (1 node) the embedded PGlite database (≈ 440 MB after a full GC, up to ≈ 900 MB before the first one); the two nodes use PostgreSQL, outside their RSS. Join latency: Phoenix `phx_join` → ok reply (Plexus), `join` emit → ack (Socket.IO), WebSocket upgrade → open (uWS relay, which joins the room in the upgrade); new connections opened at the given rate, each joining at once. Idle memory: growth of server RSS (and V8 heap used) from half to all of the clients joined, divided by the clients of the second half (marginal cost per client; the figure over the empty server is in the JSON); each reading follows full GCs forced through the inspector until RSS settles. Server CPU is utime+stime of the server process from /proc over the measured window; client CPU is that of the load workers.',
     '',
