@@ -24,6 +24,23 @@ export const ErrorCodes = {
   HUB_NOT_FOUND: 'not_found',
   HUB_CLOSED: 'closed',
   SPAWN_DENIED: 'spawn_denied',
+  /** The member lacks a permission; the reply's `permission` names it. */
+  PERMISSION_DENIED: 'permission_denied',
+  /** `events:entered` when `room_size` members are in the room. */
+  ROOM_FULL: 'room_full',
+  /** Join refused: invite-only without a valid invite, or kicked (then `banned_until`). */
+  JOIN_DENIED: 'join_denied',
+  /** A moderation target is not signed in (owners must be). */
+  NOT_SIGNED_IN: 'not_signed_in',
+  /** An account token that is invalid, expired or revoked. */
+  SIGN_IN_FAILED: 'sign_in_failed',
+  /** A login link or creator token that is invalid, used or expired. */
+  INVALID_TOKEN: 'invalid_token',
+  /** Too many frames on a socket, or requests from an IP. */
+  RATE_LIMITED: 'rate_limited',
+  /** Entity state: the nid is already saved / no saved entity with that root. */
+  ENTITY_STATE_ALREADY_EXISTS: 'entity_state_already_exists',
+  ENTITY_STATE_NOT_FOUND: 'entity_state_not_found',
   // http
   HTTP_NOT_FOUND: 'http_not_found',
   HTTP_BAD_JSON: 'bad_json',
@@ -71,6 +88,8 @@ export const CloseCodes = {
   SLOW_CONSUMER: 4008,
   /** A moderator removed the member from a room (`kick`); rejoining is refused until the ban ends. */
   KICKED: 4003,
+  /** The socket kept sending over its rate limit (SOCKET_RATE_*). */
+  RATE_LIMITED: 4029,
   /** The protocol version query parameter was not vsn=2.0.0. */
   BAD_VSN: 4400,
 } as const;

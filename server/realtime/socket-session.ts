@@ -5,6 +5,7 @@ import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
 import { scanFrame } from '../protocol/frame-scan.ts';
 import { TokenBucket } from './rate-limit.ts';
+import { CloseCodes } from '../errors.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
@@ -27,7 +28,7 @@ export interface SocketSessionOptions {
 }
 
 /** Close code for a socket that keeps sending over its rate limit. */
-export const CLOSE_RATE_LIMITED = 4029;
+export const CLOSE_RATE_LIMITED = CloseCodes.RATE_LIMITED;
 /** Window over which refused frames are counted toward closing the socket, ms. */
 const REFUSED_WINDOW_MS = 10_000;
 
