@@ -83,6 +83,8 @@ test('each guarded event by each role is allowed or refused as specified, and a 
   assert.equal((await call(m.creator, topic, 'add_owner', { session_id: m.owner.sessionId }))[4].status, 'ok');
   await m.owner.c.waitFor((f) => f[3] === 'permissions_updated');
 
+  // A saved entity for update_entity_state to update.
+  assert.equal((await call(m.creator, topic, 'save_entity_state', { nid: 'root', create_message: {} }))[4].status, 'ok');
   const spawn = (id: string) => ({ dataType: 'u', data: { networkId: id, owner: 'x', lastOwnerTime: 1, template: '#thing-media', persistent: false, isFirstSync: true, components: {} } });
   let n = 0;
   const targets: Member[] = [];
@@ -103,6 +105,16 @@ test('each guarded event by each role is allowed or refused as specified, and a 
     { event: 'mute', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'mute_users' },
     { event: 'kick', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'kick_users' },
     { event: 'add_owner', payload: async () => ({ session_id: (await join(topic, { auth_token: await accountToken(`t${n++}`) })).sessionId }), allowed: ['creator'], permission: 'update_roles' },
+    { event: 'remove_owner', payload: async () => ({ session_id: (await join(topic, { auth_token: await accountToken(`r${n++}`) })).sessionId }), allowed: ['creator'], permission: 'update_roles' },
+    { event: 'unpin', payload: () => ({ id: 'p0' }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'update_entity_state', payload: () => ({ root_nid: 'root', nid: `u${n++}`, update_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'delete_entity_state', payload: () => ({ nid: `gone${n++}` }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    {
+      event: 'revoke_invite',
+      payload: async () => ({ hub_invite_id: (await call(m.creator, topic, 'fetch_invite', {}))[4].response.hub_invite_id }),
+      allowed: ['creator', 'owner'],
+      permission: 'update_hub',
+    },
   ];
   const outcome: string[] = [];
   for (const row of matrix) {
