@@ -51,6 +51,7 @@ const schemas = {
  */
 export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
   const ajv = new Ajv({ strict: false });
+  const validEmpty = ajv.compile({ type: ['object', 'null'] });
   const valid = Object.fromEntries(Object.entries(schemas).map(([k, s]) => [k, ajv.compile(s)]));
 
   function check(member: HubMember, event: string, payload: unknown): Reply | null {
@@ -84,7 +85,10 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
       if (await unpinObject(deps.db, member.hub.id, id)) member.ctx.broadcast('unpin', { object_id: id });
       return ok();
     },
-    list_entities: async (member) => ok({ data: await listEntities(deps.db, member.hub.id) }),
+    list_entities: async (member, payload) => {
+      if (!validEmpty(payload)) return error('invalid_payload', 'list_entities takes no payload ({}).');
+      return ok({ data: await listEntities(deps.db, member.hub.id) });
+    },
     save_entity_state: async (member, payload) => {
       const bad = check(member, 'save_entity_state', payload);
       if (bad) return bad;
