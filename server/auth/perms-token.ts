@@ -10,6 +10,8 @@ import type { HubMember } from '../channels/hub/hub-member.ts';
 export const PERMS_AUDIENCE = 'ret_perms';
 /** Perms token lifetime, seconds: 5 minutes, as Reticulum (reference/reticulum.md §3.3). */
 export const PERMS_TTL_SECONDS = 5 * 60;
+/** A token with the same subject and claims is handed out again for this long, ms. */
+const REUSE_MS = 60_000;
 
 /**
  * Perms tokens: RS512 JWTs carrying a member's room permissions under
@@ -69,7 +71,23 @@ export class PermsTokens {
     return this.sign({ create_hub: true, tweet: false, account_id: accountId ?? '' }, `${accountId ?? ''}_global`);
   }
 
+  /** Tokens issued in the last minute, by subject and claims: an RS512 signature costs about a millisecond, and a room's members mostly share their claims. */
+  private readonly recent = new Map<string, { token: Promise<string>; at: number }>();
+
+  /** Signs, or reuses a token with the same subject and claims issued less than {@link REUSE_MS} ago (so it still has 4+ minutes left). */
   private sign(claims: Record<string, unknown>, sub: string): Promise<string> {
+    const key = `${sub}\n${JSON.stringify(claims)}`;
+    const now = Date.now();
+    const hit = this.recent.get(key);
+    if (hit && now - hit.at < REUSE_MS) return hit.token;
+    if (this.recent.size >= 10_000) this.recent.clear();
+    const token = this.signNow(claims, sub);
+    this.recent.set(key, { token, at: now });
+    token.catch(() => this.recent.delete(key));
+    return token;
+  }
+
+  private signNow(claims: Record<string, unknown>, sub: string): Promise<string> {
     return new SignJWT(claims)
       .setProtectedHeader({ alg: 'RS512', typ: 'JWT', kid: this.jwk.kid })
       .setSubject(sub)

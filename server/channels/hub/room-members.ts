@@ -13,9 +13,9 @@ export interface ControlledMember {
 }
 
 /**
- * Commands between nodes about room members (sent as control messages,
- * `ctl:hub:<sid>` for a whole room, `ctl:session:<session_id>` for one
- * session):
+ * Commands between nodes about room members (control messages on the
+ * room's control topic `ctl:hub-room:hub:<sid>`, to the whole room or, with
+ * `target`, to one session's members of it):
  * - `room_changed`: the room's row changed; reload it and re-derive permissions;
  * - `kick`: close this session's sockets (it is banned until `until`, ms since epoch);
  * - `mute`: tell the member it was muted (`mute` push) and record it;
@@ -32,13 +32,13 @@ export type MemberCommand =
 const OPS = new Set(['room_changed', 'kick', 'mute', 'set_owner', 'blocked_by']);
 
 /**
- * This node's room members, by room and by session, and the control
+ * This node's room members, by room, and the control
  * messages that reach them from any node of the cluster. A node subscribes
- * to a room's and a session's control topic while it has such a member.
+ * to a room's control topic while it has members of the room (one broker
+ * subscription per room, none per session).
  */
 export class RoomMembers {
   private readonly byTopic = new Map<string, Set<ControlledMember>>();
-  private readonly bySession = new Map<string, Set<ControlledMember>>();
 
   constructor(private readonly fanout: Fanout) {
     fanout.onControl((topic, message) => void this.receive(topic, message));
@@ -47,13 +47,11 @@ export class RoomMembers {
   /** Registers a member that joined (call once per successful join). */
   add(member: ControlledMember): void {
     addTo(this.byTopic, member.topic, member, () => this.fanout.subscribeControl(roomControlTopic(member.topic)));
-    addTo(this.bySession, member.sessionId, member, () => this.fanout.subscribeControl(sessionControlTopic(member.sessionId)));
   }
 
   /** Reverses {@link add}. */
   remove(member: ControlledMember): void {
     removeFrom(this.byTopic, member.topic, member, () => this.fanout.unsubscribeControl(roomControlTopic(member.topic)));
-    removeFrom(this.bySession, member.sessionId, member, () => this.fanout.unsubscribeControl(sessionControlTopic(member.sessionId)));
   }
 
   /**
@@ -68,33 +66,29 @@ export class RoomMembers {
 
   /** Sends `command` to the session `sessionId`'s member of `command.topic`, wherever it is connected. */
   toSession(sessionId: string, command: MemberCommand): Promise<void> {
-    const local = [...(this.bySession.get(sessionId) ?? [])].filter((m) => m.topic === command.topic);
-    this.fanout.publishControl(sessionControlTopic(sessionId), command);
+    const local = [...(this.byTopic.get(command.topic) ?? [])].filter((m) => m.sessionId === sessionId);
+    // Sent on the room's control topic (every node with members of the room has it), addressed to the session.
+    this.fanout.publishControl(roomControlTopic(command.topic), { ...command, target: sessionId });
     return settle(local.map((m) => m.control(command)));
   }
 
   private async receive(topic: string, message: unknown): Promise<void> {
-    const command = message as MemberCommand | null;
-    if (!command || typeof command !== 'object' || !OPS.has(command.op) || typeof command.topic !== 'string') return;
-    let targets: ControlledMember[] = [];
-    if (topic.startsWith(ROOM_CONTROL)) targets = [...(this.byTopic.get(topic.slice(ROOM_CONTROL.length)) ?? [])];
-    else if (topic.startsWith(SESSION_CONTROL)) targets = [...(this.bySession.get(topic.slice(SESSION_CONTROL.length)) ?? [])].filter((x) => x.topic === command.topic);
-    await settle(targets.map((t) => t.control(command)));
+    const m = message as (MemberCommand & { target?: unknown }) | null;
+    if (!m || typeof m !== 'object' || !OPS.has(m.op) || typeof m.topic !== 'string' || !topic.startsWith(ROOM_CONTROL)) return;
+    const { target, ...command } = m;
+    let targets = [...(this.byTopic.get(topic.slice(ROOM_CONTROL.length)) ?? [])];
+    if (target !== undefined) targets = targets.filter((x) => x.sessionId === target);
+    await settle(targets.map((t) => t.control(command as MemberCommand)));
   }
 }
 
 const ROOM_CONTROL = 'ctl:hub-room:';
-const SESSION_CONTROL = 'ctl:session:';
 
 /** Control topic of a room (`topic` is `hub:<sid>`). */
 export function roomControlTopic(topic: string): string {
   return ROOM_CONTROL + topic;
 }
 
-/** Control topic of a session. */
-export function sessionControlTopic(sessionId: string): string {
-  return SESSION_CONTROL + sessionId;
-}
 
 function addTo(map: Map<string, Set<ControlledMember>>, key: string, m: ControlledMember, first: () => void): void {
   let set = map.get(key);
