@@ -26,13 +26,27 @@ export class EntityExistsError extends Error {}
 /** Thrown when `root_nid` names no saved entity of the room (`entity_state_not_found`). */
 export class EntityNotFoundError extends Error {}
 
+/** jsonb columns come back parsed from both drivers; a string here is a driver that returned text. Messages are always JSON objects. */
 const parse = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+
+/** PostgreSQL's unique_violation (two saves of one nid racing past the existence check). */
+const isUniqueViolation = (err: unknown): boolean => (err as { code?: unknown } | null)?.code === '23505';
 
 /**
  * Saves an entity with its updates in one transaction.
  * @throws EntityExistsError when `nid` is already saved in the room
  */
 export async function saveEntity(db: Knex, hubId: string, nid: string, createMessage: unknown, updates: EntityUpdate[], accountId: string | null): Promise<SavedEntity> {
+  try {
+    return await insertEntity(db, hubId, nid, createMessage, updates, accountId);
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new EntityExistsError(`entity ${nid} is already saved in this room`);
+    throw err;
+  }
+}
+
+async function insertEntity(db: Knex, hubId: string, nid: string, createMessage: unknown, updates: EntityUpdate[], accountId: string | null): Promise<SavedEntity> {
+  // PGlite is one connection: every query below goes through trx.
   return db.transaction(async (trx) => {
     const exists = await trx('entities').where({ hub_id: hubId, nid }).first('entity_id');
     if (exists) throw new EntityExistsError(`entity ${nid} is already saved in this room`);

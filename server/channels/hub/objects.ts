@@ -2,12 +2,18 @@ import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
 import { pinObject, unpinObject } from '../../db/room-objects.ts';
+import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import { describeErrors } from './schemas.ts';
 
-/** Largest JSON of one glTF node, create message or update message, in bytes (UTF-16 units of JSON.stringify). */
+/**
+ * Largest JSON of one object event's payload (glTF node, create message plus
+ * updates, update message), in UTF-16 units of `JSON.stringify`. Half the
+ * default 64 KiB WebSocket frame limit (MAX_FRAME_BYTES), so a stored node
+ * always fits in the frames that carry it to others.
+ */
 export const MAX_OBJECT_JSON = 32 * 1024;
 
 const nid = { type: 'string', minLength: 1, maxLength: 128 } as const;
@@ -19,7 +25,7 @@ const fileFields = {
 const update = {
   type: 'object',
   required: ['root_nid', 'nid', 'update_message'],
-  properties: { root_nid: nid, nid, update_message: {} },
+  properties: { root_nid: nid, nid, update_message: { type: 'object' } },
 } as const;
 
 const schemas = {
@@ -28,7 +34,7 @@ const schemas = {
   save_entity_state: {
     type: 'object',
     required: ['nid', 'create_message'],
-    properties: { nid, create_message: {}, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
+    properties: { nid, create_message: { type: 'object' }, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
   },
   update_entity_state: update,
   delete_entity_state: { type: 'object', required: ['nid'], properties: { nid, ...fileFields } },
@@ -42,11 +48,16 @@ const schemas = {
  * token pin). Anyone may `list_entities`.
  * - `pin {id, gltf_node}` stores the node and broadcasts `pin {object_id, gltf_node, pinned_by}`;
  * - `unpin {id}` deletes it and broadcasts `unpin {object_id}` (a Plexus addition);
- * - `save_entity_state {nid, create_message, updates?}` → `entity_state_saved {data: [entity]}`;
- * - `update_entity_state {root_nid, nid, update_message}` → `entity_state_updated {root_nid, nid, update_message}`;
+ * - `save_entity_state {nid, create_message, updates?}` → `entity_state_saved {data: [entity]}`
+ *   (`entity_state_already_exists` when `nid` is saved in the room already);
+ * - `update_entity_state {root_nid, nid, update_message}` → `entity_state_updated` whose payload is the
+ *   `update_message` itself, as Reticulum sends it (`entity_state_not_found` when the room has no saved `root_nid`);
  * - `delete_entity_state {nid}` → `entity_state_deleted {nid, creator}`;
  * - `list_entities` → reply `{data: [{create_message, update_messages}]}`.
- * Each reply is `{}` or an error that changed nothing. Messages over
+ * `create_message`, `update_message` and `gltf_node` are JSON objects; ids
+ * (`id`, `nid`, `root_nid`) are 1-128 characters; `file_id`,
+ * `file_access_token` and `promotion_token` are accepted and ignored (no file
+ * store yet). Each reply is `{}` or an error that changed nothing. Payloads over
  * {@link MAX_OBJECT_JSON} are refused.
  */
 export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
@@ -56,13 +67,13 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
 
   function check(member: HubMember, event: string, payload: unknown): Reply | null {
     const v = valid[event]!;
-    if (!v(payload)) return error('invalid_payload', `${event}: ${describeErrors(v.errors)}.`);
-    if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error('invalid_payload', `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
+    if (!v(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(v.errors)}.`);
+    if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
     if (!member.permissions.pin_objects) {
-      return error('permission_denied', `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
+      return error(ErrorCodes.PERMISSION_DENIED, `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
     }
     if (!member.roles.signed_in && !member.roles.creator) {
-      return error('permission_denied', `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
+      return error(ErrorCodes.PERMISSION_DENIED, `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
     }
     return null;
   }
@@ -86,7 +97,7 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
       return ok();
     },
     list_entities: async (member, payload) => {
-      if (!validEmpty(payload)) return error('invalid_payload', 'list_entities takes no payload ({}).');
+      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'list_entities takes no payload ({}).');
       return ok({ data: await listEntities(deps.db, member.hub.id) });
     },
     save_entity_state: async (member, payload) => {
@@ -98,21 +109,21 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
         member.ctx.broadcast('entity_state_saved', { data: [entity] });
         return ok();
       } catch (err) {
-        if (err instanceof EntityExistsError) return error('entity_state_already_exists', `Entity ${p.nid} is already saved in this room; update it with update_entity_state.`);
+        if (err instanceof EntityExistsError) return error(ErrorCodes.ENTITY_STATE_ALREADY_EXISTS, `Entity ${p.nid} is already saved in this room; update it with update_entity_state.`);
         throw err;
       }
     },
     update_entity_state: async (member, payload) => {
       const bad = check(member, 'update_entity_state', payload);
       if (bad) return bad;
-      const p = payload as { root_nid: string; nid: string; update_message: unknown };
+      const p = payload as { root_nid: string; nid: string; update_message: Record<string, unknown> };
       try {
         await updateEntity(deps.db, member.hub.id, p);
       } catch (err) {
-        if (err instanceof EntityNotFoundError) return error('entity_state_not_found', `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
+        if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_NOT_FOUND, `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
         throw err;
       }
-      member.ctx.broadcast('entity_state_updated', { root_nid: p.root_nid, nid: p.nid, update_message: p.update_message });
+      member.ctx.broadcast('entity_state_updated', p.update_message);
       return ok();
     },
     delete_entity_state: async (member, payload) => {
