@@ -15,6 +15,7 @@ import { moderationHandlers } from './channels/hub/moderation.ts';
 import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
+import { loadIdentifierSalt } from './db/accounts.ts';
 import { createMailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
@@ -140,7 +141,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const members = new RoomMembers(fanout);
   const routes = [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
-    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: sessionSecret, allowedOrigins, adminEmail: config.adminEmail, log }),
+    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: await loadIdentifierSalt(database.knex), allowedOrigins, adminEmail: config.adminEmail, log }),
     hubChannelRoute({
       db: database.knex,
       presence,

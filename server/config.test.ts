@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import path from 'node:path';
 import { test } from 'node:test';
 import { loadConfig } from './config.ts';
@@ -37,6 +38,27 @@ test('variables override the defaults', () => {
   assert.deepEqual([c.port, c.host, c.dataDir, c.databaseUrl, c.maxFrameBytes], [0, '0.0.0.0', '/tmp/x', 'postgres://u@h/db', 2048]);
 });
 
+test('sign-in settings: SMTP_URL, MAIL_FROM, ADMIN_EMAIL, PERMS_PRIVATE_KEY and AUTH_ALLOWED_ORIGINS have documented defaults and take values', () => {
+  const d = loadConfig({}, '/');
+  assert.deepEqual([d.smtpUrl, d.mailFrom, d.adminEmail, d.permsPrivateKey, d.authAllowedOrigins], [null, 'Plexus <noreply@localhost>', null, null, null]);
+  const pem = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+  const c = loadConfig(
+    {
+      SMTP_URL: 'smtp://u:p@mail.example:587',
+      MAIL_FROM: 'Rooms <rooms@example.org>',
+      ADMIN_EMAIL: 'Admin@Example.org',
+      PERMS_PRIVATE_KEY: pem.replace(/\n/g, '\\n'),
+      AUTH_ALLOWED_ORIGINS: 'https://rooms.example.org, http://localhost:8080',
+    },
+    '/',
+  );
+  assert.equal(c.smtpUrl, 'smtp://u:p@mail.example:587');
+  assert.equal(c.mailFrom, 'Rooms <rooms@example.org>');
+  assert.equal(c.adminEmail, 'Admin@Example.org');
+  assert.equal(c.permsPrivateKey?.trim(), pem.trim(), 'one-line PEM with \\n escapes becomes the PEM');
+  assert.deepEqual(c.authAllowedOrigins, ['https://rooms.example.org', 'http://localhost:8080']);
+});
+
 const bad: Array<[Record<string, string>, RegExp]> = [
   [{ PORT: 'eighty' }, /PORT="eighty" is not a whole number/],
   [{ PORT: '70000' }, /PORT=70000 is out of range/],
@@ -50,6 +72,12 @@ const bad: Array<[Record<string, string>, RegExp]> = [
   [{ PUBLIC_URL: 'node1.example.com' }, /PUBLIC_URL="node1.example.com" is not a base URL/],
   [{ PUBLIC_URL: 'https://node1.example.com/plexus' }, /PUBLIC_URL=.* is not a base URL/],
   [{ PUBLIC_URL: 'ftp://node1.example.com' }, /PUBLIC_URL=.* is not a base URL/],
+  [{ SMTP_URL: 'http://mail.example' }, /SMTP_URL must look like smtp:\/\//],
+  [{ ADMIN_EMAIL: 'nobody' }, /ADMIN_EMAIL="nobody" is not an email address/],
+  [{ PERMS_PRIVATE_KEY: 'not a key' }, /PERMS_PRIVATE_KEY is not a PEM private key/],
+  [{ PERMS_PRIVATE_KEY: generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, /PERMS_PRIVATE_KEY is a ec key; perms tokens are RS512/],
+  [{ PERMS_PRIVATE_KEY: generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() }, /PERMS_PRIVATE_KEY is a 1024-bit RSA key; RS512 needs at least 2048/],
+  [{ AUTH_ALLOWED_ORIGINS: 'https://rooms.example/path' }, /AUTH_ALLOWED_ORIGINS: "https:\/\/rooms.example\/path" is not an origin/],
 ];
 for (const [env, message] of bad) {
   test(`a bad value (${Object.keys(env)[0]}=${Object.values(env)[0]}) is refused with a message naming the variable`, () => {

@@ -1,3 +1,4 @@
+import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { ErrorCodes, PlexusError } from './errors.ts';
 
@@ -62,7 +63,7 @@ export interface Config {
   mailFrom: string;
   /** `ADMIN_EMAIL`: the account signing in with this email is an admin (may set allow_promotion). Default unset. */
   adminEmail: string | null;
-  /** `PERMS_PRIVATE_KEY`: RSA private key (PEM) signing perms tokens (RS512). Unset: `DATA_DIR/perms-key.pem`, generated on first start (one key per deployment, agreed through the database). */
+  /** `PERMS_PRIVATE_KEY`: RSA private key (PEM, at least 2048 bits, `\n` escapes allowed) signing perms tokens (RS512). Unset: `DATA_DIR/perms-key.pem`, generated on first start (one key per deployment, agreed through the database). */
   permsPrivateKey: string | null;
   /** `AUTH_ALLOWED_ORIGINS`: comma-separated origins sign-in links may point at. Default: this node's public origin (`PUBLIC_URL`, or `http://HOST:PORT`). */
   authAllowedOrigins: string[] | null;
@@ -100,6 +101,32 @@ function urlVar(env: NodeJS.ProcessEnv, name: string, pattern: RegExp, example: 
   if (!raw) return null;
   if (!pattern.test(raw)) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name} must look like ${example}; unset it to go without.`);
   return raw;
+}
+
+function emailVar(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  if (raw.length > 254 || !/^[^\s@]+@[^\s@]+$/.test(raw)) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}=${JSON.stringify(raw)} is not an email address like admin@example.com.`);
+  return raw;
+}
+
+/** A PEM RSA private key of at least 2048 bits (`\n` escapes allowed, for one-line environment files). */
+function rsaKeyVar(env: NodeJS.ProcessEnv, name: string): string | null {
+  const raw = env[name]?.trim();
+  if (!raw) return null;
+  const pem = raw.replace(/\\n/g, '\n');
+  let type: string | undefined;
+  let bits = 0;
+  try {
+    const key = createPrivateKey(pem);
+    type = key.asymmetricKeyType;
+    bits = key.asymmetricKeyDetails?.modulusLength ?? 0;
+  } catch {
+    throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name} is not a PEM private key; give an RSA key ("-----BEGIN PRIVATE KEY-----..."), or unset it to have one generated.`);
+  }
+  if (type !== 'rsa') throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name} is a ${type} key; perms tokens are RS512, give an RSA key (openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048).`);
+  if (bits < 2048) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name} is a ${bits}-bit RSA key; RS512 needs at least 2048 bits.`);
+  return pem;
 }
 
 function originsVar(env: NodeJS.ProcessEnv, name: string): string[] | null {
@@ -186,8 +213,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     trustProxy: boolVar(env, 'TRUST_PROXY', false),
     smtpUrl: urlVar(env, 'SMTP_URL', /^smtps?:\/\//, 'smtp://user:pass@host:port'),
     mailFrom: env.MAIL_FROM?.trim() || 'Plexus <noreply@localhost>',
-    adminEmail: env.ADMIN_EMAIL?.trim() || null,
-    permsPrivateKey: env.PERMS_PRIVATE_KEY?.trim() ? env.PERMS_PRIVATE_KEY.replace(/\\n/g, '\n') : null,
+    adminEmail: emailVar(env, 'ADMIN_EMAIL'),
+    permsPrivateKey: rsaKeyVar(env, 'PERMS_PRIVATE_KEY'),
     authAllowedOrigins: originsVar(env, 'AUTH_ALLOWED_ORIGINS'),
     maxRoomSize: intVar(env, 'MAX_ROOM_SIZE', 50, 1, 10000),
     kickBanSeconds: intVar(env, 'KICK_BAN_SECONDS', 300, 0, 30 * 24 * 3600),

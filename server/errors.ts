@@ -36,6 +36,12 @@ export const ErrorCodes = {
   SIGN_IN_FAILED: 'sign_in_failed',
   /** A login link or creator token that is invalid, used or expired. */
   INVALID_TOKEN: 'invalid_token',
+  /** `auth_request` sent a second time on one auth channel (one link per channel). */
+  ALREADY_SENT: 'already_sent',
+  /** `auth_request.origin` is not in AUTH_ALLOWED_ORIGINS. */
+  INVALID_ORIGIN: 'invalid_origin',
+  /** The SMTP server refused or could not take the sign-in mail. */
+  MAIL_FAILED: 'mail_failed',
   /** Too many frames on a socket, or requests from an IP. */
   RATE_LIMITED: 'rate_limited',
   /** Entity state: the nid is already saved / no saved entity with that root. */

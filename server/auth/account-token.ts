@@ -19,7 +19,10 @@ export const ACCOUNT_TTL_SECONDS = 12 * 7 * 24 * 3600;
 export class AccountTokens implements AccountTokenVerifier {
   private readonly key: Uint8Array;
 
-  /** @param secret the node's shared secret (SESSION_SECRET or the generated one), at least 32 bytes */
+  /**
+   * @param secret the node's shared secret (SESSION_SECRET or the generated one), at least 32 bytes;
+   *   the HMAC key is the UTF-8 of `"account:" + secret`, so it differs from the session tokens' key
+   */
   constructor(
     secret: string,
     private readonly db: Knex,

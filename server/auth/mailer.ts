@@ -24,7 +24,8 @@ export function createMailer(smtpUrl: string | null, from: string, log: Logger):
   const transport = nodemailer.createTransport(smtpUrl);
   return {
     async send(to, subject, text) {
-      await transport.sendMail({ from, to, subject, text });
+      // The address as an object: nodemailer does not parse it as a list or a display name.
+      await transport.sendMail({ from, to: { name: '', address: to }, subject, text });
     },
   };
 }

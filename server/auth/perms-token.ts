@@ -3,8 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, exportJWK, type JWK } from 'jose';
 import type { Knex } from 'knex';
-import { agreeOnAppSecret } from '../db/accounts.ts';
-import type { HubMember } from '../channels/hub/hub-member.ts';
+import { agreeOnAppSecret, readAppSecret } from '../db/accounts.ts';
+import type { AccountRef, HubMember } from '../channels/hub/hub-member.ts';
 
 /** Audience claim of perms tokens (Reticulum's `ret_perms`). */
 export const PERMS_AUDIENCE = 'ret_perms';
@@ -12,6 +12,18 @@ export const PERMS_AUDIENCE = 'ret_perms';
 export const PERMS_TTL_SECONDS = 5 * 60;
 /** A token with the same subject and claims is handed out again for this long, ms. */
 const REUSE_MS = 60_000;
+
+/** Reticulum's global perms: `create_hub`, `tweet`, `account_id`, and `postgrest_role` for admins (reference/reticulum.md §1.1, §3.3). */
+function globalClaims(account: AccountRef | null): Record<string, unknown> {
+  const claims: Record<string, unknown> = { create_hub: true, tweet: false, account_id: account?.accountId ?? '' };
+  if (account?.isAdmin) claims.postgrest_role = 'ret_admin';
+  return claims;
+}
+
+/** A new 2048-bit RSA private key, PKCS#8 PEM. */
+function newRsaKeyPem(): string {
+  return generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+}
 
 /**
  * Perms tokens: RS512 JWTs carrying a member's room permissions under
@@ -27,21 +39,24 @@ export class PermsTokens {
   ) {}
 
   /**
-   * Loads the signing key: `configuredPem` (PERMS_PRIVATE_KEY) when given;
-   * else `dataDir/perms-key.pem`; else a new 2048-bit RSA key, agreed with
-   * the other nodes through the database (the first node's wins) and written
-   * to `dataDir/perms-key.pem` (mode 0600).
+   * Loads the signing key: `configuredPem` (PERMS_PRIVATE_KEY) when given.
+   * Else the deployment's key kept in the database (`app_secrets`, so every
+   * node of a cluster signs with one key); the first node to start stores
+   * its `dataDir/perms-key.pem`, or a new 2048-bit RSA key. The agreed key is
+   * (re)written to `dataDir/perms-key.pem` (mode 0600) when that file differs.
    * @throws Error when the configured PEM is not an RSA private key
    */
   static async load(configuredPem: string | null, dataDir: string, db: Knex): Promise<PermsTokens> {
-    const file = path.join(dataDir, 'perms-key.pem');
     let pem = configuredPem;
-    if (!pem && fs.existsSync(file)) pem = fs.readFileSync(file, 'utf8');
     if (!pem) {
-      const candidate = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-      pem = await agreeOnAppSecret(db, 'perms_private_key', candidate);
-      fs.mkdirSync(dataDir, { recursive: true });
-      fs.writeFileSync(file, pem, { mode: 0o600 });
+      const file = path.join(dataDir, 'perms-key.pem');
+      const local = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
+      pem = (await readAppSecret(db, 'perms_private_key')) ?? (await agreeOnAppSecret(db, 'perms_private_key', local ?? newRsaKeyPem()));
+      if (pem !== local) {
+        fs.mkdirSync(dataDir, { recursive: true });
+        fs.writeFileSync(file, pem, { mode: 0o600 });
+        fs.chmodSync(file, 0o600);
+      }
     }
     let privateKey: KeyObject;
     try {
@@ -60,15 +75,27 @@ export class PermsTokens {
     return { keys: [this.jwk] };
   }
 
-  /** A perms token for a room member: its permissions, `hub_id`, `account_id` ("" when anonymous). */
+  /**
+   * A perms token for a room member (reference/reticulum.md §3.3): the
+   * member's room permissions (`join_hub`, `kick_users`, `voice_chat`, ...),
+   * the global claims of {@link issueGlobal}, `hub_id` (the hub_sid) and
+   * `account_id` ("" when anonymous); `sub` is `"<account_id>_<hub_id>"`,
+   * `aud` `"ret_perms"`, RS512, 5 minutes. This is the function the join
+   * reply's `perms_token` and `refresh_perms_token` use.
+   */
   issueFor(member: HubMember): Promise<string> {
     const accountId = member.account?.accountId ?? '';
-    return this.sign({ ...member.permissions, hub_id: member.hub.hubSid, account_id: accountId }, `${accountId}_${member.hub.hubSid}`);
+    return this.sign({ ...member.permissions, ...globalClaims(member.account), hub_id: member.hub.hubSid, account_id: accountId }, `${accountId}_${member.hub.hubSid}`);
   }
 
-  /** A global perms token (the `ret` channel): `create_hub`, `tweet`, `account_id`. */
-  issueGlobal(accountId: string | null): Promise<string> {
-    return this.sign({ create_hub: true, tweet: false, account_id: accountId ?? '' }, `${accountId ?? ''}_global`);
+  /**
+   * A global perms token (the `ret` channel's `refresh_perms_token`,
+   * reference/reticulum.md §1.1): `create_hub: true`, `tweet: false`,
+   * `account_id` ("" when anonymous), and `postgrest_role: "ret_admin"` for
+   * an admin; `sub` is `"<account_id>_global"`.
+   */
+  issueGlobal(account: AccountRef | null): Promise<string> {
+    return this.sign(globalClaims(account), `${account?.accountId ?? ''}_global`);
   }
 
   /** Tokens issued in the last minute, by subject and claims: an RS512 signature costs about a millisecond, and a room's members mostly share their claims. */

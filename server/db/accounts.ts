@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 
 /**
@@ -19,11 +19,23 @@ export interface AccountRecord {
 /** Lifetime of a login token (the magic link), ms: 30 minutes, as Reticulum. */
 export const LOGIN_TOKEN_TTL_MS = 30 * 60 * 1000;
 
-/** The stored identifier of an email: hex SHA-256 of the lower-cased, trimmed address salted with `secret`. */
-export function identifierHash(email: string, secret: string): string {
-  const normal = email.trim().toLowerCase();
-  const salt = createHash('sha256').update(normal).update(secret).digest('hex');
-  return createHash('sha256').update(normal).update(salt).digest('hex');
+/**
+ * The stored identifier of an email: hex HMAC-SHA-256 of the lower-cased,
+ * trimmed address keyed with `salt` (see {@link loadIdentifierSalt}), so the
+ * address itself is never stored and cannot be found by hashing a list of
+ * guesses without the salt (reference/reticulum.md §5, `logins.identifier_hash`).
+ */
+export function identifierHash(email: string, salt: string): string {
+  return createHmac('sha256', salt).update(email.trim().toLowerCase()).digest('hex');
+}
+
+/**
+ * The salt of {@link identifierHash}: 32 random bytes (hex) made by the first
+ * node that asks and kept in the database (`app_secrets`), so hashes live as
+ * long as the accounts they find, whatever happens to SESSION_SECRET or DATA_DIR.
+ */
+export function loadIdentifierSalt(db: Knex): Promise<string> {
+  return agreeOnAppSecret(db, 'identifier_salt', randomBytes(32).toString('hex'));
 }
 
 function fromRow(row: { account_id: string | number; is_admin: boolean; state: 'enabled' | 'disabled'; min_token_issued_at: Date | string }): AccountRecord {
@@ -37,21 +49,55 @@ export async function findAccount(db: Knex, accountId: string): Promise<AccountR
   return row ? fromRow(row) : null;
 }
 
+/** The account whose login is `hash` (see {@link identifierHash}), or null. */
+export async function findAccountByLogin(db: Knex, hash: string): Promise<AccountRecord | null> {
+  const row = await db('logins').join('accounts', 'accounts.account_id', 'logins.account_id').where('logins.identifier_hash', hash).first('accounts.*');
+  return row ? fromRow(row) : null;
+}
+
 /**
  * The account of the login `hash`, created (with its login) when there is
  * none; `isAdmin` is applied to a new account and raised on an existing one.
+ * Two first sign-ins racing for one email end with one account: the loser's
+ * new account is deleted and the winner's returned.
  */
 export async function findOrCreateAccount(db: Knex, hash: string, isAdmin: boolean): Promise<AccountRecord> {
+  const existing = async (q: Knex | Knex.Transaction): Promise<AccountRecord | null> => {
+    const login = (await q('logins').where({ identifier_hash: hash }).first('account_id')) as { account_id: string } | undefined;
+    if (!login) return null;
+    if (isAdmin) await q('accounts').where({ account_id: login.account_id }).update({ is_admin: true, updated_at: new Date() });
+    return fromRow(await q('accounts').where({ account_id: login.account_id }).first());
+  };
   return db.transaction(async (trx) => {
-    const login = (await trx('logins').where({ identifier_hash: hash }).first('account_id')) as { account_id: string } | undefined;
-    if (login) {
-      if (isAdmin) await trx('accounts').where({ account_id: login.account_id }).update({ is_admin: true, updated_at: new Date() });
-      return fromRow(await trx('accounts').where({ account_id: login.account_id }).first());
-    }
+    const found = await existing(trx);
+    if (found) return found;
     const [account] = await trx('accounts').insert({ is_admin: isAdmin }).returning('*');
-    await trx('logins').insert({ account_id: account.account_id, identifier_hash: hash }).onConflict('identifier_hash').ignore();
-    return fromRow(account);
+    const inserted = await trx('logins').insert({ account_id: account.account_id, identifier_hash: hash }).onConflict('identifier_hash').ignore().returning('login_id');
+    if (inserted.length > 0) return fromRow(account);
+    await trx('accounts').where({ account_id: account.account_id }).delete();
+    return (await existing(trx))!;
   });
+}
+
+/**
+ * Sets an account's state; a disabled account's tokens are refused and it
+ * cannot sign in (Reticulum's `accounts.state`).
+ * @returns whether the account exists
+ */
+export async function setAccountState(db: Knex, accountId: string, state: 'enabled' | 'disabled'): Promise<boolean> {
+  if (!/^\d{1,19}$/.test(accountId)) return false;
+  return (await db('accounts').where({ account_id: accountId }).update({ state, updated_at: new Date() })) > 0;
+}
+
+/**
+ * Signs an account out everywhere: its account tokens issued before now
+ * (to the second, as JWT `iat`) are refused from now on
+ * (`accounts.min_token_issued_at`, reference/reticulum.md §3.4).
+ * @returns whether the account exists
+ */
+export async function revokeAccountTokens(db: Knex, accountId: string, at: Date = new Date()): Promise<boolean> {
+  if (!/^\d{1,19}$/.test(accountId)) return false;
+  return (await db('accounts').where({ account_id: accountId }).update({ min_token_issued_at: at, updated_at: new Date() })) > 0;
 }
 
 /**
@@ -61,6 +107,8 @@ export async function findOrCreateAccount(db: Knex, hash: string, isAdmin: boole
 export async function createLoginToken(db: Knex, hash: string): Promise<{ token: string; payloadKey: Buffer }> {
   const token = randomBytes(24).toString('base64url');
   const payloadKey = randomBytes(32);
+  // Links nobody opened are dropped once they expire.
+  await db('login_tokens').where('expires_at', '<', new Date()).delete();
   await db('login_tokens').insert({
     token_hash: createHash('sha256').update(token).digest('hex'),
     identifier_hash: hash,
@@ -94,4 +142,10 @@ export async function agreeOnAppSecret(db: Knex, name: string, candidate: string
   await db('app_secrets').insert({ name, value: candidate }).onConflict('name').ignore();
   const row = (await db('app_secrets').where({ name }).first('value')) as { value: string };
   return row.value;
+}
+
+/** The shared secret `name` (`app_secrets`), or null when no node stored it yet. */
+export async function readAppSecret(db: Knex, name: string): Promise<string | null> {
+  const row = (await db('app_secrets').where({ name }).first('value')) as { value: string } | undefined;
+  return row?.value ?? null;
 }

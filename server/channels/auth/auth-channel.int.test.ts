@@ -9,6 +9,7 @@ import { SMTPServer } from 'smtp-server';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { RawClient, type Frame } from '../../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { setAccountState } from '../../db/accounts.ts';
 
 let smtp: SMTPServer;
 let smtpPort = 0;
@@ -31,7 +32,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
   smtpPort = (smtp.server.address() as { port: number }).port;
-  node = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example' } });
+  node = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' } });
 });
 
 after(async () => {
@@ -124,7 +125,9 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
   const before = mails.length;
   const bad = await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'eve@example.org', origin: 'http://phish.example' }));
   assert.equal(bad[4].response.reason, 'invalid_origin');
-  assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'not-an-email', origin: 'http://rooms.example' })))[4].response.reason, 'invalid_payload');
+  for (const email of ['not-an-email', 'bob@example.org,eve@example.org', 'Bob <bob@example.org>', 'bob@example.org\r\nBcc: eve@example.org', `${'b'.repeat(250)}@example.org`]) {
+    assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email, origin: 'http://rooms.example' })))[4].response.reason, 'invalid_payload', email);
+  }
   const okReply = await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'bob@example.org', origin: 'http://rooms.example' }));
   assert.equal(okReply[4].status, 'ok');
   assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'bob@example.org', origin: 'http://rooms.example' })))[4].response.reason, 'already_sent');
@@ -142,4 +145,73 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
   const c = await connect();
   const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: 'not.a.token' });
   assert.equal(j[4].response.reason, 'sign_in_failed');
+});
+
+test('sign_in with the creator assignment token makes the account the room creator; ret and the room give perms tokens with global claims; admins get postgrest_role', async () => {
+  const token = await signInByMail('admin@example.org');
+  const jwks = createLocalJWKSet((await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as never);
+  const ret = await connect();
+  const rj = await ret.join('ret', { hub_id: 'none', token });
+  assert.equal(rj[4].status, 'ok', JSON.stringify(rj));
+  const rr = await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {}));
+  const global = (await jwtVerify(rr[4].response.perms_token, jwks, { audience: 'ret_perms', algorithms: ['RS512'] })).payload;
+  assert.equal(global.create_hub, true);
+  assert.equal(global.tweet, false);
+  assert.equal(global.postgrest_role, 'ret_admin', 'ADMIN_EMAIL (any case) makes the account an admin');
+  assert.match(global.sub!, /^\d+_global$/);
+  const accountId = global.account_id as string;
+
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url);
+  const topic = `hub:${hubSid}`;
+  const c = await connect();
+  const j = await c.join(topic, { profile: {}, context: {} });
+  const me = j[4].response.session_id as string;
+  const anon = (await jwtVerify(j[4].response.perms_token, jwks, { audience: 'ret_perms' })).payload;
+  assert.equal(anon.account_id, '');
+  assert.equal(anon.update_hub, false);
+  const wrong = await c.reply(c.push(j[0], topic, 'sign_in', { token, creator_assignment_token: 'not-this-rooms-token' }));
+  assert.equal(wrong[4].response.reason, 'sign_in_failed');
+  const bad = await c.reply(c.push(j[0], topic, 'sign_in', { token: token.slice(0, -4) + 'AAAA' }));
+  assert.equal(bad[4].response.reason, 'sign_in_failed');
+  const invalid = await c.reply(c.push(j[0], topic, 'sign_in', { tokn: token }));
+  assert.equal(invalid[4].response.reason, 'invalid_payload');
+  const signIn = await c.reply(c.push(j[0], topic, 'sign_in', { token, creator_assignment_token: creatorAssignmentToken }));
+  assert.equal(signIn[4].status, 'ok', JSON.stringify(signIn));
+  await c.waitFor((f) => f[3] === 'presence_diff' && f[4].joins[me]?.metas[0].roles.creator === true);
+  const hub = await node.server.database.knex('hubs').where({ hub_sid: hubSid }).first('created_by_account_id');
+  assert.equal(String(hub.created_by_account_id), accountId);
+  const p = (await jwtVerify(signIn[4].response.perms_token, jwks, { audience: 'ret_perms' })).payload;
+  assert.deepEqual([p.account_id, p.update_hub, p.update_roles, p.postgrest_role, p.sub], [accountId, true, true, 'ret_admin', `${accountId}_${hubSid}`]);
+  const refreshed = await c.reply(c.push(j[0], topic, 'refresh_perms_token', {}));
+  assert.equal((await jwtVerify(refreshed[4].response.perms_token, jwks, { audience: 'ret_perms' })).payload.account_id, accountId);
+  await c.reply(c.push(j[0], topic, 'sign_out', {}));
+  const out = await c.reply(c.push(j[0], topic, 'refresh_perms_token', {}));
+  assert.equal((await jwtVerify(out[4].response.perms_token, jwks, { audience: 'ret_perms' })).payload.account_id, '', 'signed out');
+});
+
+test('a disabled account gets no mail (the reply is the same) and its token no longer signs in; origins compare as URL origins', async () => {
+  const token = await signInByMail('carol@example.org');
+  const ret = await connect();
+  const rj = await ret.join('ret', { hub_id: 'none', token });
+  const accountId = (await jwtVerify((await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {})))[4].response.perms_token, createLocalJWKSet((await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as never))).payload.account_id as string;
+  assert.equal(await setAccountState(node.server.database.knex, accountId, 'disabled'), true);
+  const page = await connect();
+  const topic = `auth:${Math.random().toString(36).slice(2)}`;
+  const joined = await page.join(topic, {});
+  const before = mails.length;
+  const r = await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'Carol@example.org', origin: 'HTTP://Rooms.Example' }));
+  assert.equal(r[4].status, 'ok');
+  assert.deepEqual(r[4].response, {});
+  assert.equal(mails.slice(before).length, 0, 'the SMTP server got nothing (a sent mail is delivered before the reply)');
+  const { hubSid } = await createRoom(node.url);
+  const c = await connect();
+  const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: token });
+  assert.equal(j[4].response.reason, 'sign_in_failed');
+  // Another address through the upper-case origin does get its link, at the normalised origin.
+  const page2 = await connect();
+  const topic2 = `auth:${Math.random().toString(36).slice(2)}`;
+  const j2 = await page2.join(topic2, {});
+  const r2 = await page2.reply(page2.push(j2[0], topic2, 'auth_request', { email: 'dave@example.org', origin: 'HTTP://Rooms.Example' }));
+  assert.equal(r2[4].status, 'ok');
+  assert.equal(linkParams((await waitForMail('dave@example.org', before)).body).get('auth_origin'), 'http://rooms.example');
 });

@@ -5,7 +5,8 @@ import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AccountTokens } from '../../auth/account-token.ts';
 import type { Mailer } from '../../auth/mailer.ts';
-import { consumeLoginToken, createLoginToken, findOrCreateAccount, identifierHash } from '../../db/accounts.ts';
+import { consumeLoginToken, createLoginToken, findAccountByLogin, findOrCreateAccount, identifierHash } from '../../db/accounts.ts';
+import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import { describeErrors } from '../hub/schemas.ts';
@@ -15,7 +16,7 @@ export interface AuthChannelDeps {
   db: Knex;
   accountTokens: AccountTokens;
   mailer: Mailer;
-  /** Salt of email hashes (the node's shared secret). */
+  /** Salt of email hashes (`loadIdentifierSalt` in server/db/accounts.ts: one per deployment, kept in the database). */
   secret: string;
   /** Origins a sign-in link may point at (`auth_request.origin` must be one). */
   allowedOrigins: () => readonly string[];
@@ -28,8 +29,26 @@ export interface AuthChannelDeps {
   closeDelayMs?: number;
 }
 
+/**
+ * One plain address `local@domain.tld`: RFC 5322 atext and dots before the
+ * `@`, DNS labels after it. No spaces, commas, quotes or angle brackets, so a
+ * request cannot name a second recipient or a display name.
+ */
+const EMAIL_PATTERN = "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$";
+
 /** Topic prefix of the sign-in channel. */
 export const AUTH_TOPIC_PREFIX = 'auth:';
+
+/** `origin` as `URL.origin` gives it (lower-case host, no default port), or null when it is not an http(s) origin without a path. */
+function normalOrigin(origin: string): string | null {
+  try {
+    const u = new URL(origin);
+    if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.username || u.password || u.pathname !== '/' || u.search || u.hash) return null;
+    return u.origin;
+  } catch {
+    return null;
+  }
+}
 
 /** Encrypts `text` with AES-256-GCM under `key`: base64url of iv ‖ tag ‖ ciphertext. */
 function seal(key: Buffer, text: string): string {
@@ -62,7 +81,7 @@ interface Validators {
  * reference/reticulum.md §1.3):
  * - join (any params) → `{session_id}`; the channel closes after 5 minutes;
  * - `auth_request {email, origin}` (once per channel; `origin` must be
- *   allowed) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
+ *   allowed; a disabled account gets no mail) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
  *   whose payload is the email encrypted (AES-256-GCM) under a key kept with
  *   the login token; the reply is `{}` whether or not an account exists;
  * - `auth_verified {token, payload}` uses up the token (30 minutes, single
@@ -89,18 +108,21 @@ class AuthChannel implements Channel {
   async handleIn(event: string, payload: unknown): Promise<Reply | undefined> {
     if (event === 'auth_request') return this.request(payload);
     if (event === 'auth_verified') return this.verified(payload);
-    return error('unknown_event', `The auth channel handles auth_request and auth_verified, not ${JSON.stringify(event.slice(0, 64))}.`);
+    return error(ErrorCodes.UNKNOWN_EVENT, `The auth channel handles auth_request and auth_verified, not ${JSON.stringify(event.slice(0, 64))}.`);
   }
 
   private async request(payload: unknown): Promise<Reply> {
-    if (!this.valid.request(payload)) return error('invalid_payload', `auth_request: ${describeErrors(this.valid.lastErrors())}; send {email, origin}.`);
-    if (this.requested) return error('already_sent', 'A sign-in link was already sent from this channel; check your mail, or join a new auth channel.');
-    const { email, origin } = payload as { email: string; origin: string };
-    if (!this.deps.allowedOrigins().includes(origin)) {
-      return error('invalid_origin', `origin ${JSON.stringify(origin)} is not one this server sends sign-in links to (AUTH_ALLOWED_ORIGINS).`);
+    if (!this.valid.request(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_request: ${describeErrors(this.valid.lastErrors())}; send {email, origin}.`);
+    if (this.requested) return error(ErrorCodes.ALREADY_SENT, 'A sign-in link was already sent from this channel; check your mail, or join a new auth channel.');
+    const { email, origin: given } = payload as { email: string; origin: string };
+    const origin = normalOrigin(given);
+    if (origin === null || !this.deps.allowedOrigins().some((o) => normalOrigin(o) === origin)) {
+      return error(ErrorCodes.INVALID_ORIGIN, `origin ${JSON.stringify(given)} is not one this server sends sign-in links to; use one of AUTH_ALLOWED_ORIGINS (the page's location.origin).`);
     }
     this.requested = true;
     const hash = identifierHash(email, this.deps.secret);
+    // A disabled account gets no link; the reply is the same, as Reticulum's.
+    if ((await findAccountByLogin(this.deps.db, hash))?.state === 'disabled') return ok();
     const { token, payloadKey } = await createLoginToken(this.deps.db, hash);
     const link = new URL('/', origin);
     link.searchParams.set('auth_topic', this.ctx.topic);
@@ -111,21 +133,24 @@ class AuthChannel implements Channel {
       await this.deps.mailer.send(email.trim(), 'Your sign-in link', `Open this link to sign in (it works once, for 30 minutes):\n\n${link.href}\n`);
     } catch (err) {
       this.deps.log.warn({ err: (err as Error).message }, 'sign-in mail could not be sent');
-      return error('mail_failed', 'The sign-in mail could not be sent; try again later.');
+      return error(ErrorCodes.MAIL_FAILED, 'The sign-in mail could not be sent; try again later.');
     }
     return ok();
   }
 
   private async verified(payload: unknown): Promise<Reply> {
-    if (!this.valid.verified(payload)) return error('invalid_payload', `auth_verified: ${describeErrors(this.valid.lastErrors())}; send {token, payload} from the link.`);
+    if (!this.valid.verified(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_verified: ${describeErrors(this.valid.lastErrors())}; send {token, payload} from the link.`);
     const { token, payload: sealed } = payload as { token: string; payload: string };
     const login = await consumeLoginToken(this.deps.db, token);
     const email = login ? unseal(login.payloadKey, sealed) : null;
     if (!login || email === null || identifierHash(email, this.deps.secret) !== login.identifierHash) {
-      return error('invalid_token', 'This sign-in link is invalid, used or expired (links last 30 minutes); ask for a new one.');
+      return error(ErrorCodes.INVALID_TOKEN, 'This sign-in link is invalid, used or expired (links last 30 minutes); ask for a new one.');
     }
     const isAdmin = this.deps.adminEmail !== null && email.trim().toLowerCase() === this.deps.adminEmail.trim().toLowerCase();
     const account = await findOrCreateAccount(this.deps.db, login.identifierHash, isAdmin);
+    if (account.state !== 'enabled') {
+      return error(ErrorCodes.INVALID_TOKEN, 'This account is disabled and cannot sign in; ask the server\'s administrator.');
+    }
     const credentials = await this.deps.accountTokens.issue(account.accountId);
     this.ctx.broadcast('auth_credentials', { credentials, payload: sealed });
     if (this.timer) clearTimeout(this.timer);
@@ -146,8 +171,8 @@ export function authChannelRoute(deps: AuthChannelDeps): ChannelRoute {
     type: 'object',
     required: ['email', 'origin'],
     properties: {
-      email: { type: 'string', minLength: 3, maxLength: 254, pattern: '^[^\\s@]+@[^\\s@]+$' },
-      origin: { type: 'string', maxLength: 512, pattern: '^https?://[^/]+$' },
+      email: { type: 'string', minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN },
+      origin: { type: 'string', maxLength: 512, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+$' },
     },
   });
   const verified = ajv.compile({

@@ -2,12 +2,12 @@ import { Ajv } from 'ajv';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import { describeErrors } from '../hub/schemas.ts';
-import type { AccountTokenVerifier } from '../hub/hub-member.ts';
+import type { AccountRef, AccountTokenVerifier } from '../hub/hub-member.ts';
 
 /** What the ret channel may use for signed-in sessions and global perms tokens (optional). */
 export interface RetChannelDeps {
   accounts?: AccountTokenVerifier;
-  permsTokens?: { issueGlobal(accountId: string | null): Promise<string> };
+  permsTokens?: { issueGlobal(account: AccountRef | null): Promise<string> };
 }
 
 /** The topic of the per-session global channel. */
@@ -26,10 +26,11 @@ const changeHubSchema = { type: 'object', required: ['hub_id'], properties: { hu
  * `{event: "ret-deploy", ret_version, ret_pool}` before a node shuts down, so
  * Hubs clients move to another node. `change_hub {hub_id}` is accepted;
  * `refresh_perms_token` replies `{perms_token}` with the global claims
- * (`create_hub`, `tweet`, `account_id` from the join's `token`).
+ * (`create_hub`, `tweet`, `account_id` from the join's `token`, and
+ * `postgrest_role: "ret_admin"` for an admin).
  */
 class RetChannel implements Channel {
-  private accountId: string | null = null;
+  private account: AccountRef | null = null;
 
   constructor(
     private readonly ctx: ChannelContext,
@@ -43,7 +44,7 @@ class RetChannel implements Channel {
     if (token) {
       const account = this.deps.accounts ? await this.deps.accounts.verify(token) : null;
       if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked.');
-      this.accountId = account.accountId;
+      this.account = account;
     }
     return ok({ vapid_public_key: null, session_id: this.ctx.session.sessionId });
   }
@@ -51,7 +52,7 @@ class RetChannel implements Channel {
   async handleIn(event: string, payload: unknown): Promise<Reply> {
     if (event === 'refresh_perms_token') {
       if (!this.deps.permsTokens) return error('unknown_event', 'This server issues no perms tokens.');
-      return ok({ perms_token: await this.deps.permsTokens.issueGlobal(this.accountId) });
+      return ok({ perms_token: await this.deps.permsTokens.issueGlobal(this.account) });
     }
     if (event === 'change_hub') {
       if (!this.validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(this.validate.changeHub.errors)}; expected {hub_id}.`);
