@@ -46,6 +46,8 @@ const window = {
   /** Room left out of the statistics in this load step (-1: none). */
   excludeRoom: -1,
   hist: newHistogram(),
+  /** Latencies (µs) of the excluded room's deliveries, kept apart. */
+  excludedHist: newHistogram(),
 };
 
 function onDelivery(sendTime: number, room = -2): void {
@@ -53,6 +55,7 @@ function onDelivery(sendTime: number, room = -2): void {
   if (now >= window.start && now < window.end) {
     if (room === window.excludeRoom) {
       window.excludedReceived++;
+      recordMs(window.excludedHist, now - sendTime);
       return;
     }
     window.received++;
@@ -465,12 +468,15 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
   window.excludedReceived = 0;
   window.excludeRoom = req.excludeRoom ?? -1;
   window.hist.reset();
+  window.excludedHist.reset();
   let cpuStart: NodeJS.CpuUsage | null = null;
   let sentTotal = 0;
   let skipped = 0;
   let sentInWindow = 0;
   let plannedInWindow = 0;
   let expected = 0;
+  let excludedSent = 0;
+  let excludedExpected = 0;
   let pointer = 0;
   let lastTick = t0;
   let maxTickGapMs = 0;
@@ -498,8 +504,11 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
             planned: plannedInWindow,
             expected,
             received: window.received,
+            excludedSent,
             excludedReceived: window.excludedReceived,
+            excludedExpected,
             hist,
+            excludedHist: encodeHistogram(window.excludedHist),
             cpuSeconds: (cpu.user + cpu.system) / 1e6,
             cpuSystemSeconds: cpu.system / 1e6,
             disconnects,
@@ -529,10 +538,15 @@ function runLoad(req: Extract<WorkerRequest, { type: 'load' }>): Promise<LoadRes
           if (!c.joined) continue;
           c.sendNaf();
           sentTotal++;
-          if (inWindow && c.spec.room !== window.excludeRoom) {
-            sentInWindow++;
-            expected += (roomMembers.get(c.spec.room) ?? 1) - 1;
+          if (!inWindow) continue;
+          const receivers = (roomMembers.get(c.spec.room) ?? 1) - 1;
+          if (c.spec.room === window.excludeRoom) {
+            excludedSent++;
+            excludedExpected += receivers;
+            continue;
           }
+          sentInWindow++;
+          expected += receivers;
         }
       }
       setTimeout(tick, 1);

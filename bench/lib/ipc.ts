@@ -60,7 +60,7 @@ export type WorkerRequest =
       warmupMs: number;
       measureMs: number;
       drainMs: number;
-      /** This room still sends, but its sends and receipts are left out of `sent`, `expected`, `received` and the histogram (counted in `excludedReceived`). */
+      /** This room still sends, but its sends and receipts are left out of `sent`, `expected`, `received` and `hist` (counted apart in `excludedSent`, `excludedExpected`, `excludedReceived` and `excludedHist`). */
       excludeRoom?: number;
     }
   /** Plexus only: each client of `room` pushes `block` (or `unblock`) for the next `perClient` members of its room; answered `done` once every push got its ok. */
@@ -89,7 +89,7 @@ export interface LoadResult {
   reqId: number;
   /** Clients that sent in this step. */
   activeClients: number;
-  /** Messages sent within the measure window. */
+  /** Messages sent within the measure window (without `excludeRoom`'s). */
   sent: number;
   /** Sends the schedule asked for within the window (sent < planned means the worker fell behind). */
   planned: number;
@@ -97,10 +97,16 @@ export interface LoadResult {
   expected: number;
   /** Deliveries received within the window. */
   received: number;
+  /** Messages sent within the window by clients of `excludeRoom` (not in `sent`; `sent` + this is what `planned` counts). */
+  excludedSent: number;
   /** Deliveries received within the window by clients of `excludeRoom` (0 when none). */
   excludedReceived: number;
+  /** Deliveries `excludeRoom`'s sends in the window would make without blocks (each × joined room members − 1; 0 when none). */
+  excludedExpected: number;
   /** Latency histogram (µs, encoded) of deliveries received in the window. */
   hist: string;
+  /** Latency histogram (µs, encoded) of the `excludeRoom` deliveries counted in `excludedReceived` (empty when none). */
+  excludedHist: string;
   /** Worker CPU time during the window, seconds (user + system), and the system part. */
   cpuSeconds: number;
   cpuSystemSeconds: number;

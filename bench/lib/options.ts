@@ -26,8 +26,10 @@ export interface BenchOptions {
   searchBy: 'rooms' | 'rate';
   /** Rooms used when searching by rate. */
   rateRooms: number;
-  /** Rooms of the blocks scenario (room 0 gets the blocks; the others are measured). */
+  /** Rooms of the blocks scenario on one Plexus node (room 0 gets the blocks; the others are measured). */
   blockRooms: number;
+  /** The same for two nodes (`plexus2`), which pass about half of one node's load on this machine. */
+  blockRoomsCluster: number;
   /** First level of the search (rooms or Hz). */
   start: number;
   factor: number;
@@ -66,8 +68,14 @@ export const HELP = `npm run bench -- [flags]
   --name NAME             results file name part (default "default", or "quick")
   --servers LIST          comma list of plexus,plexus2,uws,socketio (default all;
                           plexus2 = two Plexus nodes over Redis and PostgreSQL)
-  --scenario LIST         comma list of search,joins,idle10k,blocks (default all); repeatable
-  --block-rooms N         rooms of the blocks scenario (default 16): room 0 gets blocks, the others are measured
+  --scenario LIST         comma list of search,joins,idle10k,blocks (default all); repeatable;
+                          blocks runs for plexus and plexus2 only (the relays have no blocks)
+  --block-rooms N         rooms of the blocks scenario on one node (default 16, 8 with --quick;
+                          about half of what one node passes here): phases A (no blocks),
+                          B (every client of room 0 blocks 2 members), C (unblocked); the other
+                          rooms are measured
+  --block-rooms-cluster N the same for plexus2 (default 8, 4 with --quick: two nodes on these
+                          two cores pass about half of one node's load)
   --room-size N           clients per room (default 25)
   --hz N                  NAF updates per second per client (default 15)
   --bound MS              p99 bound of a passing step (default 50)
@@ -117,6 +125,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
     searchBy: 'rooms',
     rateRooms: 8,
     blockRooms: quick ? 8 : 16,
+    blockRoomsCluster: quick ? 4 : 8,
     start: quick ? 2 : 4,
     factor: 2,
     maxSteps: quick ? 4 : 10,
@@ -186,6 +195,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions | 'help' {
       }
       case '--block-rooms':
         o.blockRooms = Math.round(num(flag, v(), 2, 10_000));
+        break;
+      case '--block-rooms-cluster':
+        o.blockRoomsCluster = Math.round(num(flag, v(), 2, 10_000));
         break;
       case '--rooms':
         o.rateRooms = num(flag, v(), 1, 10_000);
