@@ -3,52 +3,14 @@
  * (TEST_DATABASE_URL, or a throwaway server started here).
  */
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, startPostgres } from '../../ops/dev/postgres.ts';
 import { openDatabase } from './database.ts';
 import type { Database, DatabaseLocation } from './database.ts';
 import { createHub, findHubBySid, hashToken, HUB_SID_PATTERN, slugify } from './hubs.ts';
+import { databaseBackends } from '../test-support/db-backends.ts';
 
-interface Backend {
-  name: string;
-  /** Opens a fresh database; `reopen` gives a second handle on the same data. */
-  setup(): Promise<{ location: DatabaseLocation; cleanup(): Promise<void> }>;
-}
 
-const backends: Backend[] = [
-  {
-    name: 'PGlite',
-    async setup() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-pglite-'));
-      return { location: { pgliteDir: path.join(dir, 'db') }, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async setup() {
-      let stopServer = async () => {};
-      let base = process.env.TEST_DATABASE_URL;
-      if (!base) {
-        const pg = await startPostgres();
-        base = pg.url;
-        stopServer = () => pg.stop();
-      }
-      const db = await createTestDatabase(base);
-      return {
-        location: { url: db.url },
-        cleanup: async () => {
-          await db.drop();
-          await stopServer();
-        },
-      };
-    },
-  },
-];
-
-for (const backend of backends) {
+for (const backend of databaseBackends) {
   describe(`rooms on ${backend.name}`, () => {
     let location: DatabaseLocation;
     let cleanup: () => Promise<void>;

@@ -4,12 +4,13 @@ import type { Connection, LocalPublisher } from './connection.ts';
 /**
  * Fan-out of encoded frames: to local subscribers through the transport's
  * publisher, and to other nodes through the broker, once per topic per node.
- * Keeps a count of local subscribers per topic so the node subscribes to the
+ * Keeps the local subscribers of each topic, so the node subscribes to the
  * broker on the first local subscriber and unsubscribes after the last.
  */
 export class Fanout {
-  private readonly localCounts = new Map<string, number>();
-  /** Local connections per topic, for per-recipient delivery in topics with filters. */
+  /** Local interest in each control topic (`ctl:…`). */
+  private readonly controlCounts = new Map<string, number>();
+  /** Local connections per topic: the node is subscribed on the broker while a topic has any; also used for per-recipient delivery in topics with filters. */
   private readonly members = new Map<string, Set<Connection>>();
   /** topic → sender session_id → local connections that must not receive that sender's naf/nafr/message frames. */
   private readonly filters = new Map<string, Map<string, Set<Connection>>>();
@@ -32,21 +33,16 @@ export class Fanout {
   subscribe(connection: Connection, topic: string): void {
     connection.subscribe(topic);
     let set = this.members.get(topic);
-    if (!set) this.members.set(topic, (set = new Set()));
+    if (!set) {
+      this.members.set(topic, (set = new Set()));
+      this.broker.subscribe(topic);
+    }
     set.add(connection);
-    const n = this.localCounts.get(topic) ?? 0;
-    this.localCounts.set(topic, n + 1);
-    if (n === 0) this.broker.subscribe(topic);
   }
 
-  /** Reverses {@link subscribe}. Safe on a closed connection. */
+  /** Reverses {@link subscribe} (and drops the connection's filters on `topic`). Safe on a closed connection. */
   unsubscribe(connection: Connection, topic: string): void {
     if (!connection.closed) connection.unsubscribe(topic);
-    const set = this.members.get(topic);
-    if (set) {
-      set.delete(connection);
-      if (set.size === 0) this.members.delete(topic);
-    }
     const filters = this.filters.get(topic);
     if (filters) {
       for (const [sender, blocked] of filters) {
@@ -55,23 +51,22 @@ export class Fanout {
       }
       if (filters.size === 0) this.filters.delete(topic);
     }
-    const n = this.localCounts.get(topic) ?? 0;
-    if (n <= 1) {
-      this.localCounts.delete(topic);
-      if (n === 1) this.broker.unsubscribe(topic);
-    } else {
-      this.localCounts.set(topic, n - 1);
+    const set = this.members.get(topic);
+    if (!set?.delete(connection)) return;
+    if (set.size === 0) {
+      this.members.delete(topic);
+      this.broker.unsubscribe(topic);
     }
   }
 
   /** Topics with at least one local subscriber on this node. */
   localTopics(): string[] {
-    return [...this.localCounts.keys()];
+    return [...this.members.keys()];
   }
 
   /** Local subscribers of `topic` on this node. */
   localSubscribers(topic: string): number {
-    return this.localCounts.get(topic) ?? 0;
+    return this.members.get(topic)?.size ?? 0;
   }
 
   /**
@@ -128,20 +123,20 @@ export class Fanout {
 
   /** Starts receiving control messages on `topic` (which must start with `ctl:`), counting local interest. */
   subscribeControl(topic: string): void {
-    const n = this.localCounts.get(topic) ?? 0;
-    this.localCounts.set(topic, n + 1);
+    const n = this.controlCounts.get(topic) ?? 0;
+    this.controlCounts.set(topic, n + 1);
     if (n === 0) this.broker.subscribe(topic);
   }
 
   /** Reverses {@link subscribeControl}. */
   unsubscribeControl(topic: string): void {
-    const n = this.localCounts.get(topic) ?? 0;
-    if (n <= 1) {
-      this.localCounts.delete(topic);
-      if (n === 1) this.broker.unsubscribe(topic);
-    } else {
-      this.localCounts.set(topic, n - 1);
+    const n = this.controlCounts.get(topic) ?? 0;
+    if (n > 1) {
+      this.controlCounts.set(topic, n - 1);
+      return;
     }
+    this.controlCounts.delete(topic);
+    if (n === 1) this.broker.unsubscribe(topic);
   }
 
   /**

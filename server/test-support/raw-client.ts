@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 
 /** A decoded frame received by {@link RawClient}. */
@@ -130,4 +131,33 @@ export function presenceView(frames: Frame[]): Map<string, string[]> {
     }
   }
   return view;
+}
+
+/** A client joined to a room (`joinRoom`). */
+export interface RoomMember {
+  c: RawClient;
+  /** The join_ref of the room channel. */
+  jr: string;
+  sessionId: string;
+  sessionToken: string;
+}
+
+/**
+ * Connects to `baseUrl`, joins `topic` with `{profile, context, ...params}`,
+ * asserts the join succeeded and waits for `presence_state`.
+ * @param opts.query socket query (must start with `&`); opts.track collects the client for closing
+ * @throws AssertionError when the join is refused
+ */
+export async function joinRoom(baseUrl: string, topic: string, params: Record<string, unknown> = {}, opts: { query?: string; track?: RawClient[] } = {}): Promise<RoomMember> {
+  const c = await RawClient.connect(baseUrl, opts.query ?? '');
+  opts.track?.push(c);
+  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
+  if (f[4]?.status !== 'ok') throw new assert.AssertionError({ message: `join of ${topic} refused: ${JSON.stringify(f)}` });
+  await c.waitFor((x: Frame) => x[3] === 'presence_state');
+  return { c, jr: f[0]!, sessionId: f[4].response.session_id, sessionToken: f[4].response.session_token };
+}
+
+/** Pushes `event` on the member's room channel and waits for its reply. */
+export function callIn(m: { c: RawClient; jr: string }, topic: string, event: string, payload: unknown, timeoutMs = 5000): Promise<Frame> {
+  return m.c.reply(m.c.push(m.jr, topic, event, payload), timeoutMs);
 }

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
 
 const SECRET = randomBytes(32).toString('hex');
@@ -28,29 +28,15 @@ after(async () => {
   await node?.stop();
 });
 
-interface Member {
-  c: RawClient;
-  jr: string;
-  sessionId: string;
-}
+type Member = RoomMember;
 
 async function accountToken(name: string): Promise<string> {
   const account = await findOrCreateAccount(node.server.database.knex, `hash-${name}-${randomBytes(4).toString('hex')}`, false);
   return tokens.issue(account.accountId);
 }
 
-async function join(topic: string, params: Record<string, unknown> = {}): Promise<Member> {
-  const c = await RawClient.connect(node.url);
-  clients.push(c);
-  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
-  assert.equal(f[4].status, 'ok', JSON.stringify(f));
-  await c.waitFor((x: Frame) => x[3] === 'presence_state');
-  return { c, jr: f[0]!, sessionId: f[4].response.session_id };
-}
-
-async function call(m: Member, topic: string, event: string, payload: unknown): Promise<Frame> {
-  return m.c.reply(m.c.push(m.jr, topic, event, payload), 5000);
-}
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node.url, topic, params, { track: clients });
+const call = callIn;
 
 /**
  * Pushes an event that may get no reply (a relayed naf or message), then a

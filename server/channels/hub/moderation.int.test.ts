@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startClusterServices, type ClusterServices } from '../../test-support/cluster-services.ts';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
 import type { RedisBroker } from '../../broker/redis-broker.ts';
 
@@ -29,30 +29,16 @@ after(async () => {
   await services?.stop();
 });
 
-interface Member {
-  c: RawClient;
-  jr: string;
-  sessionId: string;
-  sessionToken: string;
-}
+type Member = RoomMember;
 
-async function join(node: TestServer, topic: string, params: Record<string, unknown> = {}, query = ''): Promise<Member> {
-  const c = await RawClient.connect(node.url, query);
-  clients.push(c);
-  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
-  assert.equal(f[4].status, 'ok', JSON.stringify(f));
-  await c.waitFor((x: Frame) => x[3] === 'presence_state');
-  return { c, jr: f[0]!, sessionId: f[4].response.session_id, sessionToken: f[4].response.session_token };
-}
+const join = (node: TestServer, topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node.url, topic, params, { track: clients });
 
 async function synced(): Promise<void> {
   await (node1.server.broker as RedisBroker).synced();
   await (node2.server.broker as RedisBroker).synced();
 }
 
-async function call(m: Member, topic: string, event: string, payload: unknown): Promise<Frame> {
-  return m.c.reply(m.c.push(m.jr, topic, event, payload));
-}
+const call = callIn;
 
 const chatFrom = (sessionId: string, body: string) => (f: Frame) => f[3] === 'message' && f[4].session_id === sessionId && f[4].body === body;
 const nafrFrom = (sessionId: string, marker: string) => (f: Frame) => f[3] === 'nafr' && f[4].from_session_id === sessionId && String(f[4].naf).includes(marker);

@@ -6,51 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { createTestDatabase, startPostgres } from '../../../ops/dev/postgres.ts';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
 import { openDatabase, type DatabaseLocation } from '../../db/database.ts';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { callIn, joinRoom, RawClient, type RoomMember } from '../../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { databaseBackends } from '../../test-support/db-backends.ts';
 
-interface Backend {
-  name: string;
-  setup(): Promise<{ location: DatabaseLocation; cleanup(): Promise<void> }>;
-}
-
-const backends: Backend[] = [
-  {
-    name: 'PGlite',
-    async setup() {
-      const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-objects-'));
-      return { location: { pgliteDir: path.join(dir, 'db') }, cleanup: async () => fs.rmSync(dir, { recursive: true, force: true }) };
-    },
-  },
-  {
-    name: 'PostgreSQL',
-    async setup() {
-      let stopServer = async () => {};
-      let base = process.env.TEST_DATABASE_URL;
-      if (!base) {
-        const pg = await startPostgres();
-        base = pg.url;
-        stopServer = () => pg.stop();
-      }
-      const db = await createTestDatabase(base);
-      return {
-        location: { url: db.url },
-        cleanup: async () => {
-          await db.drop();
-          await stopServer();
-        },
-      };
-    },
-  },
-];
 
 const clients: RawClient[] = [];
 after(() => {
@@ -78,18 +41,8 @@ async function stored(node: TestServer, m: { c: RawClient; jr: string }, hubSid:
   return { pins, entities };
 }
 
-async function join(node: TestServer, topic: string, params: Record<string, unknown> = {}): Promise<{ c: RawClient; jr: string; sessionId: string }> {
-  const c = await RawClient.connect(node.url);
-  clients.push(c);
-  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
-  assert.equal(f[4].status, 'ok', JSON.stringify(f));
-  await c.waitFor((x: Frame) => x[3] === 'presence_state');
-  return { c, jr: f[0]!, sessionId: f[4].response.session_id };
-}
-
-async function call(m: { c: RawClient; jr: string }, topic: string, event: string, payload: unknown): Promise<Frame> {
-  return m.c.reply(m.c.push(m.jr, topic, event, payload));
-}
+const join = (node: TestServer, topic: string, params: Record<string, unknown> = {}): Promise<RoomMember> => joinRoom(node.url, topic, params, { track: clients });
+const call = callIn;
 
 async function objectsGltf(node: TestServer, hubSid: string): Promise<{ status: number; type: string | null; body: any }> {
   const res = await fetch(`${node.url}/${hubSid}/objects.gltf`);
@@ -98,7 +51,7 @@ async function objectsGltf(node: TestServer, hubSid: string): Promise<{ status: 
 
 const boxNode = (id: string, x: number) => ({ name: id, translation: [x, 1, 0], extensions: { HUBS_components: { pinnable: { pinned: true }, plexus_box: { color: '#ff0000' } } } });
 
-for (const backend of backends) {
+for (const backend of databaseBackends) {
   describe(`objects on ${backend.name}`, () => {
     test('pins and entity state survive a restart and reach a late joiner; updates and deletes apply', async () => {
       const { location, cleanup } = await backend.setup();

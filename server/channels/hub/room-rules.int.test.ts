@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
 
 let node: TestServer;
@@ -20,11 +20,7 @@ after(async () => {
   await node?.stop();
 });
 
-interface Member {
-  c: RawClient;
-  jr: string;
-  sessionId: string;
-}
+type Member = RoomMember;
 
 async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ c: RawClient; reply: Frame }> {
   const c = await RawClient.connect(node.url);
@@ -32,16 +28,8 @@ async function tryJoin(topic: string, params: Record<string, unknown> = {}): Pro
   return { c, reply: await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params }) };
 }
 
-async function join(topic: string, params: Record<string, unknown> = {}): Promise<Member> {
-  const { c, reply } = await tryJoin(topic, params);
-  assert.equal(reply[4].status, 'ok', JSON.stringify(reply));
-  await c.waitFor((f: Frame) => f[3] === 'presence_state');
-  return { c, jr: reply[0]!, sessionId: reply[4].response.session_id };
-}
-
-async function call(m: Member, topic: string, event: string, payload: unknown): Promise<Frame> {
-  return m.c.reply(m.c.push(m.jr, topic, event, payload));
-}
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node.url, topic, params, { track: clients });
+const call = callIn;
 
 async function hubRow(hubSid: string): Promise<Record<string, any>> {
   const res = await fetch(`${node.url}/api/v1/hubs/${hubSid}`);

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { startClusterServices, type ClusterServices } from '../../test-support/cluster-services.ts';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
+import { joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 import { startTestServer, type TestServer } from '../../test-support/test-server.ts';
 
 let services: ClusterServices;
@@ -33,14 +33,7 @@ async function createSizedRoom(roomSize: number): Promise<{ hubSid: string; crea
   return { hubSid: body.hub_id, creatorAssignmentToken: body.creator_assignment_token };
 }
 
-async function joinLobby(node: TestServer, topic: string, params: Record<string, unknown> = {}): Promise<{ c: RawClient; jr: string }> {
-  const c = await RawClient.connect(node.url);
-  clients.push(c);
-  const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
-  assert.equal(f[4].status, 'ok', JSON.stringify(f));
-  await c.waitFor((x: Frame) => x[3] === 'presence_state');
-  return { c, jr: f[0]! };
-}
+const joinLobby = (node: TestServer, topic: string, params: Record<string, unknown> = {}): Promise<RoomMember> => joinRoom(node.url, topic, params, { track: clients });
 
 function enter(m: { c: RawClient; jr: string }, topic: string): Promise<Frame> {
   const ref = m.c.push(m.jr, topic, 'events:entered', { entryDisplayType: 'Screen' });
