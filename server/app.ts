@@ -206,11 +206,11 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     },
     router.handler(),
     {
-      authorize: async (params) => {
+      authorize: (params) => {
         if (draining) {
           throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
         }
-        const fromToken = params.session_token ? await sessionTokens.verify(params.session_token) : null;
+        const fromToken = params.session_token ? sessionTokens.verify(params.session_token) : null;
         return { sessionId: fromToken ?? randomUUID() };
       },
       open: (connection, data) => {

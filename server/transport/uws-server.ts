@@ -12,8 +12,13 @@ export interface SocketHandlers {
    * Decides, before the upgrade, whether to accept the socket; returns the
    * session data passed to {@link open}. Throwing a PlexusError answers the
    * upgrade with its status and message.
+   *
+   * Synchronous on purpose: the upgrade completes inside uWS's upgrade
+   * handler. uWebSockets 20.30 can close a socket upgraded later, from a
+   * corked callback, right after its open event (code 1006, nothing sent;
+   * uNetworking/uWebSockets PR #1929).
    */
-  authorize(params: Record<string, string>, remoteAddress: string): Promise<unknown>;
+  authorize(params: Record<string, string>, remoteAddress: string): unknown;
   /** A socket opened; returns the receiver of its frames and close. */
   open(connection: Connection, data: unknown): SocketReceiver;
 }
@@ -223,32 +228,22 @@ export class UwsServer implements LocalPublisher {
     // phoenix.js 1.8's authToken option offers subprotocols "phoenix, base64url.bearer.phx.<token>"; answer "phoenix".
     const protocol = requested.split(',').map((s) => s.trim()).includes('phoenix') ? 'phoenix' : '';
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
     if (params.vsn !== '2.0.0') {
-      res.cork(() => {
-        res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
-      });
+      res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
       return;
     }
-    this.sockets.authorize(params, remoteAddress).then(
-      (data) => {
-        if (aborted) return;
-        res.cork(() => {
-          res.upgrade<UserData>({ connection: null, params, remoteAddress, data }, key, protocol, extensions, context);
-        });
-      },
-      (err: unknown) => {
-        if (aborted) return;
-        const status = err instanceof PlexusError ? err.status : 500;
-        const message = err instanceof PlexusError ? err.message : 'internal error';
-        res.cork(() => {
-          res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(message);
-        });
-      },
-    );
+    let data: unknown;
+    try {
+      data = this.sockets.authorize(params, remoteAddress);
+    } catch (err) {
+      const status = err instanceof PlexusError ? err.status : 500;
+      const message = err instanceof PlexusError ? err.message : 'internal error';
+      if (!(err instanceof PlexusError)) this.log.error({ err }, 'socket authorization failed');
+      res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(message);
+      return;
+    }
+    // Inside the upgrade handler, so uWS has the response corked already.
+    res.upgrade<UserData>({ connection: null, params, remoteAddress, data }, key, protocol, extensions, context);
   }
 
   private handleHttp(res: UwsResponse, req: UwsRequest): void {
