@@ -98,7 +98,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const broker =
     deps.broker ??
     (config.redisUrl
-      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
+      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, flushIntervalMs: config.redisFlushIntervalMs, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
   // With Redis, presence and the node directory use the broker's node id (32 hex digits).
   const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;

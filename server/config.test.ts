@@ -27,6 +27,14 @@ test('REDIS_SHARDED_PUBSUB is off by default and takes true/false/1/0', () => {
   assert.equal(loadConfig({ REDIS_SHARDED_PUBSUB: '0' }, '/').redisShardedPubsub, false);
 });
 
+test('REDIS_FLUSH_INTERVAL_MS is 2 by default, takes 0 to 50, and refuses the rest', () => {
+  assert.equal(loadConfig({}, '/').redisFlushIntervalMs, 2);
+  assert.equal(loadConfig({ REDIS_FLUSH_INTERVAL_MS: '0' }, '/').redisFlushIntervalMs, 0);
+  assert.equal(loadConfig({ REDIS_FLUSH_INTERVAL_MS: '50' }, '/').redisFlushIntervalMs, 50);
+  assert.throws(() => loadConfig({ REDIS_FLUSH_INTERVAL_MS: '51' }, '/'), /REDIS_FLUSH_INTERVAL_MS=51 is out of range/);
+  assert.throws(() => loadConfig({ REDIS_FLUSH_INTERVAL_MS: '1.5' }, '/'), /not a whole number/);
+});
+
 test('PUBLIC_URL takes a base URL and is unset by default', () => {
   assert.equal(loadConfig({}, '/').publicUrl, null);
   assert.equal(loadConfig({ PUBLIC_URL: 'https://node1.example.com' }, '/').publicUrl, 'https://node1.example.com');

@@ -186,4 +186,41 @@ describe('RedisBroker on Redis', () => {
       monitor.disconnect();
     }
   });
+
+  test('frames published one per turn leave at most once per flushIntervalMs, in order; with 0 every turn sends', async () => {
+    const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
+    const paced = new RedisBroker({ url: redisUrl, channelPrefix: prefix, flushIntervalMs: 10 });
+    const eager = new RedisBroker({ url: redisUrl, channelPrefix: prefix, flushIntervalMs: 0 });
+    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
+    const monitor = new Redis(redisUrl);
+    const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await monitor.info('stats'))![1]);
+    try {
+      const got: string[] = [];
+      receiver.onFrame((_topic, frame) => got.push(Buffer.from(frame as Uint8Array).toString('utf8')));
+      receiver.subscribe('hub:p');
+      await Promise.all([paced.synced(), eager.synced(), receiver.synced()]);
+      /** Publishes `n` frames through `b`, one per event-loop turn; returns [commands Redis processed, ms taken]. */
+      const onePerTurn = async (b: RedisBroker, tag: string, n: number): Promise<[number, number]> => {
+        const before = await commands();
+        const start = performance.now();
+        for (let i = 0; i < n; i++) {
+          b.publish('hub:p', `["${tag}",${i}]`);
+          await new Promise((r) => setImmediate(r));
+        }
+        const ms = performance.now() - start;
+        await eventually(() => got.filter((f) => f.startsWith(`["${tag}"`)).length === n, `${n} ${tag} frames`);
+        // -1: the INFO call itself.
+        return [(await commands()) - before - 1, ms];
+      };
+      const [pacedCommands, pacedMs] = await onePerTurn(paced, 'paced', 300);
+      assert.ok(pacedCommands <= Math.ceil(pacedMs / 10) + 2, `${pacedCommands} commands in ${pacedMs.toFixed(0)} ms at one send per 10 ms`);
+      assert.deepEqual(got.filter((f) => f.startsWith('["paced"')), Array.from({ length: 300 }, (_, i) => `["paced",${i}]`));
+      const [eagerCommands] = await onePerTurn(eager, 'eager', 100);
+      assert.ok(eagerCommands >= 50, `flushIntervalMs 0 sends at the end of each turn: ${eagerCommands} commands for 100 turns`);
+      assert.throws(() => new RedisBroker({ url: redisUrl, flushIntervalMs: -1 }), /flushIntervalMs/);
+    } finally {
+      await Promise.all([paced.close(), eager.close(), receiver.close()]);
+      monitor.disconnect();
+    }
+  });
 });

@@ -35,6 +35,13 @@ export interface RedisBrokerOptions {
   nodeId?: string;
   /** Called with connection errors (ioredis keeps reconnecting by itself). Default: ignored. */
   onError?: (err: Error) => void;
+  /**
+   * Least time between two sends of batched frames, in milliseconds (0: at
+   * the end of every event-loop turn). Default 2. The first frame after a
+   * quiet spell still leaves at the end of its turn; under load the node
+   * sends at most 1000 / flushIntervalMs Redis commands a second.
+   */
+  flushIntervalMs?: number;
 }
 
 /** What {@link RedisBroker.status} reports, e.g. for `/health`. */
@@ -62,12 +69,15 @@ export interface RedisBrokerStatus extends BrokerStatus {
  * whatever the number of `subscribe(t)` calls, and unsubscribes on
  * `unsubscribe(t)`.
  *
- * Batching: frames published on one topic during one event-loop turn go out
- * as ONE Redis message at the end of the turn (`setImmediate`), so under load
- * a node sends one PUBLISH per busy room per turn instead of one per frame,
- * and a turn's batches for several topics leave as one command (a Lua script
- * that publishes each in order; sharded pub/sub sends one `SPUBLISH` per
- * topic, since a script cannot publish across shards).
+ * Batching: frames published on one topic between two sends go out as ONE
+ * Redis message. A send happens at the end of the event-loop turn
+ * (`setImmediate`), but no sooner than `flushIntervalMs` (default 2) after
+ * the previous one (then by timer), so under load a node sends at most
+ * 1000 / flushIntervalMs commands a second however many frames it
+ * publishes, and the first frame after a quiet spell is not held back. The
+ * batches of several topics leave as one command (a Lua script that
+ * publishes each in order; sharded pub/sub sends one `SPUBLISH` per topic,
+ * since a script cannot publish across shards). Order per topic is kept.
  * A message is the publishing node's 16-byte id followed by one or more
  * frames, each as a 4-byte big-endian length and the frame's UTF-8 bytes.
  * Redis delivers a node's own publishes to its own subscriber connection
@@ -94,15 +104,18 @@ export class RedisBroker implements Broker {
   private dropped = 0;
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
-  /** Frames waiting for the end of this turn, per topic, in publish order. */
+  /** Frames waiting for the next send, per topic, in publish order. */
   private batch = new Map<string, Buffer[]>();
   private batchBytes = 0;
   private flushScheduled = false;
+  private readonly flushIntervalMs: number;
+  /** performance.now() of the last send of batched frames. */
+  private lastFlush = -Infinity;
 
   /**
    * Opens the two connections (asynchronously; commands issued before they
    * are ready are queued by ioredis, except publishes, see the class doc).
-   * @throws Error when `nodeId` is not 32 hex digits.
+   * @throws Error when `nodeId` is not 32 hex digits, or `flushIntervalMs` is negative.
    */
   constructor(opts: RedisBrokerOptions) {
     const nodeId = opts.nodeId ?? randomBytes(NODE_ID_BYTES).toString('hex');
@@ -114,6 +127,10 @@ export class RedisBroker implements Broker {
     this.prefix = opts.channelPrefix ?? 'plexus:t:';
     this.prefixBytes = Buffer.byteLength(this.prefix);
     this.sharded = opts.sharded ?? false;
+    this.flushIntervalMs = opts.flushIntervalMs ?? 2;
+    if (!Number.isFinite(this.flushIntervalMs) || this.flushIntervalMs < 0) {
+      throw new Error(`RedisBroker flushIntervalMs must be a number >= 0 (got ${opts.flushIntervalMs}).`);
+    }
     const onError = opts.onError ?? (() => {});
     const common = {
       lazyConnect: false,
@@ -132,8 +149,8 @@ export class RedisBroker implements Broker {
 
   /**
    * Publishes `frame` on `topic` to the other nodes: the bytes are copied
-   * now and sent with the topic's other frames of this turn at its end (or
-   * at once when the batch reaches 256 KiB). Fire-and-forget: when the
+   * now and sent with the topic's other waiting frames at the next send (see
+   * the class doc; at once when the batch reaches 256 KiB). Fire-and-forget: when the
    * publish connection is not ready, the frame is dropped and counted in
    * {@link status}.
    */
@@ -155,7 +172,9 @@ export class RedisBroker implements Broker {
     if (this.batchBytes >= MAX_BATCH_BYTES) this.flush();
     else if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      const wait = this.lastFlush + this.flushIntervalMs - performance.now();
+      if (wait <= 0) setImmediate(() => this.flush());
+      else setTimeout(() => this.flush(), wait);
     }
   }
 
@@ -163,6 +182,7 @@ export class RedisBroker implements Broker {
   private flush(): void {
     this.flushScheduled = false;
     if (this.batch.size === 0) return;
+    this.lastFlush = performance.now();
     const batch = this.batch;
     this.batch = new Map();
     this.batchBytes = 0;
