@@ -210,11 +210,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         if (draining) {
           throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
         }
-        const fromToken = params.session_token ? sessionTokens.verify(params.session_token) : null;
-        return { sessionId: fromToken ?? randomUUID() };
+        // A resumed session's token is verified while the socket opens; its frames wait for the result.
+        const sessionId: string | Promise<string> = params.session_token
+          ? sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID())
+          : randomUUID();
+        return { sessionId };
       },
       open: (connection, data) => {
-        const { sessionId } = data as { sessionId: string };
+        const { sessionId } = data as { sessionId: string | Promise<string> };
         const session = new SocketSession(sessionId, connection, routes, fanout, log, {
           maxChannels: config.maxChannelsPerSocket,
           maxQueuedFrames: 256,
@@ -225,7 +228,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
           frame: (data, isBinary) => session.handleFrame(data, isBinary),
           close: (code) => {
             sessions.delete(session);
-            log.debug({ sessionId, code }, 'socket closed');
+            log.debug({ sessionId: session.sessionId, code }, 'socket closed');
             void session.end();
           },
         };

@@ -182,7 +182,7 @@ for (const backend of backends) {
       assert.equal(await tokens.verify(await forge({ sub: '987654321' })), null, 'no such account');
       assert.equal(await tokens.verify(await forge({ sub: 'not-a-number' })), null, 'not an account id');
       assert.equal(await tokens.verify(await new AccountTokens('y'.repeat(48), db.knex).issue(account.accountId)), null, 'other secret');
-      assert.equal(await tokens.verify(new SessionTokens(SECRET).issue(account.accountId)), null, 'a session token');
+      assert.equal(await tokens.verify(await new SessionTokens(SECRET).issue(account.accountId)), null, 'a session token');
       assert.equal(await tokens.verify('not.a.jwt'), null);
     });
   });

@@ -40,6 +40,8 @@ interface JoinedChannel {
 
 /** Close code used when a client floods frames faster than its handlers finish. */
 export const CLOSE_QUEUE_OVERFLOW = 4009;
+/** Close code (RFC 6455 "internal error") when the session could not be set up. */
+const CLOSE_INTERNAL_ERROR = 1011;
 
 /**
  * The Phoenix socket state machine for one WebSocket connection: decodes
@@ -54,7 +56,9 @@ export const CLOSE_QUEUE_OVERFLOW = 4009;
  * get an error reply naming the problem; the socket stays open.
  *
  * Frames are handled in arrival order: while a handler's Promise is pending,
- * later frames wait in a bounded queue.
+ * later frames wait in a bounded queue. The session id may be given as a
+ * Promise (a session_token still being verified when the socket opened):
+ * frames wait in the same queue until it settles.
  */
 export class SocketSession implements Session {
   private readonly channels = new Map<string, JoinedChannel>();
@@ -65,8 +69,14 @@ export class SocketSession implements Session {
   private refusedSince = 0;
   private refused = 0;
 
+  private id: string;
+
+  /**
+   * @param sessionId the session id, or a Promise of it (frames wait until it
+   *   resolves; if it rejects, the socket is closed with 1011)
+   */
   constructor(
-    readonly sessionId: string,
+    sessionId: string | Promise<string>,
     readonly connection: Connection,
     private readonly routes: readonly ChannelRoute[],
     private readonly fanout: Fanout,
@@ -74,6 +84,27 @@ export class SocketSession implements Session {
     private readonly options: SocketSessionOptions,
   ) {
     this.bucket = options.rateLimit ? new TokenBucket(options.rateLimit.perSecond, options.rateLimit.burst) : null;
+    if (typeof sessionId === 'string') {
+      this.id = sessionId;
+    } else {
+      this.id = '';
+      this.busy = true;
+      sessionId.then(
+        (id) => {
+          this.id = id;
+          this.drain();
+        },
+        (err: unknown) => {
+          this.log.error({ err }, 'session id could not be established; closing the socket');
+          this.connection.close(CLOSE_INTERNAL_ERROR, 'server error while resuming the session; reconnect');
+        },
+      );
+    }
+  }
+
+  /** This socket's session id (empty only while a session_token is being verified, before any frame is handled). */
+  get sessionId(): string {
+    return this.id;
   }
 
   /** Topics this socket has joined. */

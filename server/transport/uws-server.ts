@@ -16,7 +16,9 @@ export interface SocketHandlers {
    * Synchronous on purpose: the upgrade completes inside uWS's upgrade
    * handler. uWebSockets 20.30 can close a socket upgraded later, from a
    * corked callback, right after its open event (code 1006, nothing sent;
-   * uNetworking/uWebSockets PR #1929).
+   * uNetworking/uWebSockets PR #1929), and warns about every uncorked one.
+   * Work that must wait (verifying a token) goes in the returned data as a
+   * Promise, for the socket's handlers to wait on.
    */
   authorize(params: Record<string, string>, remoteAddress: string): unknown;
   /** A socket opened; returns the receiver of its frames and close. */

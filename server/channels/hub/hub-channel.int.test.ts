@@ -241,3 +241,32 @@ test('the nafr fast path relays the same value as the general path, and an isFir
   a.c.sendRaw(`[${JSON.stringify(a.jr)},"${ref}",${JSON.stringify(topic)},"nafr",{"naf":${literal}}]`);
   assert.equal((await a.c.reply(ref))[4].response.reason, 'spawn_denied');
 });
+
+test('frames sent at once on a socket that resumes with a session_token wait for the token check and are handled in order', async () => {
+  const topic = await newRoom();
+  const watcher = await member(topic, 'Watcher');
+  const first = await member(topic, 'Resumer');
+  first.c.close();
+  await first.c.waitClose();
+  const c = await RawClient.connect(srv.url, `&session_token=${encodeURIComponent(first.reply.session_token)}`);
+  clients.push(c);
+  // No waiting between frames: the socket may still be verifying its token when they arrive.
+  const hb = c.push(null, 'phoenix', 'heartbeat', {});
+  const join = c.push('7', topic, 'phx_join', { profile: { displayName: 'Resumer' }, context: {} }, '7');
+  c.push('7', topic, 'message', { type: 'chat', body: 'back again' });
+  const chat = await watcher.c.waitFor(isEvent('message', (p) => p.body === 'back again'));
+  assert.equal(chat[4].session_id, first.sessionId);
+  const replies = c.frames.filter((f) => f[3] === 'phx_reply').map((f) => f[1]);
+  assert.deepEqual(replies.slice(0, 2), [hb, join]);
+  assert.equal(c.frames.find((f) => f[1] === join)![4].response.session_id, first.sessionId);
+  assert.equal(c.closeCode, null);
+});
+
+test('a socket with an invalid session_token gets a new session', async () => {
+  const topic = await newRoom();
+  const c = await RawClient.connect(srv.url, '&session_token=not-a-token');
+  clients.push(c);
+  const f = await c.join(topic, { profile: {}, context: {} });
+  assert.equal(f[4].status, 'ok');
+  assert.match(f[4].response.session_id, /^[0-9a-f-]{36}$/);
+});

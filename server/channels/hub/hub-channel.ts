@@ -170,7 +170,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     return ok({
       hubs: [hubView(hub, counts, this.deps.defaultRoomSize)],
       session_id: this.sessionId,
-      session_token: this.deps.sessionTokens.issue(this.sessionId),
+      session_token: await this.deps.sessionTokens.issue(this.sessionId),
       subscriptions: { web_push: false, favorites: false },
       perms_token: this.deps.permsTokens ? await this.deps.permsTokens.issueFor(this) : null,
       hub_requires_oauth: false,
