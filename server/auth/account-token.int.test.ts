@@ -8,9 +8,9 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
-import { createTestDatabase, startPostgres } from '../../ops/dev/postgres.ts';
 import { SignJWT, decodeJwt, decodeProtectedHeader } from 'jose';
 import { openDatabase, type Database } from '../db/database.ts';
+import { databaseBackends } from '../test-support/db-backends.ts';
 import {
   LOGIN_TOKEN_TTL_MS,
   consumeLoginToken,
@@ -49,36 +49,13 @@ function forge(claims: { sub: string; aud?: string; iss?: string; iat?: number; 
   return jwt.sign(new TextEncoder().encode(`account:${SECRET}`));
 }
 
-/** Opens a fresh database on each backend; the tests below run on both. */
-const backends: Array<{ name: string; open(): Promise<{ db: Database; cleanup(): Promise<void> }> }> = [
-  { name: 'PGlite', open: async () => ({ db: await openDatabase({ pgliteDir: null }), cleanup: async () => {} }) },
-  {
-    name: 'PostgreSQL',
-    async open() {
-      let base = process.env.TEST_DATABASE_URL;
-      let stopServer = async () => {};
-      if (!base) {
-        const pg = await startPostgres();
-        base = pg.url;
-        stopServer = () => pg.stop();
-      }
-      const created = await createTestDatabase(base);
-      return {
-        db: await openDatabase({ url: created.url }),
-        cleanup: async () => {
-          await created.drop();
-          await stopServer();
-        },
-      };
-    },
-  },
-];
-
-for (const backend of backends) {
+for (const backend of databaseBackends) {
   describe(`accounts and account tokens on ${backend.name}`, () => {
     let cleanup: () => Promise<void>;
     before(async () => {
-      ({ db, cleanup } = await backend.open());
+      let location;
+      ({ location, cleanup } = await backend.setup());
+      db = await openDatabase(location);
       tokens = new AccountTokens(SECRET, db.knex);
     });
     after(async () => {

@@ -5,7 +5,7 @@ import type { Broker, BrokerStatus } from './broker.ts';
 /** Bytes of the node id header at the start of every message this broker publishes. */
 export const NODE_ID_BYTES = 16;
 
-/** A batch is sent before the end of the turn once its frames reach this many bytes. */
+/** A batch is sent at once, without waiting for the next send, when its frames reach this many bytes. */
 const MAX_BATCH_BYTES = 256 * 1024;
 
 /**
