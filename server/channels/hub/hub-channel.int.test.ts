@@ -270,3 +270,185 @@ test('a socket with an invalid session_token gets a new session', async () => {
   assert.equal(f[4].status, 'ok');
   assert.match(f[4].response.session_id, /^[0-9a-f-]{36}$/);
 });
+
+// Hostile first syncs: whatever the encoding, a first sync that a receiving
+// client's JSON.parse would see goes through the spawn check, and what is
+// relayed is the checked object.
+
+/** A `u` first sync as NAF builds it, with a forged creator and owner. */
+const firstSync = (networkId: string, template: string | undefined, extra: Record<string, unknown> = {}) => ({
+  dataType: 'u',
+  data: { networkId, owner: 'forged-owner', creator: 'forged-creator', lastOwnerTime: 1, ...(template === undefined ? {} : { template }), persistent: false, parent: null, components: {}, isFirstSync: true, ...extra },
+});
+
+/** Every first sync m's NAF would see: `u` data and `um` elements with a truthy isFirstSync, nafr strings parsed as the client does. */
+function firstSyncsSeenBy(m: Member): any[] {
+  const seen: any[] = [];
+  for (const f of m.c.frames) {
+    let envelope: any;
+    if (f[3] === 'naf') envelope = f[4];
+    else if (f[3] === 'nafr') {
+      try {
+        envelope = JSON.parse(f[4].naf);
+      } catch {
+        continue;
+      }
+    } else continue;
+    if (envelope?.dataType === 'u' && envelope.data?.isFirstSync) seen.push(envelope.data);
+    if (envelope?.dataType === 'um' && envelope.data?.d) for (const e of Object.values(envelope.data.d) as any[]) if (e?.isFirstSync) seen.push(e);
+  }
+  return seen;
+}
+
+/** Sends `raw` (a whole frame, whose ref is `ref`) then a heartbeat; returns the frame's reply, or undefined when it got none. */
+async function sendRawOrSilence(m: Member, ref: string, raw: string): Promise<Frame | undefined> {
+  m.c.sendRaw(raw);
+  const beat = m.c.push(null, 'phoenix', 'heartbeat', {});
+  await m.c.reply(beat);
+  return m.c.frames.find((f) => f[1] === ref && f[3] === 'phx_reply');
+}
+
+/** A sends a marker nafr and B waits for it: the fan-out keeps each sender's order, so all A sent before has reached B. */
+async function settled(a: Member, b: Member, topic: string): Promise<void> {
+  const id = `marker-${a.c.ref()}`;
+  a.c.push(a.jr, topic, 'nafr', { naf: JSON.stringify({ dataType: 'marker', data: { id } }) });
+  await b.c.waitFor(isEvent('nafr', (p) => p.naf.includes(id)));
+}
+
+/** A nafr frame around the string literal `literal` (JSON text, quotes included), compact (fast path) or spaced out (general path). */
+function nafrFrame(m: Member, ref: string, topic: string, literal: string, spaced: boolean): string {
+  return spaced
+    ? `[ ${JSON.stringify(m.jr)} , ${JSON.stringify(ref)} , ${JSON.stringify(topic)} , "nafr" , { "naf" : ${literal} } ]`
+    : `[${JSON.stringify(m.jr)},${JSON.stringify(ref)},${JSON.stringify(topic)},"nafr",{"naf":${literal}}]`;
+}
+
+/** A room whose members may spawn nothing but avatars, with an anonymous sender A and a receiver B. */
+async function lockedRoom(): Promise<{ topic: string; a: Member; b: Member }> {
+  const topic = await newRoom();
+  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 0 });
+  return { topic, a: await member(topic, 'A'), b: await member(topic, 'B') };
+}
+
+/** The inner naf text of `envelope` with the isFirstSync key spelled `is\u0046irstSync`. */
+const escapedKeyText = (envelope: unknown) => JSON.stringify(envelope).replace('"isFirstSync"', '"is\\u0046irstSync"');
+
+for (const spaced of [false, true]) {
+  const path = spaced ? 'the general path (spaced-out frame)' : 'the fast path (compact frame)';
+  test(`on ${path}, a nafr whose inner JSON spells isFirstSync with a \\u escape is spawn-checked and never reaches others`, async () => {
+    const { topic, a, b } = await lockedRoom();
+    for (const [id, template] of [['esc-media', '#x-media'], ['esc-unknown', '#rocket-launcher']] as const) {
+      const ref = a.c.ref();
+      const literal = JSON.stringify(escapedKeyText(firstSync(id, template)));
+      assert.ok(literal.includes('is\\\\u0046irstSync'));
+      const reply = await sendRawOrSilence(a, ref, nafrFrame(a, ref, topic, literal, spaced));
+      assert.equal(reply?.[4].response.reason, 'spawn_denied', `${template}: ${JSON.stringify(reply)}`);
+    }
+    await settled(a, b, topic);
+    assert.deepEqual(firstSyncsSeenBy(b), []);
+  });
+}
+
+test('a nafr whose literal escapes the escape (\\u005cu0046 decodes to \\u0046, which JSON.parse reads as F) is spawn-checked', async () => {
+  const { topic, a, b } = await lockedRoom();
+  const variants = [
+    JSON.stringify(escapedKeyText(firstSync('dbl-1', '#x-media'))).replace('is\\\\u0046', 'is\\u005cu0046'),
+    JSON.stringify(escapedKeyText(firstSync('dbl-2', '#x-media'))).replace('is\\\\u0046', 'is\\u005c\\u0075\\u0030046'),
+    JSON.stringify(escapedKeyText(firstSync('dbl-3', '#x-media'))).replace('is\\\\u0046', 'is\\\\\\u00750046'),
+  ];
+  for (const literal of variants) {
+    assert.equal(JSON.parse(JSON.parse(literal)).data.isFirstSync, true, literal);
+    const ref = a.c.ref();
+    const reply = await sendRawOrSilence(a, ref, nafrFrame(a, ref, topic, literal, false));
+    assert.equal(reply?.[4].response.reason, 'spawn_denied', `${literal}: ${JSON.stringify(reply)}`);
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(firstSyncsSeenBy(b), []);
+});
+
+test('with duplicate isFirstSync keys the last one counts, as in JSON.parse, for naf and for nafr', async () => {
+  const { topic, a, b } = await lockedRoom();
+  const text = (id: string, second: string) =>
+    `{"dataType":"u","data":{"networkId":"${id}","isFirstSync":false,"owner":"x","creator":"x","lastOwnerTime":1,"template":"#x-media","persistent":false,"components":{},${second}:true}}`;
+  const cases = [
+    ['dup-nafr', (ref: string) => nafrFrame(a, ref, topic, JSON.stringify(text('dup-nafr', '"isFirstSync"')), false)],
+    ['dup-nafr-escaped', (ref: string) => nafrFrame(a, ref, topic, JSON.stringify(text('dup-nafr-escaped', '"is\\u0046irstSync"')), false)],
+    ['dup-naf', (ref: string) => `[${JSON.stringify(a.jr)},${JSON.stringify(ref)},${JSON.stringify(topic)},"naf",${text('dup-naf', '"isFirstSync"')}]`],
+    ['dup-naf-escaped', (ref: string) => `[${JSON.stringify(a.jr)},${JSON.stringify(ref)},${JSON.stringify(topic)},"naf",${text('dup-naf-escaped', '"is\\u0046irstSync"')}]`],
+  ] as const;
+  for (const [id, frame] of cases) {
+    const ref = a.c.ref();
+    const reply = await sendRawOrSilence(a, ref, frame(ref));
+    assert.equal(reply?.[4].response.reason, 'spawn_denied', `${id}: ${JSON.stringify(reply)}`);
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(firstSyncsSeenBy(b), []);
+});
+
+test('an um carrying a first sync inside nafr is refused however isFirstSync is spelled', async () => {
+  const { topic, a, b } = await lockedRoom();
+  const um = { dataType: 'um', data: { d: [{ networkId: 'um-ok', owner: 'o', lastOwnerTime: 2, components: {} }, { networkId: 'um-spawn', owner: 'o', creator: 'o', lastOwnerTime: 2, template: '#rocket-launcher', persistent: false, components: {}, isFirstSync: true }] } };
+  for (const literal of [JSON.stringify(JSON.stringify(um)), JSON.stringify(escapedKeyText(um))]) {
+    const ref = a.c.ref();
+    const reply = await sendRawOrSilence(a, ref, nafrFrame(a, ref, topic, literal, false));
+    assert.equal(reply?.[4].response.reason, 'invalid_payload', `${literal}: ${JSON.stringify(reply)}`);
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(firstSyncsSeenBy(b), []);
+});
+
+test('an allowed first sync with an escaped key is relayed as the checked object: naf, creator and owner the sender', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  const ref = a.c.ref();
+  const reply = await sendRawOrSilence(a, ref, nafrFrame(a, ref, topic, JSON.stringify(escapedKeyText(firstSync('esc-avatar', '#player-avatar'))), false));
+  assert.equal(reply, undefined, 'relayed, not answered');
+  await settled(a, b, topic);
+  const seen = firstSyncsSeenBy(b);
+  assert.equal(seen.length, 1);
+  assert.deepEqual([seen[0].networkId, seen[0].creator, seen[0].owner], ['esc-avatar', a.sessionId, a.sessionId]);
+  assert.equal(b.c.frames.filter(isEvent('nafr', (p) => p.naf.includes('esc-avatar'))).length, 0, 'never the original string');
+});
+
+test('a first sync without a template is refused', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  for (const [event, payload] of [['naf', firstSync('no-template', undefined)], ['nafr', { naf: JSON.stringify(firstSync('no-template-r', undefined)) }]] as const) {
+    const ref = a.c.ref();
+    const reply = await sendRawOrSilence(a, ref, JSON.stringify([a.jr, ref, topic, event, payload]));
+    assert.equal(reply?.[4].response.reason, 'spawn_denied', `${event}: ${JSON.stringify(reply)}`);
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(firstSyncsSeenBy(b), []);
+});
+
+test('a persistent first sync is checked by template like any spawn: unknown templates and missing permissions are refused', async () => {
+  const { topic, a, b } = await lockedRoom();
+  for (const [id, template, permission] of [['p-unknown', '#rocket-launcher', undefined], ['p-media', '#x-media', 'spawn_and_move_media']] as const) {
+    for (const event of ['naf', 'nafr'] as const) {
+      const envelope = firstSync(`${id}-${event}`, template, { persistent: true });
+      const payload = event === 'naf' ? envelope : { naf: JSON.stringify(envelope) };
+      const ref = a.c.ref();
+      const reply = await sendRawOrSilence(a, ref, JSON.stringify([a.jr, ref, topic, event, payload]));
+      assert.equal(reply?.[4].response.reason, 'spawn_denied', `${template} by ${event}: ${JSON.stringify(reply)}`);
+      assert.equal(reply?.[4].response.permission, permission);
+    }
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(firstSyncsSeenBy(b), []);
+});
+
+test('a persistent first sync is relayed with creator and owner set to the sender, never the forged ones', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  a.c.push(a.jr, topic, 'naf', firstSync('pinned-box', '#box-media', { persistent: true }));
+  a.c.push(a.jr, topic, 'nafr', { naf: JSON.stringify(firstSync('pinned-box-r', '#box-media', { persistent: true })) });
+  await settled(a, b, topic);
+  const seen = firstSyncsSeenBy(b);
+  assert.deepEqual(
+    seen.map((d) => [d.networkId, d.persistent, d.creator, d.owner]),
+    [
+      ['pinned-box', true, a.sessionId, a.sessionId],
+      ['pinned-box-r', true, a.sessionId, a.sessionId],
+    ],
+  );
+});

@@ -17,6 +17,7 @@ import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts
 import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff.ts';
 import { error, FALLBACK, ok } from '../../realtime/channel.ts';
 import { scanStringLiteral } from '../../protocol/frame-scan.ts';
+import { nafrLiteralMayHoldFirstSync, nafTextMayHoldFirstSync } from './naf-first-sync.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import type { AccountRef, AccountTokenVerifier, HubEventHandlers, HubMember } from './hub-member.ts';
 import { hubView } from './hub-view.ts';
@@ -62,9 +63,6 @@ export function countPresence(entries: PresenceEntries): HubCounts {
 
 /** What a `nafr` payload starts with, up to the string literal's opening quote. */
 const NAFR_OPEN = Buffer.from('{"naf":"');
-const IS_FIRST_SYNC = Buffer.from('isFirstSync');
-/** A `\u` escape could spell "isFirstSync" without its letters. */
-const UNICODE_ESCAPE = Buffer.from('\\u');
 
 const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
   'events:begin_streaming': ['streaming', true],
@@ -89,7 +87,28 @@ const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
  *   typing flags update the meta as ONE `presence_diff`;
  * - `naf` is checked (spawns by template suffix, creator/owner overwritten)
  *   and relayed to everyone but the sender with `from_session_id`; `nafr`
- *   is relayed without parsing unless it contains `isFirstSync`;
+ *   is relayed without parsing unless its string could hold a first sync
+ *   (it contains `isFirstSync` or a `\u` escape, at either level of JSON:
+ *   see naf-first-sync.ts), in which case it is parsed and handled as `naf`;
+ * - a first sync is what a receiving client's `JSON.parse` sees: a `u` whose
+ *   `isFirstSync` is true (duplicate keys: the last one), or an `um` element
+ *   with one (refused: NAF would create it, the server cannot check it). A
+ *   `u` first sync must name a template the sender may spawn, and is relayed
+ *   re-encoded, with `creator` and `owner` set to the sender, never as the
+ *   bytes it came in. This holds for `persistent: true` first syncs too,
+ *   where Reticulum checks nothing. A legitimate one is the state of an
+ *   existing persistent entity (pinned, or scene-defined with owner
+ *   `"scene"`), sent by its owner to a newcomer (NAF `completeSync`);
+ *   NAF never creates an entity from it (it stashes it until the page has
+ *   the entity, reference/naf-phoenix-client.md §2.4, §2.6), and neither NAF
+ *   nor Hubs reads `creator` or `template` from it, so the rewrite costs
+ *   a legitimate sender nothing, while a forged creator is never relayed.
+ *   Its owner is the sender in NAF's normal case (`isMine`); when a creator
+ *   first-syncs an entity someone else holds, the sender is named owner, as
+ *   Reticulum does for every other spawn. A persistent first sync whose
+ *   template the sender may not spawn is refused: newcomers then keep the
+ *   stored state until the next update (Hubs' `#interactable-media-frame`
+ *   scene objects, whose suffix is not spawnable, are among those);
  * - `message` goes to everyone with the sender's `session_id`.
  * Every payload is validated; a bad one gets an error reply and changes nothing.
  */
@@ -246,9 +265,10 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   /**
    * The hot path for `nafr` (about 99% of room traffic): when the payload is
    * exactly `{"naf":"<valid JSON string literal>"}` and the literal holds no
-   * `isFirstSync` and no `\u` escape (which could spell it), the client's
-   * literal is spliced into the outgoing frame as is: no parse, no encode.
-   * Everything else goes to {@link handleIn}.
+   * `isFirstSync` and no `\u` escape (so neither level of JSON can hold a
+   * first sync, see naf-first-sync.ts), the client's literal is spliced into
+   * the outgoing frame as is: no parse, no encode. Everything else goes to
+   * {@link handleIn}.
    */
   handleRawIn(event: string, frame: Uint8Array, start: number, end: number): Reply | undefined | typeof FALLBACK {
     if (event !== 'nafr' || end - start < NAFR_OPEN.length + 10) return FALLBACK;
@@ -257,9 +277,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const literalStart = start + NAFR_OPEN.length - 1;
     const literalEnd = scanStringLiteral(bytes, literalStart, end);
     if (literalEnd !== end - 1 || bytes[literalEnd] !== 125 /* } */) return FALLBACK;
-    const isFirstSync = bytes.indexOf(IS_FIRST_SYNC, literalStart);
-    const unicodeEscape = bytes.indexOf(UNICODE_ESCAPE, literalStart);
-    if ((isFirstSync >= 0 && isFirstSync < literalEnd) || (unicodeEscape >= 0 && unicodeEscape < literalEnd)) return FALLBACK;
+    if (nafrLiteralMayHoldFirstSync(bytes, literalStart, literalEnd)) return FALLBACK;
     const prefix = this.nafrPrefix;
     const suffix = this.nafrSuffix;
     const out = Buffer.allocUnsafe(prefix.length + (literalEnd - literalStart) + suffix.length);
@@ -270,12 +288,17 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     return undefined;
   }
 
-  /** `nafr`: relayed as an opaque string unless it carries a first sync (reference/reticulum.md §1.5). */
+  /**
+   * `nafr`: relayed as an opaque string when it cannot hold a first sync;
+   * else parsed and handled as `naf`, which checks it and relays the checked
+   * object (reference/reticulum.md §1.5, where the test is the substring
+   * `isFirstSync` only, which a `\u` escape in the inner JSON slips past).
+   */
   private onNafr(payload: unknown): Reply | undefined {
     const { schemas } = this.deps;
     if (!schemas.nafr(payload)) return invalid('nafr', describeErrors(schemas.nafr.errors), '{naf: "<JSON string>"}');
     const naf = (payload as { naf: string }).naf;
-    if (!naf.includes('isFirstSync')) {
+    if (!nafTextMayHoldFirstSync(naf)) {
       this.ctx.broadcastFrom('nafr', { naf, from_session_id: this.sessionId });
       return undefined;
     }
@@ -300,7 +323,11 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       }
     }
     const data = envelope.data;
-    if (envelope.dataType === 'u' && data.isFirstSync === true && data.persistent !== true && typeof data.template === 'string') {
+    // isFirstSync and persistent are booleans (schema); persistent first syncs are checked too (see the class docstring).
+    if (envelope.dataType === 'u' && data.isFirstSync === true) {
+      if (typeof data.template !== 'string') {
+        return error('spawn_denied', 'A first sync must name its template (data.template), which must be one you may spawn.');
+      }
       const needed = spawnPermissionFor(data.template);
       if (needed === undefined) {
         return error('spawn_denied', `Template ${JSON.stringify(data.template.slice(0, 64))} may not be spawned; spawnable templates end in -avatar, -media, -camera, -drawing, -pen or -emoji.`);

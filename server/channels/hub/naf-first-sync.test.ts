@@ -1,0 +1,100 @@
+/**
+ * The "may hold a first sync" tests of nafr payloads, against random JSON
+ * written with random escapes at both levels (the naf text and the frame's
+ * string literal), duplicate keys included: whenever JSON.parse would yield
+ * an isFirstSync key, both tests say so.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { nafrLiteralMayHoldFirstSync, nafTextMayHoldFirstSync } from './naf-first-sync.ts';
+
+/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const hex4 = (c: string, upper: boolean): string => {
+  const h = c.charCodeAt(0).toString(16).padStart(4, '0');
+  return upper ? h.toUpperCase() : h;
+};
+
+/** A JSON string literal for `s`, each character written out or escaped at random (always valid JSON). */
+function literal(s: string, rnd: () => number, p: number): string {
+  let out = '"';
+  for (const c of s) {
+    const code = c.codePointAt(0)!;
+    if (code > 0xffff) {
+      out += c;
+      continue;
+    }
+    if (c === '"' || c === '\\' || code < 0x20 || rnd() < p) {
+      const short = c === '"' ? '\\"' : c === '\\' ? '\\\\' : c === '\n' ? '\\n' : c === '/' ? '\\/' : null;
+      out += short && rnd() < 0.5 ? short : `\\u${hex4(c, rnd() < 0.5)}`;
+    } else {
+      out += c;
+    }
+  }
+  return out + '"';
+}
+
+const KEYS = ['isFirstSync', 'networkId', 'owner', 'creator', 'template', 'persistent', 'components', 'd', 'x', 'isfirstsync', 'isFirstSyn', 'IsFirstSync'];
+
+/** Random JSON text: objects with (sometimes duplicate) keys, arrays, scalars, every string written with random escapes. */
+function randomJson(rnd: () => number, depth: number, p: number): string {
+  const r = rnd();
+  if (depth <= 0 || r < 0.3) {
+    const s = rnd();
+    if (s < 0.25) return rnd() < 0.5 ? 'true' : 'false';
+    if (s < 0.5) return String(Math.floor(rnd() * 1000) / 10);
+    if (s < 0.6) return 'null';
+    return literal(KEYS[Math.floor(rnd() * KEYS.length)]! + (rnd() < 0.3 ? 'é"\\/\n' : ''), rnd, p);
+  }
+  if (r < 0.45) {
+    const n = Math.floor(rnd() * 4);
+    return `[${Array.from({ length: n }, () => randomJson(rnd, depth - 1, p)).join(',')}]`;
+  }
+  const n = Math.floor(rnd() * 5);
+  const members = Array.from({ length: n }, () => `${literal(KEYS[Math.floor(rnd() * KEYS.length)]!, rnd, p)}:${randomJson(rnd, depth - 1, p)}`);
+  return `{${members.join(',')}}`;
+}
+
+function hasKeyDeep(v: unknown, key: string): boolean {
+  if (Array.isArray(v)) return v.some((x) => hasKeyDeep(x, key));
+  if (v && typeof v === 'object') return Object.entries(v).some(([k, x]) => k === key || hasKeyDeep(x, key));
+  return false;
+}
+
+test('whenever JSON.parse of a naf text yields an isFirstSync key, both tests see that it may', () => {
+  const seed = Number(process.env.FUZZ_SEED ?? 20240601);
+  const rnd = prng(seed);
+  let withKey = 0;
+  for (let i = 0; i < 20000; i++) {
+    const text = randomJson(rnd, 4, rnd() < 0.5 ? 0 : rnd() * 0.5);
+    const parsed = JSON.parse(text) as unknown;
+    // The frame's literal for the text, with its own random escapes.
+    const lit = literal(text, rnd, rnd() < 0.5 ? 0 : rnd() * 0.5);
+    assert.equal(JSON.parse(lit), text, 'the literal decodes to the text');
+    const frame = Buffer.from(`{"naf":${lit}}`);
+    const has = hasKeyDeep(parsed, 'isFirstSync');
+    if (!has) continue;
+    withKey++;
+    assert.ok(nafTextMayHoldFirstSync(text), `seed ${seed}, case ${i}: text ${text}`);
+    assert.ok(nafrLiteralMayHoldFirstSync(frame, 7, frame.length - 1), `seed ${seed}, case ${i}: literal ${lit}`);
+  }
+  assert.ok(withKey > 1000, `enough cases carry the key (${withKey})`);
+});
+
+test('what the NAF transport sends as nafr (JSON.stringify without isFirstSync keys) needs no parse', () => {
+  const envelope = { dataType: 'um', data: { d: [{ networkId: 'é"\\/\n\t', owner: 'o', components: { '0': { x: 1.5 } } }] } };
+  const text = JSON.stringify(envelope);
+  const frame = Buffer.from(JSON.stringify({ naf: text }));
+  assert.equal(nafTextMayHoldFirstSync(text), false);
+  assert.equal(nafrLiteralMayHoldFirstSync(frame, 7, frame.length - 1), false);
+});
