@@ -44,9 +44,14 @@ export const ErrorCodes = {
   MAIL_FAILED: 'mail_failed',
   /** Too many frames on a socket, or requests from an IP. */
   RATE_LIMITED: 'rate_limited',
-  /** Entity state: the nid is already saved / no saved entity with that root. */
+  /** Entity state: the nid is already saved. */
   ENTITY_STATE_ALREADY_EXISTS: 'entity_state_already_exists',
-  ENTITY_STATE_NOT_FOUND: 'entity_state_not_found',
+  /** Entity state: no saved entity with that nid / root_nid in the room (Reticulum's reason). */
+  ENTITY_STATE_DOES_NOT_EXIST: 'entity_state_does_not_exist',
+  /** Entity state events by an anonymous member (Reticulum's reason; pin/unpin answer permission_denied). */
+  NOT_LOGGED_IN: 'not_logged_in',
+  /** Entity state events without pin_objects (Reticulum's reason; the reply's `permission` names it). */
+  UNAUTHORIZED: 'unauthorized',
   // http
   HTTP_NOT_FOUND: 'http_not_found',
   HTTP_BAD_JSON: 'bad_json',

@@ -1,7 +1,7 @@
 import { SignJWT, jwtVerify } from 'jose';
 import type { Knex } from 'knex';
 import { findAccount } from '../db/accounts.ts';
-import type { AccountRef, AccountTokenVerifier } from '../channels/hub/hub-member.ts';
+import type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from '../channels/hub/hub-member.ts';
 
 /** Audience claim of account tokens. */
 export const ACCOUNT_AUDIENCE = 'ret_account';
@@ -44,6 +44,13 @@ export class AccountTokens implements AccountTokenVerifier {
 
   /** The token's account, or null (bad signature, expired, wrong audience, revoked, disabled, unknown). Never throws. */
   async verify(token: string): Promise<AccountRef | null> {
+    const account = await this.identify(token);
+    if (!account || account.disabled) return null;
+    return { accountId: account.accountId, isAdmin: account.isAdmin };
+  }
+
+  /** The token's account, disabled or not; null when the token is bad, expired, revoked or the account unknown. Never throws. */
+  async identify(token: string): Promise<IdentifiedAccount | null> {
     let sub: string | undefined;
     let iat: number | undefined;
     try {
@@ -55,8 +62,8 @@ export class AccountTokens implements AccountTokenVerifier {
     }
     if (!sub || iat === undefined) return null;
     const account = await findAccount(this.db, sub);
-    if (!account || account.state !== 'enabled') return null;
+    if (!account) return null;
     if (iat * 1000 < Math.floor(account.minTokenIssuedAt.getTime() / 1000) * 1000) return null;
-    return { accountId: account.accountId, isAdmin: account.isAdmin };
+    return { accountId: account.accountId, isAdmin: account.isAdmin, disabled: account.state !== 'enabled' };
   }
 }

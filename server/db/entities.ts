@@ -23,7 +23,7 @@ export interface EntityUpdate {
 /** Thrown when an entity with that nid is already saved in the room (`entity_state_already_exists`). */
 export class EntityExistsError extends Error {}
 
-/** Thrown when `root_nid` names no saved entity of the room (`entity_state_not_found`). */
+/** Thrown when `root_nid` names no saved entity of the room (`entity_state_does_not_exist`). */
 export class EntityNotFoundError extends Error {}
 
 /** jsonb columns come back parsed from both drivers; a string here is a driver that returned text. Messages are always JSON objects. */

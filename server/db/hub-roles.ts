@@ -13,8 +13,14 @@ export async function hasOwnerRow(db: Knex, hubId: string, accountId: string): P
   return row !== undefined;
 }
 
-/** Makes the account an owner of the room; nothing happens when it already is one. */
+/**
+ * Makes the account an owner of the room; nothing happens when it already is
+ * one, and no row is written for the room's creator (an owner without one, as
+ * Reticulum's Hub.add_owner!), so the creator's rights never hang on a row.
+ */
 export async function addOwner(db: Knex, hubId: string, accountId: string): Promise<void> {
+  const creator = (await db('hubs').where({ hub_id: hubId, created_by_account_id: accountId }).first('hub_id')) !== undefined;
+  if (creator) return;
   await db('hub_role_memberships').insert({ hub_id: hubId, account_id: accountId }).onConflict(['hub_id', 'account_id']).ignore();
 }
 

@@ -62,12 +62,13 @@ export async function activeInvite(db: Knex, hubId: string): Promise<string> {
 }
 
 /**
- * Revokes the invite `inviteSid` of the room (when active) and returns a fresh
- * active one; there is one active invite per room, as in Reticulum.
- * @returns null when `inviteSid` is not an invite of this room
+ * Revokes the room's active invite `inviteSid` and returns a fresh active one;
+ * there is one active invite per room, as in Reticulum.
+ * @returns null (and nothing changes) when `inviteSid` is not this room's active
+ *   invite: another room's, an unknown one, or one already revoked
  */
 export async function revokeInvite(db: Knex, hubId: string, inviteSid: string): Promise<string | null> {
-  const n = await db('hub_invites').where({ hub_id: hubId, hub_invite_sid: inviteSid }).update({ state: 'revoked', updated_at: new Date() });
+  const n = await db('hub_invites').where({ hub_id: hubId, hub_invite_sid: inviteSid, state: 'active' }).update({ state: 'revoked', updated_at: new Date() });
   if (n === 0) return null;
   await db('hub_invites').where({ hub_id: hubId, state: 'active' }).update({ state: 'revoked', updated_at: new Date() });
   return activeInvite(db, hubId);

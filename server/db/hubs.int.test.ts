@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from './database.ts';
 import type { Database, DatabaseLocation } from './database.ts';
-import { createHub, findHubBySid, hashToken, HUB_SID_PATTERN, slugify } from './hubs.ts';
+import { claimCreatorAssignment, createHub, findHubBySid, hashToken, HUB_SID_PATTERN, isCreatorAssignmentToken, slugify } from './hubs.ts';
+import { findOrCreateAccount } from './accounts.ts';
 import { databaseBackends } from '../test-support/db-backends.ts';
 
 
@@ -43,6 +44,20 @@ for (const backend of databaseBackends) {
       const row = await db.knex('hubs').where({ hub_sid: hub.hubSid }).first();
       assert.equal(row.creator_assignment_token_hash, hashToken(creatorAssignmentToken));
       assert.ok(!JSON.stringify(row).includes(creatorAssignmentToken));
+    });
+
+    test('the creator assignment token is spent by its first claim: racing claims by ten accounts give one creator, and the token then works nowhere', async () => {
+      const { hub, creatorAssignmentToken } = await createHub(db.knex, { name: 'Claimed' });
+      const accounts = await Promise.all(Array.from({ length: 10 }, (_, i) => findOrCreateAccount(db.knex, `claim-${hub.hubSid}-${i}`, false)));
+      assert.equal(await claimCreatorAssignment(db.knex, hub.id, 'not-the-token', accounts[0]!.accountId), false);
+      const results = await Promise.all(accounts.map((a) => claimCreatorAssignment(db.knex, hub.id, creatorAssignmentToken, a.accountId)));
+      assert.equal(results.filter(Boolean).length, 1);
+      const winner = accounts[results.indexOf(true)]!;
+      assert.equal((await findHubBySid(db.knex, hub.hubSid))?.createdByAccountId, winner.accountId);
+      assert.equal(await isCreatorAssignmentToken(db.knex, hub.id, creatorAssignmentToken), false);
+      assert.equal(await claimCreatorAssignment(db.knex, hub.id, creatorAssignmentToken, accounts[0]!.accountId), false);
+      const row = await db.knex('hubs').where({ hub_id: hub.id }).first('creator_assignment_token_hash');
+      assert.equal(row.creator_assignment_token_hash, null);
     });
 
     test('unknown and malformed hub_sids find nothing', async () => {

@@ -140,10 +140,29 @@ export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord 
   return row ? hubFromRow(row as HubRow) : null;
 }
 
-/** True when `token` is the room's creator assignment token (compared by hash). */
+/** True when `token` is the room's creator assignment token and unspent (compared by hash; see {@link claimCreatorAssignment}). */
 export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: string): Promise<boolean> {
   const row = (await db('hubs').where({ hub_id: hubId }).first('creator_assignment_token_hash')) as { creator_assignment_token_hash: string | null } | undefined;
   return !!row?.creator_assignment_token_hash && row.creator_assignment_token_hash === hashToken(token);
+}
+
+/**
+ * Spends the room's creator assignment token: when `token` is the room's
+ * unspent token and the room has no creator account yet, `accountId` becomes
+ * its creator and the token is cleared, in one UPDATE (two racing claims give
+ * one creator). Afterwards the token works nowhere (sign_in, the join param,
+ * PATCH); Reticulum's Hub.changeset_for_creator_assignment ("disallow creator
+ * assignment if token is already used").
+ * @returns true when this call made `accountId` the creator; false when the
+ *   token is wrong, already spent, or the room has a creator
+ */
+export async function claimCreatorAssignment(db: Knex, hubId: string, token: string, accountId: string): Promise<boolean> {
+  const rows = await db('hubs')
+    .where({ hub_id: hubId, creator_assignment_token_hash: hashToken(token) })
+    .whereNull('created_by_account_id')
+    .update({ created_by_account_id: accountId, creator_assignment_token_hash: null, updated_at: new Date() })
+    .returning('hub_id');
+  return rows.length > 0;
 }
 
 /**

@@ -79,27 +79,37 @@ test('each guarded event by each role is allowed or refused as specified, and a 
     targets.push(t);
     return t.sessionId;
   };
-  // event → payload maker → roles allowed (the rest must be refused with the named permission).
-  const matrix: Array<{ event: string; payload: () => Promise<unknown> | unknown; allowed: Role[]; permission: string }> = [
+  // Refusals as Reticulum answers them: entity events say not_logged_in to the anonymous, then unauthorized;
+  // the invite events answer ok {} (no hub_invite_id) and change nothing.
+  const entity = { anonymous: 'not_logged_in', reason: 'unauthorized' } as const;
+  const emptyOk = { emptyOk: true } as const;
+  // event → payload maker → roles allowed (the rest must be refused with the named permission, or as the row says).
+  type Row = { event: string; payload: () => Promise<unknown> | unknown; allowed: Role[]; permission: string; anonymous?: string; reason?: string; emptyOk?: boolean };
+  const matrix: Row[] = [
     { event: 'naf', payload: () => spawn(`s${n++}`), allowed: ['creator', 'owner'], permission: 'spawn_and_move_media' },
     { event: 'message', payload: () => ({ type: 'chat', body: 'hi' }), allowed: ['creator', 'owner', 'signedIn', 'anonymous'], permission: 'text_chat' },
     { event: 'pin', payload: () => ({ id: `p${n++}`, gltf_node: { name: 'p' } }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
-    { event: 'save_entity_state', payload: () => ({ nid: `e${n++}`, create_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'save_entity_state', payload: () => ({ nid: `e${n++}`, create_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects', ...entity },
     { event: 'update_hub', payload: () => ({ description: `d${n++}` }), allowed: ['creator', 'owner'], permission: 'update_hub' },
     { event: 'update_scene', payload: () => ({ url: 'https://example.com/s.glb' }), allowed: ['creator', 'owner'], permission: 'update_hub' },
-    { event: 'fetch_invite', payload: () => ({}), allowed: ['creator', 'owner'], permission: 'update_hub' },
+    { event: 'fetch_invite', payload: () => ({}), allowed: ['creator', 'owner'], permission: 'update_hub', ...emptyOk },
     { event: 'mute', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'mute_users' },
     { event: 'kick', payload: async () => ({ session_id: await target() }), allowed: ['creator', 'owner'], permission: 'kick_users' },
     { event: 'add_owner', payload: async () => ({ session_id: (await join(topic, { auth_token: await accountToken(`t${n++}`) })).sessionId }), allowed: ['creator'], permission: 'update_roles' },
     { event: 'remove_owner', payload: async () => ({ session_id: (await join(topic, { auth_token: await accountToken(`r${n++}`) })).sessionId }), allowed: ['creator'], permission: 'update_roles' },
     { event: 'unpin', payload: () => ({ id: 'p0' }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
-    { event: 'update_entity_state', payload: () => ({ root_nid: 'root', nid: `u${n++}`, update_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
-    { event: 'delete_entity_state', payload: () => ({ nid: `gone${n++}` }), allowed: ['creator', 'owner'], permission: 'pin_objects' },
+    { event: 'update_entity_state', payload: () => ({ root_nid: 'root', nid: `u${n++}`, update_message: {} }), allowed: ['creator', 'owner'], permission: 'pin_objects', ...entity },
+    { event: 'delete_entity_state', payload: async () => {
+      const nid = `gone${n++}`;
+      assert.equal((await call(m.creator, topic, 'save_entity_state', { nid, create_message: {} }))[4].status, 'ok');
+      return { nid };
+    }, allowed: ['creator', 'owner'], permission: 'pin_objects', ...entity },
     {
       event: 'revoke_invite',
       payload: async () => ({ hub_invite_id: (await call(m.creator, topic, 'fetch_invite', {}))[4].response.hub_invite_id }),
       allowed: ['creator', 'owner'],
       permission: 'update_hub',
+      ...emptyOk,
     },
   ];
   const outcome: string[] = [];
@@ -107,13 +117,22 @@ test('each guarded event by each role is allowed or refused as specified, and a 
     for (const role of ['creator', 'owner', 'signedIn', 'anonymous'] as Role[]) {
       const f = await callOrSilence(m[role], topic, row.event, await row.payload());
       // naf and message are not answered when relayed: no reply means allowed.
-      const allowed = f === undefined || f[4].status === 'ok';
-      outcome.push(`${row.event}/${role}:${allowed ? 'allowed' : f[4].response.permission ?? f[4].response.reason}`);
+      if (f === undefined || (f[4].status === 'ok' && !(row.emptyOk && Object.keys(f[4].response).length === 0))) {
+        outcome.push(`${row.event}/${role}:allowed`);
+        continue;
+      }
+      if (f[4].status === 'ok') {
+        outcome.push(`${row.event}/${role}:{}`);
+        continue;
+      }
+      outcome.push(`${row.event}/${role}:${f[4].response.permission ?? f[4].response.reason}`);
       // Spawns keep their own reason (spawn_denied), which also names the permission.
-      if (!allowed) assert.equal(f[4].response.reason, row.event === 'naf' ? 'spawn_denied' : 'permission_denied', `${row.event} by ${role}: ${JSON.stringify(f[4])}`);
+      const reason = row.event === 'naf' ? 'spawn_denied' : role === 'anonymous' && row.anonymous ? row.anonymous : (row.reason ?? 'permission_denied');
+      assert.equal(f[4].response.reason, reason, `${row.event} by ${role}: ${JSON.stringify(f[4])}`);
     }
   }
-  const expected = matrix.flatMap((row) => (['creator', 'owner', 'signedIn', 'anonymous'] as Role[]).map((role) => `${row.event}/${role}:${row.allowed.includes(role) ? 'allowed' : row.permission}`));
+  const refusal = (row: Row, role: Role) => (row.emptyOk ? '{}' : role === 'anonymous' && row.anonymous ? row.anonymous : row.permission);
+  const expected = matrix.flatMap((row) => (['creator', 'owner', 'signedIn', 'anonymous'] as Role[]).map((role) => `${row.event}/${role}:${row.allowed.includes(role) ? 'allowed' : refusal(row, role)}`));
   assert.deepEqual(outcome, expected);
 
   // Kicked: the session is refused, whichever role it had.

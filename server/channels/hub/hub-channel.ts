@@ -6,7 +6,7 @@ import type { SessionTokens } from '../../auth/session-token.ts';
 import { rolesOf } from '../../db/hub-roles.ts';
 import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
 import { addOwner, removeOwner } from '../../db/hub-roles.ts';
-import { banFromHub, bannedUntil } from '../../db/hub-bans.ts';
+import { banFromHub } from '../../db/hub-bans.ts';
 import { isActiveInvite } from '../../db/hub-updates.ts';
 import { CloseCodes } from '../../errors.ts';
 import type { Connection } from '../../realtime/connection.ts';
@@ -19,7 +19,8 @@ import { error, FALLBACK, ok } from '../../realtime/channel.ts';
 import { scanStringLiteral } from '../../protocol/frame-scan.ts';
 import { nafrLiteralMayHoldFirstSync, nafTextMayHoldFirstSync } from './naf-first-sync.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
-import type { AccountRef, AccountTokenVerifier, HubEventHandlers, HubMember } from './hub-member.ts';
+import type { AccountRef, AccountTokenVerifier, HubEventHandlers, HubMember, IdentifiedAccount } from './hub-member.ts';
+import { admissionRefusal } from './admission.ts';
 import { hubView } from './hub-view.ts';
 import type { HubCounts } from './hub-view.ts';
 import { describeErrors } from './schemas.ts';
@@ -118,8 +119,12 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   roles: Roles = { owner: false, creator: false, signed_in: false };
   private perms: HubPermissions | null = null;
   account: AccountRef | null = null;
-  /** The session presented the room's creator_assignment_token (join param): creator without an account. */
-  private holdsCreatorToken = false;
+  /**
+   * The creator_assignment_token this session joined with (join param, a
+   * Plexus addition): while it is the room's unspent token, the session is
+   * creator without an account; once an account claims the room it counts for nothing.
+   */
+  private creatorToken: string | null = null;
   /** Muted by a moderator (`mute`): voice_chat is withheld for the rest of this join. */
   private voiceMuted = false;
   private registered = false;
@@ -154,24 +159,20 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const hub = await findHubBySid(this.deps.db, this.hubSid);
     if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
     if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
+    let identified: IdentifiedAccount | null = null;
     if (p.auth_token) {
-      const account = this.deps.accounts ? await this.deps.accounts.verify(p.auth_token) : null;
-      if (!account) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
-      this.account = account;
+      identified = this.deps.accounts ? await this.deps.accounts.identify(p.auth_token) : null;
+      if (!identified) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
     }
-    if (p.creator_assignment_token) {
-      if (!(await isCreatorAssignmentToken(this.deps.db, hub.id, p.creator_assignment_token))) {
-        return error('invalid_token', 'The creator_assignment_token is not this room\'s; join without it, or use the token POST /api/v1/hubs returned for this room.');
-      }
-      this.holdsCreatorToken = true;
-    }
+    const refused = await admissionRefusal(this.deps.db, hub, this.sessionId, identified);
+    if (refused) return refused;
+    if (identified) this.account = { accountId: identified.accountId, isAdmin: identified.isAdmin };
+    // A token that is not (or no longer) the room's is ignored, as Reticulum ignores the param:
+    // a page that kept the token after its account claimed the room must still get in.
+    if (p.creator_assignment_token) this.creatorToken = p.creator_assignment_token;
     this.hubRecord = hub;
     this.roles = await this.deriveRoles();
     this.perms = permissionsFor(hub.memberPermissions, this.roles);
-    const until = await bannedUntil(this.deps.db, hub.id, this.sessionId, this.account?.accountId ?? null);
-    if (until) {
-      return error('join_denied', `Join denied: you were removed from this room by a moderator and may come back after ${until.toISOString()}.`, { banned_until: until.toISOString() });
-    }
     if (hub.entryMode === 'invite' && !this.perms.update_hub) {
       const invite = (params as { hub_invite_id?: string | null }).hub_invite_id;
       const active = invite ? await isActiveInvite(this.deps.db, hub.id, invite) : false;
@@ -396,10 +397,13 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     return this.meta?.presence === 'room' ? 'room' : 'lobby';
   }
 
-  /** Roles from the database, plus creator for a holder of the creator assignment token. */
+  /** Roles from the database, plus creator for a holder of the room's unspent creator assignment token. */
   private async deriveRoles(): Promise<Roles> {
     const roles = await rolesOf(this.deps.db, this.hub, this.account?.accountId ?? null);
-    if (this.holdsCreatorToken) return { ...roles, creator: true, owner: true };
+    if (this.creatorToken !== null && !roles.creator) {
+      if (await isCreatorAssignmentToken(this.deps.db, this.hub.id, this.creatorToken)) return { ...roles, creator: true, owner: true };
+      this.creatorToken = null;
+    }
     return roles;
   }
 
@@ -443,10 +447,13 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   async control(command: MemberCommand): Promise<void> {
     if (this.terminated || !this.hubRecord) return;
     switch (command.op) {
-      case 'room_changed':
+      case 'room_changed': {
+        const before = JSON.stringify(this.roles);
         await this.reloadHub();
-        await this.refreshRoles();
+        // A change of roles (an account claimed the room: its token's holders are no longer creators) is told as add_owner tells it.
+        if ((await this.refreshRoles()) && JSON.stringify(this.roles) !== before) this.ctx.push('permissions_updated', {});
         return;
+      }
       case 'kick': {
         if (this.account) await banFromHub(this.deps.db, this.hub.id, { accountId: this.account.accountId, until: new Date(command.until) });
         this.ctx.push('kicked', { session_id: this.sessionId, by_session_id: command.by, banned_until: new Date(command.until).toISOString() });

@@ -20,6 +20,18 @@ export interface AccountTokenVerifier {
    *   (issued before `accounts.min_token_issued_at`) or the account is disabled
    */
   verify(token: string): Promise<AccountRef | null>;
+  /**
+   * As {@link verify}, but a disabled account's valid token still names it
+   * (`disabled: true`), so a room can answer `join_denied` as Reticulum does
+   * rather than `sign_in_failed`.
+   * @returns null when the token is invalid, expired, revoked or its account is gone
+   */
+  identify(token: string): Promise<IdentifiedAccount | null>;
+}
+
+/** The account a valid token names, enabled or not (see {@link AccountTokenVerifier.identify}). */
+export interface IdentifiedAccount extends AccountRef {
+  disabled: boolean;
 }
 
 /**

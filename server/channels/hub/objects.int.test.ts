@@ -76,7 +76,7 @@ for (const backend of databaseBackends) {
         assert.equal((await call(creator, topic, 'update_entity_state', { root_nid: 'ent-1', nid: 'ent-1', update_message: { pos: [3, 0, 0] } }))[4].status, 'ok');
         // Reticulum broadcasts the update message itself.
         assert.deepEqual((await watcher.c.waitFor((f) => f[3] === 'entity_state_updated'))[4], { pos: [3, 0, 0] });
-        assert.equal((await call(creator, topic, 'update_entity_state', { root_nid: 'nope', nid: 'x', update_message: {} }))[4].response.reason, 'entity_state_not_found');
+        assert.equal((await call(creator, topic, 'update_entity_state', { root_nid: 'nope', nid: 'x', update_message: {} }))[4].response.reason, 'entity_state_does_not_exist');
         assert.equal((await call(creator, topic, 'save_entity_state', { nid: 'ent-2', create_message: { networkId: 'ent-2' } }))[4].status, 'ok');
         assert.equal((await call(creator, topic, 'delete_entity_state', { nid: 'ent-2' }))[4].status, 'ok');
         await watcher.c.waitFor((f) => f[3] === 'entity_state_deleted' && f[4].nid === 'ent-2');
@@ -111,14 +111,15 @@ for (const backend of databaseBackends) {
         const refused = await call(anon, topic, 'pin', { id: 'box-x', gltf_node: boxNode('box-x', 0) });
         assert.equal(refused[4].response.reason, 'permission_denied');
         assert.equal(refused[4].response.permission, 'signed_in');
-        for (const [event, payload] of [
-          ['unpin', { id: 'box-x' }],
-          ['save_entity_state', { nid: 'e', create_message: {} }],
-          ['update_entity_state', { root_nid: 'e', nid: 'e', update_message: {} }],
-          ['delete_entity_state', { nid: 'e' }],
+        // unpin answers as pin; the entity events answer as Reticulum's: not_logged_in.
+        for (const [event, payload, reason] of [
+          ['unpin', { id: 'box-x' }, 'permission_denied'],
+          ['save_entity_state', { nid: 'e', create_message: {} }, 'not_logged_in'],
+          ['update_entity_state', { root_nid: 'e', nid: 'e', update_message: {} }, 'not_logged_in'],
+          ['delete_entity_state', { nid: 'e' }, 'not_logged_in'],
         ] as const) {
           const r = await call(anon, topic, event, payload);
-          assert.equal(r[4].response.reason, 'permission_denied', `${event}: ${JSON.stringify(r[4])}`);
+          assert.equal(r[4].response.reason, reason, `${event}: ${JSON.stringify(r[4])}`);
         }
         // A signed-in member may pin while the room gives pin_objects (the default)...
         const member = await join(node, topic, { auth_token: await accountToken(node) });
@@ -130,7 +131,8 @@ for (const backend of databaseBackends) {
         assert.equal(denied[4].response.reason, 'permission_denied');
         assert.equal(denied[4].response.permission, 'pin_objects');
         assert.equal((await call(member2, topic, 'unpin', { id: 'box-m' }))[4].response.permission, 'pin_objects');
-        assert.equal((await call(member2, topic, 'save_entity_state', { nid: 'e2', create_message: {} }))[4].response.permission, 'pin_objects');
+        const unauthorized = await call(member2, topic, 'save_entity_state', { nid: 'e2', create_message: {} });
+        assert.deepEqual([unauthorized[4].response.reason, unauthorized[4].response.permission], ['unauthorized', 'pin_objects']);
         // The creator is an owner: owners keep every object permission.
         const creator = await join(node, topic, { creator_assignment_token: creatorAssignmentToken });
         assert.equal((await call(creator, topic, 'pin', { id: 'box-z', gltf_node: boxNode('box-z', 0) }))[4].status, 'ok');
@@ -181,8 +183,8 @@ for (const backend of databaseBackends) {
         assert.deepEqual(await stored(node, creatorA, a.hubSid), before);
 
         // Room B cannot reach room A's entity: no update, no delete, and it may save its own ent-1.
-        assert.equal((await call(creatorB, tb, 'update_entity_state', { root_nid: 'ent-1', nid: 'ent-1', update_message: { v: 2 } }))[4].response.reason, 'entity_state_not_found');
-        assert.equal((await call(creatorB, tb, 'delete_entity_state', { nid: 'ent-1' }))[4].status, 'ok');
+        assert.equal((await call(creatorB, tb, 'update_entity_state', { root_nid: 'ent-1', nid: 'ent-1', update_message: { v: 2 } }))[4].response.reason, 'entity_state_does_not_exist');
+        assert.equal((await call(creatorB, tb, 'delete_entity_state', { nid: 'ent-1' }))[4].response.reason, 'entity_state_does_not_exist');
         assert.equal((await call(creatorB, tb, 'unpin', { id: 'box-1' }))[4].status, 'ok');
         assert.equal((await call(creatorB, tb, 'save_entity_state', { ...save, updates: [{ root_nid: 'ent-1', nid: 'ent-1', update_message: { v: 3 } }] }))[4].status, 'ok');
         assert.deepEqual(await stored(node, creatorA, a.hubSid), before);

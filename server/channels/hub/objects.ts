@@ -45,14 +45,18 @@ const schemas = {
  * unpin, list_entities, save/update/delete_entity_state; §5). Writing needs
  * `pin_objects` and a known person: signed in, or the room's creator (Reticulum
  * requires signing in; Plexus also lets the holder of the creator assignment
- * token pin). Anyone may `list_entities`.
+ * token pin). Anyone may `list_entities`. `pin` / `unpin` refusals are
+ * `permission_denied {permission}`; the entity events answer as Reticulum:
+ * `not_logged_in` for an anonymous member, then `unauthorized {permission:
+ * "pin_objects"}`.
  * - `pin {id, gltf_node}` stores the node and broadcasts `pin {object_id, gltf_node, pinned_by}`;
  * - `unpin {id}` deletes it and broadcasts `unpin {object_id}` (a Plexus addition);
  * - `save_entity_state {nid, create_message, updates?}` → `entity_state_saved {data: [entity]}`
  *   (`entity_state_already_exists` when `nid` is saved in the room already);
  * - `update_entity_state {root_nid, nid, update_message}` → `entity_state_updated` whose payload is the
- *   `update_message` itself, as Reticulum sends it (`entity_state_not_found` when the room has no saved `root_nid`);
- * - `delete_entity_state {nid}` → `entity_state_deleted {nid, creator}`;
+ *   `update_message` itself, as Reticulum sends it (`entity_state_does_not_exist` when the room has no saved `root_nid`);
+ * - `delete_entity_state {nid}` → `entity_state_deleted {nid, creator}` (`entity_state_does_not_exist`
+ *   when the room has neither a saved entity nor a pinned object `nid`);
  * - `list_entities` → reply `{data: [{create_message, update_messages}]}`.
  * `create_message`, `update_message` and `gltf_node` are JSON objects; ids
  * (`id`, `nid`, `root_nid`) are 1-128 characters; `file_id`,
@@ -65,15 +69,38 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
   const validEmpty = ajv.compile({ type: ['object', 'null'] });
   const valid = Object.fromEntries(Object.entries(schemas).map(([k, s]) => [k, ajv.compile(s)]));
 
-  function check(member: HubMember, event: string, payload: unknown): Reply | null {
+  function checkPayload(event: string, payload: unknown): Reply | null {
     const v = valid[event]!;
     if (!v(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(v.errors)}.`);
     if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
+    return null;
+  }
+
+  /** pin / unpin: the payload, then pin_objects, then a known person (`permission_denied` naming what is missing). */
+  function check(member: HubMember, event: string, payload: unknown): Reply | null {
+    const bad = checkPayload(event, payload);
+    if (bad) return bad;
     if (!member.permissions.pin_objects) {
       return error(ErrorCodes.PERMISSION_DENIED, `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
     }
     if (!member.roles.signed_in && !member.roles.creator) {
       return error(ErrorCodes.PERMISSION_DENIED, `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
+    }
+    return null;
+  }
+
+  /**
+   * Entity state events, as Reticulum's `authorize(socket, :write_entity_state)`: the payload,
+   * then a known person (`not_logged_in`), then pin_objects (`unauthorized`).
+   */
+  function checkEntity(member: HubMember, event: string, payload: unknown): Reply | null {
+    const bad = checkPayload(event, payload);
+    if (bad) return bad;
+    if (!member.roles.signed_in && !member.roles.creator) {
+      return error(ErrorCodes.NOT_LOGGED_IN, `${event} needs you to be signed in (saved entities belong to an account).`);
+    }
+    if (!member.permissions.pin_objects) {
+      return error(ErrorCodes.UNAUTHORIZED, `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
     }
     return null;
   }
@@ -101,7 +128,7 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
       return ok({ data: await listEntities(deps.db, member.hub.id) });
     },
     save_entity_state: async (member, payload) => {
-      const bad = check(member, 'save_entity_state', payload);
+      const bad = checkEntity(member, 'save_entity_state', payload);
       if (bad) return bad;
       const p = payload as { nid: string; create_message: unknown; updates?: Array<{ root_nid: string; nid: string; update_message: unknown }> };
       try {
@@ -114,23 +141,26 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
       }
     },
     update_entity_state: async (member, payload) => {
-      const bad = check(member, 'update_entity_state', payload);
+      const bad = checkEntity(member, 'update_entity_state', payload);
       if (bad) return bad;
       const p = payload as { root_nid: string; nid: string; update_message: Record<string, unknown> };
       try {
         await updateEntity(deps.db, member.hub.id, p);
       } catch (err) {
-        if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_NOT_FOUND, `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
+        if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
         throw err;
       }
       member.ctx.broadcast('entity_state_updated', p.update_message);
       return ok();
     },
     delete_entity_state: async (member, payload) => {
-      const bad = check(member, 'delete_entity_state', payload);
+      const bad = checkEntity(member, 'delete_entity_state', payload);
       if (bad) return bad;
       const n = (payload as { nid: string }).nid;
-      if (await deleteEntity(deps.db, member.hub.id, n)) member.ctx.broadcast('entity_state_deleted', { nid: n, creator: member.sessionId });
+      if (!(await deleteEntity(deps.db, member.hub.id, n))) {
+        return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity or pinned object ${n} in this room; nothing was deleted.`);
+      }
+      member.ctx.broadcast('entity_state_deleted', { nid: n, creator: member.sessionId });
       return ok();
     },
   };

@@ -68,7 +68,7 @@ test('the creator updates the room: everyone gets hub_refresh with the stale fie
   assert.equal(row.room_size, 10);
 });
 
-test('a member cannot change the room: update_hub, update_scene, close_hub and invites are refused and change nothing', async () => {
+test('a member cannot change the room: update_hub, update_scene and close_hub are refused, invites answer {} as in Reticulum, and nothing changes', async () => {
   const { hubSid } = await createRoom(node.url, 'Untouched');
   const topic = `hub:${hubSid}`;
   const member = await join(topic);
@@ -76,14 +76,20 @@ test('a member cannot change the room: update_hub, update_scene, close_hub and i
     ['update_hub', { name: 'Hacked' }, 'update_hub'],
     ['update_scene', { url: 'https://example.com/scene.glb' }, 'update_hub'],
     ['close_hub', {}, 'close_hub'],
-    ['fetch_invite', {}, 'update_hub'],
-    ['revoke_invite', { hub_invite_id: 'abc' }, 'update_hub'],
   ] as const) {
     const f = await call(member, topic, event, payload);
     assert.equal(f[4].status, 'error', event);
     assert.equal(f[4].response.reason, 'permission_denied', event);
     assert.equal(f[4].response.permission, permission, event);
   }
+  for (const [event, payload] of [
+    ['fetch_invite', {}],
+    ['revoke_invite', { hub_invite_id: 'abc' }],
+  ] as const) {
+    const f = await call(member, topic, event, payload);
+    assert.deepEqual([f[4].status, f[4].response], ['ok', {}], event);
+  }
+  assert.equal((await node.server.database.knex('hub_invites').join('hubs', 'hubs.hub_id', 'hub_invites.hub_id').where('hubs.hub_sid', hubSid).select('hub_invite_id')).length, 0, 'no invite was made');
   const row = await hubRow(hubSid);
   assert.equal(row.name, 'Untouched');
   assert.equal(row.entry_mode, 'allow');
@@ -105,6 +111,11 @@ test('invite-only rooms admit joins with the active invite only; revoking it mak
   const fresh = (await call(owner, topic, 'revoke_invite', { hub_invite_id: invite }))[4].response.hub_invite_id as string;
   assert.notEqual(fresh, invite);
   assert.equal((await tryJoin(topic, { hub_invite_id: invite })).reply[4].response.reason, 'join_denied');
+  assert.equal((await tryJoin(topic, { hub_invite_id: fresh })).reply[4].status, 'ok');
+  // Revoking the old invite again is ignored ({}): the active one stays.
+  const stale = await call(owner, topic, 'revoke_invite', { hub_invite_id: invite });
+  assert.deepEqual([stale[4].status, stale[4].response], ['ok', {}]);
+  assert.equal((await call(owner, topic, 'fetch_invite', {}))[4].response.hub_invite_id, fresh);
   assert.equal((await tryJoin(topic, { hub_invite_id: fresh })).reply[4].status, 'ok');
   assert.equal((await tryJoin(topic, { creator_assignment_token: creatorAssignmentToken })).reply[4].status, 'ok');
 });

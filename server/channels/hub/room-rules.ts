@@ -86,7 +86,10 @@ export function toHubChanges(p: Record<string, unknown>, currentBits: number): H
  * - `update_scene {url}` (http(s), ≤ 2048): stale `["scene"]`;
  * - `close_hub`: entry_mode `deny`, stale `["entry_mode"]`; later joins get `closed`;
  * - `fetch_invite` → `{hub_invite_id}`, the room's active invite;
- *   `revoke_invite {hub_invite_id}` → a fresh one.
+ *   `revoke_invite {hub_invite_id}` (the room's active invite) → a fresh one.
+ *   As in Reticulum, both answer `{}` and change nothing for a member without
+ *   `update_hub`, and `revoke_invite` does for an id that is not this room's
+ *   active invite (another room's, a revoked one, an unknown one).
  * Every member on every node reloads the room and its permissions
  * (`HubMember.roomChanged`) before `hub_refresh` goes out.
  */
@@ -143,19 +146,17 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       await refresh(member, ['entry_mode']);
       return ok();
     },
+    // The invite events answer as Reticulum's: a refusal is `{}` (no hub_invite_id) and changes nothing.
     fetch_invite: async (member, payload) => {
-      const denied = needs(member, 'fetch_invite', 'update_hub');
-      if (denied) return denied;
       if (!validEmpty(payload)) return error('invalid_payload', 'fetch_invite takes no payload ({}).');
+      if (!member.permissions.update_hub) return ok();
       return ok({ hub_invite_id: await activeInvite(deps.db, member.hub.id) });
     },
     revoke_invite: async (member, payload) => {
-      const denied = needs(member, 'revoke_invite', 'update_hub');
-      if (denied) return denied;
       if (!validInvite(payload)) return error('invalid_payload', `revoke_invite: ${describeErrors(validInvite.errors)}; send {hub_invite_id}.`);
+      if (!member.permissions.update_hub) return ok();
       const fresh = await revokeInvite(deps.db, member.hub.id, (payload as { hub_invite_id: string }).hub_invite_id);
-      if (!fresh) return error('not_found', 'revoke_invite: that hub_invite_id is not an invite of this room.');
-      return ok({ hub_invite_id: fresh });
+      return ok(fresh === null ? {} : { hub_invite_id: fresh });
     },
   };
 }

@@ -1,23 +1,31 @@
 import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
-import type { AccountTokens } from '../../auth/account-token.ts';
 import type { PermsTokens } from '../../auth/perms-token.ts';
-import { isCreatorAssignmentToken } from '../../db/hubs.ts';
+import { claimCreatorAssignment } from '../../db/hubs.ts';
 import { error, ok } from '../../realtime/channel.ts';
-import type { HubEventHandlers } from './hub-member.ts';
+import { admissionRefusal } from './admission.ts';
+import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
 import { describeErrors } from './schemas.ts';
 
 /**
  * Signing in and out inside a room, and perms tokens (reference/reticulum.md
  * §1.2 sign_in, sign_out, refresh_perms_token; §3.3):
  * - `sign_in {token, creator_assignment_token?}`: the account token makes the
- *   member signed in (roles and permissions follow, as one presence update);
- *   with the room's creator assignment token the account becomes the room's
- *   creator. Reply `{perms_token}`; a bad token: `sign_in_failed`, nothing changes.
+ *   member signed in (roles and permissions follow, as one presence update).
+ *   The account must be one the room would let in at the door
+ *   ({@link admissionRefusal}: a disabled or banned account gets `join_denied`,
+ *   `banned_until` for a ban) and a bad token gets `sign_in_failed`; either way nothing changes.
+ *   With the room's unspent creator assignment token, the account becomes the
+ *   room's creator and the token is spent ({@link claimCreatorAssignment}):
+ *   every member on every node re-derives its roles, so a session that joined
+ *   with the token as its join param is creator no more (it gets
+ *   `permissions_updated`). A token that is wrong or spent is ignored, as in
+ *   Reticulum (the Hubs client sends the token it keeps at every sign-in).
+ *   Reply `{perms_token}`.
  * - `sign_out`: back to anonymous (`{}`).
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
-export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; permsTokens: PermsTokens }): HubEventHandlers {
+export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens }): HubEventHandlers {
   const ajv = new Ajv({ strict: false });
   const validSignIn = ajv.compile({
     type: 'object',
@@ -29,16 +37,15 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; p
     sign_in: async (member, payload) => {
       if (!validSignIn(payload)) return error('invalid_payload', `sign_in: ${describeErrors(validSignIn.errors)}; send {token, creator_assignment_token?}.`);
       const p = payload as { token: string; creator_assignment_token?: string | null };
-      const account = await deps.accountTokens.verify(p.token);
-      if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
-      if (p.creator_assignment_token) {
-        if (!(await isCreatorAssignmentToken(deps.db, member.hub.id, p.creator_assignment_token))) {
-          return error('sign_in_failed', 'Sign in failed: the creator_assignment_token is not this room\'s.');
-        }
-        await deps.db('hubs').where({ hub_id: member.hub.id }).update({ created_by_account_id: account.accountId, updated_at: new Date() });
-        await member.reloadHub();
-      }
+      const identified = await deps.accountTokens.identify(p.token);
+      if (!identified) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
+      const refused = await admissionRefusal(deps.db, member.hub, member.sessionId, identified);
+      if (refused) return refused;
+      const account = { accountId: identified.accountId, isAdmin: identified.isAdmin };
+      const claimed = !!p.creator_assignment_token && (await claimCreatorAssignment(deps.db, member.hub.id, p.creator_assignment_token, account.accountId));
+      if (claimed) await member.reloadHub();
       await member.setAccount(account);
+      if (claimed) await member.roomChanged();
       return ok({ perms_token: await deps.permsTokens.issueFor(member) });
     },
     sign_out: async (member, payload) => {
