@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import { banFromHub } from '../../db/hub-bans.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
@@ -8,7 +7,7 @@ import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import type { RoomMembers } from './room-members.ts';
-import { describeErrors } from './schemas.ts';
+import { createAjv, describeErrors } from './schemas.ts';
 
 /** What the moderation events need. */
 export interface ModerationDeps {
@@ -44,7 +43,7 @@ const targetSchema = {
  * The target must be present in the room (else `not_found`). Replies `{}`.
  */
 export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validTarget = ajv.compile(targetSchema);
 
   /** Validates the payload and finds the target in the room's presence; returns the target's id or an error reply. */
