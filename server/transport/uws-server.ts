@@ -222,7 +222,8 @@ export class UwsServer implements LocalPublisher {
 
   private upgrade(res: UwsResponse, req: UwsRequest, context: uWS.us_socket_context_t): void {
     const query = new URLSearchParams(req.getQuery() ?? '');
-    const params: Record<string, string> = {};
+    // Null prototype: a query parameter named __proto__ or constructor is just a key.
+    const params: Record<string, string> = Object.create(null);
     for (const [k, v] of query) params[k] = v;
     const key = req.getHeader('sec-websocket-key');
     const requested = req.getHeader('sec-websocket-protocol');
@@ -252,7 +253,7 @@ export class UwsServer implements LocalPublisher {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = new URLSearchParams(req.getQuery() ?? '');
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.create(null);
     req.forEach((k, v) => {
       headers[k] = v;
     });

@@ -66,16 +66,17 @@ const IS_FIRST_SYNC = Buffer.from('isFirstSync');
 /** A `\u` escape could spell "isFirstSync" without its letters. */
 const UNICODE_ESCAPE = Buffer.from('\\u');
 
-const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
-  'events:begin_streaming': ['streaming', true],
-  'events:end_streaming': ['streaming', false],
-  'events:begin_recording': ['recording', true],
-  'events:end_recording': ['recording', false],
-  'events:raise_hand': ['hand_raised', true],
-  'events:lower_hand': ['hand_raised', false],
-  'events:begin_typing': ['typing', true],
-  'events:end_typing': ['typing', false],
-};
+/** Flag events → the meta field they set and its value (a Map: event names come from clients, so `toString` must not find Object.prototype's). */
+const PRESENCE_FLAG_EVENTS = new Map<string, [string, boolean]>([
+  ['events:begin_streaming', ['streaming', true]],
+  ['events:end_streaming', ['streaming', false]],
+  ['events:begin_recording', ['recording', true]],
+  ['events:end_recording', ['recording', false]],
+  ['events:raise_hand', ['hand_raised', true]],
+  ['events:lower_hand', ['hand_raised', false]],
+  ['events:begin_typing', ['typing', true]],
+  ['events:end_typing', ['typing', false]],
+]);
 
 /**
  * The room channel `hub:<hub_sid>`: Reticulum's HubChannel behaviour
@@ -234,9 +235,10 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         return ok();
       }
       default: {
-        const handler = this.deps.handlers?.[event];
-        if (handler && Object.hasOwn(this.deps.handlers!, event)) return handler(this, payload);
-        const flag = PRESENCE_FLAG_EVENTS[event];
+        // Own properties only: `toString`, `__proto__`, `constructor`... are unknown events, not Object.prototype's members.
+        const handlers = this.deps.handlers;
+        if (handlers && Object.hasOwn(handlers, event)) return handlers[event]!(this, payload);
+        const flag = PRESENCE_FLAG_EVENTS.get(event);
         if (flag) return this.updateMeta(payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
         return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
       }
