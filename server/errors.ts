@@ -15,6 +15,8 @@ export const ErrorCodes = {
   FRAME_BAD_ARITY: 'frame_bad_arity',
   FRAME_BAD_FIELD: 'frame_bad_field',
   FRAME_BAD_BINARY: 'frame_bad_binary',
+  /** A well-formed binary push (Phoenix V2 kind 0): refused before its payload is read; channels take JSON text frames. */
+  BINARY_NOT_SUPPORTED: 'binary_not_supported',
   FRAME_TOO_LARGE: 'frame_too_large',
   UNMATCHED_TOPIC: 'unmatched_topic',
   UNKNOWN_EVENT: 'unknown_event',
