@@ -44,8 +44,10 @@ export const ErrorCodes = {
   INVALID_ORIGIN: 'invalid_origin',
   /** The SMTP server refused or could not take the sign-in mail. */
   MAIL_FAILED: 'mail_failed',
-  /** Too many frames on a socket, or requests from an IP. */
+  /** Too many frames on a socket, requests from an IP, or presence updates of a member. */
   RATE_LIMITED: 'rate_limited',
+  /** A WebSocket upgrade from an IP that has MAX_CONNECTIONS_PER_IP open sockets (HTTP 429). */
+  TOO_MANY_CONNECTIONS: 'too_many_connections',
   /** Entity state: the nid is already saved / no saved entity with that root. */
   ENTITY_STATE_ALREADY_EXISTS: 'entity_state_already_exists',
   ENTITY_STATE_NOT_FOUND: 'entity_state_not_found',
