@@ -13,7 +13,7 @@ const utf8 = new TextDecoder();
 
 /** Options of a {@link SocketSession}. */
 export interface SocketSessionOptions {
-  /** Channels one socket may have joined at once (Phoenix default 100). */
+  /** Channels one socket may have joined at once (config MAX_CHANNELS_PER_SOCKET, default 8; Phoenix allows 100). */
   maxChannels: number;
   /** Frames that may wait behind a slow (async) handler before the socket is closed. */
   maxQueuedFrames: number;
