@@ -28,13 +28,14 @@ import type { Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
 import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
-import { buildRouter } from './http/routes.ts';
+import { buildRouter, clientIp } from './http/routes.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { RedisPresenceStore } from './presence/redis-presence-store.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
 import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
+import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer } from './transport/uws-server.ts';
 
 /** Replaceable parts, for tests and for the cluster setup; each defaults to the embedded implementation. */
@@ -153,6 +154,8 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       filters: fanout,
       accounts: accountTokens,
       permsTokens,
+      presenceMetaMaxBytes: config.presenceMetaMaxBytes,
+      presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       handlers: {
         ...signInHandlers({ db: database.knex, accountTokens, permsTokens }),
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
@@ -162,6 +165,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     }),
   ];
   const sessions = new Set<SocketSession>();
+  const connectionsPerIp = new ConnectionsPerKey(config.maxConnectionsPerIp);
   const version = packageVersion();
   const router = buildRouter({
     db: database.knex,
@@ -206,18 +210,29 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     },
     router.handler(),
     {
-      authorize: (params) => {
+      authorize: (params, remoteAddress, headers) => {
         if (draining) {
           throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
+        }
+        // The same client IP as the HTTP limits (X-Forwarded-For only with TRUST_PROXY).
+        const ip = clientIp({ method: 'GET', path: '/socket/websocket', query: new URLSearchParams(), headers, remoteAddress, body: null }, config.trustProxy);
+        if (!connectionsPerIp.allows(ip)) {
+          throw new PlexusError(
+            ErrorCodes.TOO_MANY_CONNECTIONS,
+            `Too many connections from your address: at most ${config.maxConnectionsPerIp} open sockets per IP (MAX_CONNECTIONS_PER_IP). Close some tabs or wait, then reconnect.`,
+            429,
+          );
         }
         // A resumed session's token is verified while the socket opens; its frames wait for the result.
         const sessionId: string | Promise<string> = params.session_token
           ? sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID())
           : randomUUID();
-        return { sessionId };
+        return { sessionId, ip };
       },
       open: (connection, data) => {
-        const { sessionId } = data as { sessionId: string | Promise<string> };
+        const { sessionId, ip } = data as { sessionId: string | Promise<string>; ip: string };
+        // Counted when open (uWS opens the socket within the upgrade handler, right after authorize).
+        connectionsPerIp.add(ip);
         const session = new SocketSession(sessionId, connection, routes, fanout, log, {
           maxChannels: config.maxChannelsPerSocket,
           maxQueuedFrames: 256,
@@ -227,6 +242,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         return {
           frame: (data, isBinary) => session.handleFrame(data, isBinary),
           close: (code) => {
+            connectionsPerIp.remove(ip);
             sessions.delete(session);
             log.debug({ sessionId: session.sessionId, code }, 'socket closed');
             void session.end();

@@ -16,6 +16,16 @@ test('an empty environment gives the documented defaults', () => {
   assert.equal(c.idleTimeoutSeconds, 60);
 });
 
+test('resource limits have their documented defaults and ranges: MAX_CHANNELS_PER_SOCKET 8, MAX_CONNECTIONS_PER_IP 100, PRESENCE_META_MAX_BYTES 4096, PRESENCE_UPDATE_* 5/s burst 10', () => {
+  const d = loadConfig({}, '/');
+  assert.deepEqual([d.maxChannelsPerSocket, d.maxConnectionsPerIp, d.presenceMetaMaxBytes, d.presenceUpdateRatePerSecond, d.presenceUpdateBurst], [8, 100, 4096, 5, 10]);
+  const c = loadConfig({ MAX_CHANNELS_PER_SOCKET: '3', MAX_CONNECTIONS_PER_IP: '2', PRESENCE_META_MAX_BYTES: '1024', PRESENCE_UPDATE_RATE_PER_SECOND: '1', PRESENCE_UPDATE_BURST: '2' }, '/');
+  assert.deepEqual([c.maxChannelsPerSocket, c.maxConnectionsPerIp, c.presenceMetaMaxBytes, c.presenceUpdateRatePerSecond, c.presenceUpdateBurst], [3, 2, 1024, 1, 2]);
+  assert.throws(() => loadConfig({ MAX_CONNECTIONS_PER_IP: '0' }, '/'), /MAX_CONNECTIONS_PER_IP=0 is out of range/);
+  assert.throws(() => loadConfig({ PRESENCE_META_MAX_BYTES: '100' }, '/'), /PRESENCE_META_MAX_BYTES=100 is out of range/);
+  assert.throws(() => loadConfig({ PRESENCE_UPDATE_BURST: 'lots' }, '/'), /not a whole number/);
+});
+
 test('REDIS_URL accepts redis:// and rediss:// URLs', () => {
   assert.equal(loadConfig({ REDIS_URL: 'redis://127.0.0.1:6379' }, '/').redisUrl, 'redis://127.0.0.1:6379');
   assert.equal(loadConfig({ REDIS_URL: ' rediss://u:p@cache.example:6380/2 ' }, '/').redisUrl, 'rediss://u:p@cache.example:6380/2');

@@ -49,8 +49,37 @@ export interface Config {
   idleTimeoutSeconds: number;
   /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket before it is closed with code 4008. Default 1048576 (1 MiB). */
   maxBackpressureBytes: number;
-  /** `MAX_CHANNELS_PER_SOCKET`: channels one socket may join at once. Default 100 (Phoenix's default). */
+  /**
+   * `MAX_CHANNELS_PER_SOCKET`: channels one socket may join at once. Default
+   * 8 (a Hubs page joins 2-3: `ret`, `hub:<sid>`, sometimes `auth:<id>`;
+   * Phoenix's default of 100 let one socket hold 100 presence metas).
+   */
   maxChannelsPerSocket: number;
+  /**
+   * `MAX_CONNECTIONS_PER_IP`: open WebSocket connections one client IP may
+   * have on this node; an upgrade past it is refused with HTTP 429
+   * `too_many_connections`. The IP is the socket's remote address, or with
+   * `TRUST_PROXY=true` the first `X-Forwarded-For` entry (as for HTTP
+   * limits). Default 100 (room for a school or office behind one NAT).
+   */
+  maxConnectionsPerIp: number;
+  /**
+   * `PRESENCE_META_MAX_BYTES`: largest `profile` plus `context` of one room
+   * member, in bytes of JSON (join params, `events:profile_updated`,
+   * `events:entering`...); larger ones are refused with `invalid_payload`.
+   * Default 4096 (a Hubs profile and context take about 200).
+   */
+  presenceMetaMaxBytes: number;
+  /**
+   * `PRESENCE_UPDATE_RATE_PER_SECOND`: presence meta updates one member may
+   * make per second on average in one room (`events:profile_updated`,
+   * `events:entered`, `events:entering`, hand/typing/streaming/recording
+   * flags; each is a `presence_diff` to everyone in the room); over it they
+   * are refused with `rate_limited`. Default 5.
+   */
+  presenceUpdateRatePerSecond: number;
+  /** `PRESENCE_UPDATE_BURST`: such updates one member may make at once above that average. Default 10. */
+  presenceUpdateBurst: number;
   /** `DEFAULT_ROOM_SIZE`: `room_size` of new rooms. Default 24 (Reticulum's default). */
   defaultRoomSize: number;
   /** `SOCKET_RATE_PER_SECOND`: frames one socket may send per second on average (token bucket; heartbeats always pass). Default 50 (a Hubs client sends about 15). */
@@ -212,7 +241,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
     idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),
     maxBackpressureBytes: intVar(env, 'MAX_BACKPRESSURE_BYTES', 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
-    maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 100, 1, 10000),
+    maxChannelsPerSocket: intVar(env, 'MAX_CHANNELS_PER_SOCKET', 8, 1, 10000),
+    maxConnectionsPerIp: intVar(env, 'MAX_CONNECTIONS_PER_IP', 100, 1, 10_000_000),
+    presenceMetaMaxBytes: intVar(env, 'PRESENCE_META_MAX_BYTES', 4096, 256, 1024 * 1024),
+    presenceUpdateRatePerSecond: intVar(env, 'PRESENCE_UPDATE_RATE_PER_SECOND', 5, 1, 100_000),
+    presenceUpdateBurst: intVar(env, 'PRESENCE_UPDATE_BURST', 10, 1, 1_000_000),
     defaultRoomSize: intVar(env, 'DEFAULT_ROOM_SIZE', 24, 1, 10000),
     socketRatePerSecond: intVar(env, 'SOCKET_RATE_PER_SECOND', 50, 1, 100_000),
     socketRateBurst: intVar(env, 'SOCKET_RATE_BURST', 100, 1, 1_000_000),

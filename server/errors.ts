@@ -15,6 +15,8 @@ export const ErrorCodes = {
   FRAME_BAD_ARITY: 'frame_bad_arity',
   FRAME_BAD_FIELD: 'frame_bad_field',
   FRAME_BAD_BINARY: 'frame_bad_binary',
+  /** A well-formed binary push (Phoenix V2 kind 0): refused before its payload is read; channels take JSON text frames. */
+  BINARY_NOT_SUPPORTED: 'binary_not_supported',
   FRAME_TOO_LARGE: 'frame_too_large',
   UNMATCHED_TOPIC: 'unmatched_topic',
   UNKNOWN_EVENT: 'unknown_event',
@@ -42,8 +44,10 @@ export const ErrorCodes = {
   INVALID_ORIGIN: 'invalid_origin',
   /** The SMTP server refused or could not take the sign-in mail. */
   MAIL_FAILED: 'mail_failed',
-  /** Too many frames on a socket, or requests from an IP. */
+  /** Too many frames on a socket, requests from an IP, or presence updates of a member. */
   RATE_LIMITED: 'rate_limited',
+  /** A WebSocket upgrade from an IP that has MAX_CONNECTIONS_PER_IP open sockets (HTTP 429). */
+  TOO_MANY_CONNECTIONS: 'too_many_connections',
   /** Entity state: the nid is already saved. */
   ENTITY_STATE_ALREADY_EXISTS: 'entity_state_already_exists',
   /** Entity state: no saved entity with that nid / root_nid in the room (Reticulum's reason). */

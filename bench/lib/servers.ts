@@ -108,8 +108,9 @@ export async function startServer(
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-bench-'));
     tempDirs.add(dataDir);
     entry = 'server/main.ts';
-    // The runner creates every room of a search up front from one address: lift the per-IP creation limit.
-    Object.assign(env, { DATA_DIR: dataDir, LOG_LEVEL: 'warn', HTTP_CREATE_BURST: '1000000' });
+    // The runner creates every room of a search up front from one address, and puts up to --clients-per-ip
+    // sockets on one 127.0.0.x address: lift the per-IP creation and connection limits.
+    Object.assign(env, { DATA_DIR: dataDir, LOG_LEVEL: 'warn', HTTP_CREATE_BURST: '1000000', MAX_CONNECTIONS_PER_IP: '10000000' });
   } else if (kind === 'uws') {
     entry = 'bench/servers/uws-relay.ts';
   } else {

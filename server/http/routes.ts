@@ -1,8 +1,7 @@
 import type { Knex } from 'knex';
-import { Ajv } from 'ajv';
 import { countPresence } from '../channels/hub/hub-channel.ts';
 import { hubView } from '../channels/hub/hub-view.ts';
-import { describeErrors } from '../channels/hub/schemas.ts';
+import { createAjv, describeErrors } from '../channels/hub/schemas.ts';
 import { createHub, findHubBySid, HUB_SID_PATTERN } from '../db/hubs.ts';
 import { listPinnedObjects } from '../db/room-objects.ts';
 import { isCreatorAssignmentToken, searchPublicHubs } from '../db/hubs.ts';
@@ -96,7 +95,7 @@ export function originOf(req: HttpRequest): string {
  *   response carries a `Date` header (uWS adds it), which NAF's clock sync reads.
  */
 export function buildRouter(deps: HttpDeps): Router {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validateCreate = ajv.compile(createHubBody);
   const files = new StaticFiles(deps.clientDir);
   const started = Date.now();

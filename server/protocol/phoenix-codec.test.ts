@@ -9,6 +9,7 @@ import {
   encodeBroadcast,
   encodeReply,
   encodeText,
+  MAX_PAYLOAD_DEPTH,
 } from './phoenix-codec.ts';
 
 test('a V2 text frame decodes into join_ref, ref, topic, event and payload', () => {
@@ -26,6 +27,18 @@ test('extra trailing elements are ignored like the Phoenix decoder does', () => 
   const r = decodeText('[null,"7","phoenix","heartbeat",{},"extra"]');
   assert.ok(r.ok);
   assert.equal(r.message.event, 'heartbeat');
+});
+
+test('a payload nested deeper than MAX_PAYLOAD_DEPTH is refused with invalid_payload, keeping the refs and topic; 64 levels pass', () => {
+  const frame = (levels: number) => `["1","2","hub:abc","message",${'['.repeat(levels)}${']'.repeat(levels)}]`;
+  assert.equal(MAX_PAYLOAD_DEPTH, 64);
+  assert.ok(decodeText(frame(64)).ok);
+  for (const levels of [65, 8000, 200_000]) {
+    const r = decodeText(frame(levels));
+    assert.ok(!r.ok);
+    assert.deepEqual([r.error.code, r.error.joinRef, r.error.ref, r.error.topic], ['invalid_payload', '1', '2', 'hub:abc']);
+    assert.match(r.error.message, /nested deeper than 64 levels/);
+  }
 });
 
 const badTexts: Array<[string, string, string]> = [

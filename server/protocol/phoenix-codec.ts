@@ -1,3 +1,5 @@
+import { jsonDepth } from './json-bounds.ts';
+
 /**
  * Phoenix Channels V2 serializer: pure encode/decode of socket frames.
  *
@@ -24,7 +26,7 @@ export interface PhoenixMessage {
 
 /** Why a frame could not be decoded; `ref`/`topic` are filled in when they could be read, so the error can be replied to. */
 export interface DecodeError {
-  code: 'frame_not_json' | 'frame_not_array' | 'frame_bad_arity' | 'frame_bad_field' | 'frame_bad_binary';
+  code: 'frame_not_json' | 'frame_not_array' | 'frame_bad_arity' | 'frame_bad_field' | 'frame_bad_binary' | 'invalid_payload';
   message: string;
   joinRef: Ref;
   ref: Ref;
@@ -37,6 +39,16 @@ export type DecodeResult = { ok: true; message: PhoenixMessage } | { ok: false; 
 /** Longest topic or event name accepted, in characters (binary frames cap them at 255 bytes too). */
 export const MAX_NAME_LENGTH = 255;
 
+/**
+ * Deepest nesting of a text frame's payload (objects and arrays; `{}` is 1).
+ * A backstop for every channel: deeper payloads are refused with
+ * `invalid_payload` before any channel sees them, since serializing them
+ * again (a broadcast, a presence list) would overflow the stack. Channels
+ * bound their free-form fields tighter (hub channel: 32 levels, see
+ * channels/hub/schemas.ts).
+ */
+export const MAX_PAYLOAD_DEPTH = 64;
+
 function fail(code: DecodeError['code'], message: string, joinRef: Ref = null, ref: Ref = null, topic: string | null = null): DecodeResult {
   return { ok: false, error: { code, message, joinRef, ref, topic } };
 }
@@ -46,7 +58,9 @@ const isName = (v: unknown): v is string => typeof v === 'string' && v.length > 
 
 /**
  * Decodes a V2 text frame `[join_ref, ref, topic, event, payload]`.
- * Extra trailing elements are ignored, as the Phoenix server does. A `null`
+ * Extra trailing elements are ignored, as the Phoenix server does. A payload
+ * nested deeper than {@link MAX_PAYLOAD_DEPTH} is refused (`invalid_payload`,
+ * with the frame's refs and topic). A `null`
  * payload (Hubs' phoenix.js 1.5 fork sends it for payload-less pushes) is
  * decoded as `{}`.
  * @param text the frame as received (UTF-8 decoded)
@@ -74,6 +88,9 @@ export function decodeText(text: string): DecodeResult {
   if (!isRef(ref)) return fail('frame_bad_field', 'ref (element 1) must be a string or null.', jr, null, t);
   if (!isName(topic)) return fail('frame_bad_field', `topic (element 2) must be a non-empty string of at most ${MAX_NAME_LENGTH} characters.`, jr, r, null);
   if (!isName(event)) return fail('frame_bad_field', `event (element 3) must be a non-empty string of at most ${MAX_NAME_LENGTH} characters.`, jr, r, t);
+  if (jsonDepth(payload, MAX_PAYLOAD_DEPTH) > MAX_PAYLOAD_DEPTH) {
+    return fail('invalid_payload', `The payload is nested deeper than ${MAX_PAYLOAD_DEPTH} levels of objects and arrays; it was not handled. Send flatter JSON.`, jr, r, t);
+  }
   return { ok: true, message: { joinRef, ref, topic, event, payload: payload === null ? {} : payload } };
 }
 

@@ -137,6 +137,25 @@ const cases: Case[] = [
     },
   },
   {
+    name: 'a well-formed binary push to a joined room is refused with binary_not_supported and its ref, and is not relayed',
+    async run(c) {
+      const jr = (await c.join(topic, params))[0]!;
+      const before = watcherA.frames.length;
+      const beforeRaw = watcherA.rawFrames.length;
+      const fields = [jr, '99', topic, 'message'].map((s) => Buffer.from(s));
+      const payload = Buffer.from(JSON.stringify({ type: 'chat', body: 'binary hello' }));
+      c.sendRaw(Buffer.concat([Buffer.from([0, ...fields.map((f) => f.length)]), ...fields, payload]));
+      const f = await c.reply('99');
+      assert.deepEqual([f[0], f[2]], [jr, topic]);
+      const e = errorReply(f);
+      assert.equal(e.reason, 'binary_not_supported');
+      assert.match(e.message, /text frame/);
+      await roomStillWorks();
+      assert.deepEqual(watcherA.frames.slice(before).filter((x) => x[3] === 'message' && x[4].body === 'binary hello'), []);
+      assert.equal(watcherA.rawFrames.slice(beforeRaw).filter((x) => typeof x !== 'string').length, 0);
+    },
+  },
+  {
     name: 'binary garbage gets frame_bad_binary',
     async run(c) {
       c.sendRaw(Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0x01]));

@@ -102,6 +102,11 @@ export class Fanout {
     if (filters.size === 0) this.filters.delete(topic);
   }
 
+  /** True while `connection` does not get `sender`'s frames on `topic` (see {@link setFilter}). */
+  isFiltered(topic: string, connection: Connection, sender: string): boolean {
+    return this.filters.get(topic)?.get(sender)?.has(connection) ?? false;
+  }
+
   private deliverLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
     const filters = this.filters.get(topic);
     if (filters) {

@@ -5,7 +5,7 @@ import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
 import { scanFrame } from '../protocol/frame-scan.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { CloseCodes } from '../errors.ts';
+import { CloseCodes, ErrorCodes } from '../errors.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
@@ -13,7 +13,7 @@ const utf8 = new TextDecoder();
 
 /** Options of a {@link SocketSession}. */
 export interface SocketSessionOptions {
-  /** Channels one socket may have joined at once (Phoenix default 100). */
+  /** Channels one socket may have joined at once (config MAX_CHANNELS_PER_SOCKET, default 8; Phoenix allows 100). */
   maxChannels: number;
   /** Frames that may wait behind a slow (async) handler before the socket is closed. */
   maxQueuedFrames: number;
@@ -53,7 +53,9 @@ const CLOSE_INTERNAL_ERROR = 1011;
  * join closes the old instance with `phx_close` carrying the old join_ref;
  * `phx_leave` → ok reply then `phx_close`; pushes to a topic that is not
  * joined get `{"reason":"unmatched topic"}`. Frames that cannot be decoded
- * get an error reply naming the problem; the socket stays open.
+ * get an error reply naming the problem; the socket stays open. Binary
+ * frames are refused (`binary_not_supported`) from their header, without
+ * reading the payload.
  *
  * Frames are handled in arrival order: while a handler's Promise is pending,
  * later frames wait in a bounded queue. The session id may be given as a
@@ -186,9 +188,9 @@ export class SocketSession implements Session {
   }
 
   private dispatch(data: Uint8Array, isBinary: boolean): void | Promise<void> {
-    if (!isBinary && this.dispatchRaw(data)) return;
-    // Past this point handlers may keep the payload, so binary frames are copied.
-    const decoded = isBinary ? decodeBinary(data.slice()) : decodeText(utf8.decode(data));
+    if (isBinary) return this.refuseBinary(data);
+    if (this.dispatchRaw(data)) return;
+    const decoded = decodeText(utf8.decode(data));
     if (!decoded.ok) {
       const e = decoded.error;
       this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
@@ -228,6 +230,26 @@ export class SocketSession implements Session {
       );
     }
     this.replyTo(entry, msg.ref, result);
+  }
+
+  /**
+   * Binary frames: no channel takes binary payloads, so a V2 binary push is
+   * answered `binary_not_supported` from its header alone (refs and topic);
+   * its payload is never read or copied. A frame whose header cannot be
+   * read gets `frame_bad_binary`.
+   */
+  private refuseBinary(data: Uint8Array): void {
+    const decoded = decodeBinary(data);
+    if (!decoded.ok) {
+      const e = decoded.error;
+      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
+      return;
+    }
+    const { joinRef, ref, topic } = decoded.message;
+    this.send(encodeReply(joinRef, ref, topic, 'error', {
+      reason: ErrorCodes.BINARY_NOT_SUPPORTED,
+      message: 'Binary pushes are not supported: Plexus channels take JSON text frames [join_ref, ref, topic, event, payload] (Phoenix V2). This push was not handled; send it as a text frame.',
+    }));
   }
 
   /** The fast path: a push to a joined channel that handles raw payloads. Returns false to use the general path. */

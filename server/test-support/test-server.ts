@@ -29,8 +29,8 @@ export interface TestServer {
  */
 export async function startTestServer(opts: { env?: Record<string, string>; database?: Database; databaseUrl?: string; dataDir?: string; deps?: ServerDeps; port?: number } = {}): Promise<TestServer> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-test-'));
-  // Tests create many rooms from 127.0.0.1: the per-IP creation limit is lifted unless a test sets it.
-  const config = loadConfig({ PORT: String(opts.port ?? 0), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', HTTP_CREATE_BURST: '1000000', ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}), ...opts.env });
+  // Tests create many rooms and sockets from 127.0.0.1: the per-IP creation and connection limits are lifted unless a test sets them.
+  const config = loadConfig({ PORT: String(opts.port ?? 0), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'silent', HTTP_CREATE_BURST: '1000000', MAX_CONNECTIONS_PER_IP: '1000000', ...(opts.databaseUrl ? { DATABASE_URL: opts.databaseUrl } : {}), ...opts.env });
   const database = opts.database ?? (opts.databaseUrl ? undefined : await openDatabase({ pgliteDir: null }));
   const server = await createServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), database, ...opts.deps });
   await server.listen();

@@ -10,8 +10,9 @@ import type { HttpHandler, HttpResponse } from './http-types.ts';
 export interface SocketHandlers {
   /**
    * Decides, before the upgrade, whether to accept the socket; returns the
-   * session data passed to {@link open}. Throwing a PlexusError answers the
-   * upgrade with its status and message.
+   * session data passed to {@link open}. `headers` are the upgrade request's
+   * (lower-case names). Throwing a PlexusError answers the upgrade with its
+   * status and a JSON body `{error: {code, message}}`.
    *
    * Synchronous on purpose: the upgrade completes inside uWS's upgrade
    * handler. uWebSockets 20.30 can close a socket upgraded later, from a
@@ -20,7 +21,7 @@ export interface SocketHandlers {
    * Work that must wait (verifying a token) goes in the returned data as a
    * Promise, for the socket's handlers to wait on.
    */
-  authorize(params: Record<string, string>, remoteAddress: string): unknown;
+  authorize(params: Record<string, string>, remoteAddress: string, headers: Readonly<Record<string, string>>): unknown;
   /** A socket opened; returns the receiver of its frames and close. */
   open(connection: Connection, data: unknown): SocketReceiver;
 }
@@ -222,7 +223,8 @@ export class UwsServer implements LocalPublisher {
 
   private upgrade(res: UwsResponse, req: UwsRequest, context: uWS.us_socket_context_t): void {
     const query = new URLSearchParams(req.getQuery() ?? '');
-    const params: Record<string, string> = {};
+    // Null prototype: a query parameter named __proto__ or constructor is just a key.
+    const params: Record<string, string> = Object.create(null);
     for (const [k, v] of query) params[k] = v;
     const key = req.getHeader('sec-websocket-key');
     const requested = req.getHeader('sec-websocket-protocol');
@@ -230,18 +232,24 @@ export class UwsServer implements LocalPublisher {
     // phoenix.js 1.8's authToken option offers subprotocols "phoenix, base64url.bearer.phx.<token>"; answer "phoenix".
     const protocol = requested.split(',').map((s) => s.trim()).includes('phoenix') ? 'phoenix' : '';
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
+    const headers: Record<string, string> = Object.create(null);
+    req.forEach((k, v) => {
+      headers[k] = v;
+    });
     if (params.vsn !== '2.0.0') {
       res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
       return;
     }
     let data: unknown;
     try {
-      data = this.sockets.authorize(params, remoteAddress);
+      data = this.sockets.authorize(params, remoteAddress, headers);
     } catch (err) {
       const status = err instanceof PlexusError ? err.status : 500;
+      const code = err instanceof PlexusError ? err.code : 'internal_error';
       const message = err instanceof PlexusError ? err.message : 'internal error';
       if (!(err instanceof PlexusError)) this.log.error({ err }, 'socket authorization failed');
-      res.writeStatus(statusLine(status)).writeHeader('content-type', 'text/plain').end(message);
+      // The REST error shape, so a client can match on the code.
+      res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ error: { code, message } }));
       return;
     }
     // Inside the upgrade handler, so uWS has the response corked already.
@@ -252,7 +260,7 @@ export class UwsServer implements LocalPublisher {
     const method = req.getCaseSensitiveMethod().toUpperCase();
     const path = req.getUrl();
     const query = new URLSearchParams(req.getQuery() ?? '');
-    const headers: Record<string, string> = {};
+    const headers: Record<string, string> = Object.create(null);
     req.forEach((k, v) => {
       headers[k] = v;
     });

@@ -18,6 +18,8 @@ import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff
 import { error, FALLBACK, ok } from '../../realtime/channel.ts';
 import { scanStringLiteral } from '../../protocol/frame-scan.ts';
 import { nafrLiteralMayHoldFirstSync, nafTextMayHoldFirstSync } from './naf-first-sync.ts';
+import { jsonBytes } from '../../protocol/json-bounds.ts';
+import { TokenBucket } from '../../realtime/rate-limit.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import type { AccountRef, AccountTokenVerifier, HubEventHandlers, HubMember, IdentifiedAccount } from './hub-member.ts';
 import { admissionRefusal } from './admission.ts';
@@ -44,7 +46,14 @@ export interface HubChannelDeps {
   permsTokens?: { issueFor(member: HubMember): Promise<string> };
   /** Per-recipient filters of the fan-out (blocks). */
   filters?: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
+  /** Largest `profile` plus `context` of a member, in bytes of JSON (config PRESENCE_META_MAX_BYTES); default {@link DEFAULT_PRESENCE_META_MAX_BYTES}. */
+  presenceMetaMaxBytes?: number;
+  /** Per-member token bucket on client-driven presence meta updates (config PRESENCE_UPDATE_*); absent: no limit. */
+  presenceUpdateRate?: { perSecond: number; burst: number };
 }
+
+/** Default of {@link HubChannelDeps.presenceMetaMaxBytes}. */
+export const DEFAULT_PRESENCE_META_MAX_BYTES = 4096;
 
 /** Topic prefix of rooms. */
 export const HUB_TOPIC_PREFIX = 'hub:';
@@ -65,16 +74,17 @@ export function countPresence(entries: PresenceEntries): HubCounts {
 /** What a `nafr` payload starts with, up to the string literal's opening quote. */
 const NAFR_OPEN = Buffer.from('{"naf":"');
 
-const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
-  'events:begin_streaming': ['streaming', true],
-  'events:end_streaming': ['streaming', false],
-  'events:begin_recording': ['recording', true],
-  'events:end_recording': ['recording', false],
-  'events:raise_hand': ['hand_raised', true],
-  'events:lower_hand': ['hand_raised', false],
-  'events:begin_typing': ['typing', true],
-  'events:end_typing': ['typing', false],
-};
+/** Flag events → the meta field they set and its value (a Map: event names come from clients, so `toString` must not find Object.prototype's). */
+const PRESENCE_FLAG_EVENTS = new Map<string, [string, boolean]>([
+  ['events:begin_streaming', ['streaming', true]],
+  ['events:end_streaming', ['streaming', false]],
+  ['events:begin_recording', ['recording', true]],
+  ['events:end_recording', ['recording', false]],
+  ['events:raise_hand', ['hand_raised', true]],
+  ['events:lower_hand', ['hand_raised', false]],
+  ['events:begin_typing', ['typing', true]],
+  ['events:end_typing', ['typing', false]],
+]);
 
 /**
  * The room channel `hub:<hub_sid>`: Reticulum's HubChannel behaviour
@@ -111,7 +121,10 @@ const PRESENCE_FLAG_EVENTS: Record<string, [string, boolean]> = {
  *   stored state until the next update (Hubs' `#interactable-media-frame`
  *   scene objects, whose suffix is not spawnable, are among those);
  * - `message` goes to everyone with the sender's `session_id`.
- * Every payload is validated; a bad one gets an error reply and changes nothing.
+ * Every payload is validated; a bad one gets an error reply and changes
+ * nothing. Free-form fields are bounded in depth and size (schemas.ts);
+ * `profile` plus `context` by presenceMetaMaxBytes; a member's own meta
+ * updates by presenceUpdateRate (`rate_limited`).
  */
 export class HubChannel implements Channel, HubMember, ControlledMember {
   private hubRecord: HubRecord | null = null;
@@ -129,6 +142,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   private voiceMuted = false;
   private registered = false;
   readonly sessionId: string;
+  /** Limits this member's own meta updates (presenceUpdateRate); null without a limit. */
+  private readonly presenceBucket: TokenBucket | null;
   /** Presence operations of this channel, run one after another so a leave never overtakes a track or an update. */
   private presenceOps: Promise<unknown> = Promise.resolve();
   private terminated = false;
@@ -138,6 +153,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     private readonly deps: HubChannelDeps,
   ) {
     this.sessionId = ctx.session.sessionId;
+    const rate = deps.presenceUpdateRate;
+    this.presenceBucket = rate ? new TokenBucket(rate.perSecond, rate.burst) : null;
     this.nafrPrefix = Buffer.from(`[null,null,${JSON.stringify(ctx.topic)},"nafr",{"naf":`);
     this.nafrSuffix = Buffer.from(`,"from_session_id":${JSON.stringify(this.sessionId)}}]`);
   }
@@ -156,6 +173,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       return error('invalid_payload', `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
     }
     const p = params as { profile: Record<string, unknown>; context: Record<string, unknown>; auth_token?: string | null; creator_assignment_token?: string | null };
+    const tooLarge = this.metaTooLarge(p.profile, p.context);
+    if (tooLarge) return tooLarge;
     const hub = await findHubBySid(this.deps.db, this.hubSid);
     if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
     if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
@@ -197,6 +216,18 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     });
   }
 
+  /**
+   * The error reply when `profile` and `context` together are over
+   * presenceMetaMaxBytes of JSON (each member's meta is kept on every
+   * node's presence and sent in every presence_state); null when they fit.
+   */
+  private metaTooLarge(profile: unknown, context: unknown): Reply | null {
+    const max = this.deps.presenceMetaMaxBytes ?? DEFAULT_PRESENCE_META_MAX_BYTES;
+    const bytes = jsonBytes(profile, max) + jsonBytes(context, max);
+    if (bytes <= max) return null;
+    return error('invalid_payload', `profile and context together are over ${max} bytes of JSON (PRESENCE_META_MAX_BYTES); nothing was changed. Send a smaller profile (display name, avatar id) and context.`, { max_bytes: max });
+  }
+
   /** Runs `op` after every earlier presence operation of this channel. */
   private serial<T>(op: () => Promise<T>): Promise<T> {
     const run = this.presenceOps.then(op, op);
@@ -227,7 +258,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       case 'message':
         return this.onMessage(payload);
       case 'events:entered':
-        return this.updateMeta(payload, (m) => {
+        return this.clientUpdate(event, payload, (m) => {
           const context = { ...(m.context as Record<string, unknown>) };
           delete context.entering;
           const entryDisplayType = (payload as Record<string, unknown>).entryDisplayType;
@@ -235,9 +266,9 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
           return { ...m, presence: 'room', context };
         }, true);
       case 'events:entering':
-        return this.updateMeta(payload, (m) => ({ ...m, context: { ...(m.context as object), entering: true } }));
+        return this.clientUpdate(event, payload, (m) => ({ ...m, context: { ...(m.context as object), entering: true } }));
       case 'events:entering_cancelled':
-        return this.updateMeta(payload, (m) => {
+        return this.clientUpdate(event, payload, (m) => {
           const context = { ...(m.context as Record<string, unknown>) };
           delete context.entering;
           return { ...m, context };
@@ -246,7 +277,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         const { schemas } = this.deps;
         if (!schemas.profileUpdated(payload)) return invalid(event, describeErrors(schemas.profileUpdated.errors), '{profile: {...}}');
         const profile = (payload as { profile: Record<string, unknown> }).profile;
-        return this.updateMeta(payload, (m) => ({ ...m, profile }));
+        return this.clientUpdate(event, payload, (m) => ({ ...m, profile }));
       }
       case 'events:object_spawned': {
         const { schemas } = this.deps;
@@ -254,10 +285,11 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         return ok();
       }
       default: {
-        const handler = this.deps.handlers?.[event];
-        if (handler && Object.hasOwn(this.deps.handlers!, event)) return handler(this, payload);
-        const flag = PRESENCE_FLAG_EVENTS[event];
-        if (flag) return this.updateMeta(payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
+        // Own properties only: `toString`, `__proto__`, `constructor`... are unknown events, not Object.prototype's members.
+        const handlers = this.deps.handlers;
+        if (handlers && Object.hasOwn(handlers, event)) return handlers[event]!(this, payload);
+        const flag = PRESENCE_FLAG_EVENTS.get(event);
+        if (flag) return this.clientUpdate(event, payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
         return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
       }
     }
@@ -356,6 +388,19 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     return undefined;
   }
 
+  /**
+   * A client's event that changes its meta (entered, entering, profile, flags):
+   * limited per member by presenceUpdateRate, since each one is a
+   * presence_diff to everyone in the room.
+   */
+  private clientUpdate(event: string, payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta, enters = false): Reply | Promise<Reply | undefined> {
+    if (this.presenceBucket && !this.presenceBucket.take()) {
+      const { perSecond, burst } = this.deps.presenceUpdateRate!;
+      return error('rate_limited', `${event}: too many presence updates: at most ${perSecond} a second (bursts of ${burst}, PRESENCE_UPDATE_RATE_PER_SECOND / PRESENCE_UPDATE_BURST); this one was not applied. Send only the latest state, less often.`);
+    }
+    return this.updateMeta(payload, change, enters);
+  }
+
   /** Replaces this session's meta and broadcasts ONE diff (leave old + join new). */
   private updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta, enters = false): Reply | Promise<Reply | undefined> {
     if (!this.deps.schemas.object(payload)) return error('invalid_payload', 'The payload must be a JSON object (or null).');
@@ -364,6 +409,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       if (!current?.phx_ref || this.terminated) return undefined;
       const { phx_ref, phx_ref_prev: _prev, ...rest } = current;
       const next = change(rest);
+      const tooLarge = this.metaTooLarge(next.profile, next.context);
+      if (tooLarge) return tooLarge;
       // room_size is enforced when a member enters (lobby → room); owners may always enter (as Hubs' canEnterRoom).
       const limited = enters && current.presence !== 'room' && !this.perms?.update_hub;
       const limit = this.hubRecord?.roomSize ?? this.deps.defaultRoomSize;

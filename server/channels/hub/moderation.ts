@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import { banFromHub } from '../../db/hub-bans.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
@@ -8,14 +7,17 @@ import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import type { RoomMembers } from './room-members.ts';
-import { describeErrors } from './schemas.ts';
+import { createAjv, describeErrors } from './schemas.ts';
 
 /** What the moderation events need. */
 export interface ModerationDeps {
   db: Knex;
   presence: PresenceStore;
   members: RoomMembers;
-  filters: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
+  filters: {
+    setFilter(topic: string, connection: Connection, sender: string, on: boolean): void;
+    isFiltered(topic: string, connection: Connection, sender: string): boolean;
+  };
   /** How long a kick keeps the member out, in seconds (config KICK_BAN_SECONDS). */
   kickBanSeconds: number;
 }
@@ -41,10 +43,12 @@ const targetSchema = {
  *   else's delivery is untouched;
  * - `add_owner` / `remove_owner {session_id}` (update_roles, the creator):
  *   the signed-in target gains (loses) the owner role and gets `permissions_updated`.
- * The target must be present in the room (else `not_found`). Replies `{}`.
+ * The target must be present in the room (else `not_found`; `unblock` also
+ * takes a blocked session that has left). Session ids are looked up as own
+ * keys only (`__proto__`, `toString`... are never members). Replies `{}`.
  */
 export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validTarget = ajv.compile(targetSchema);
 
   /** Validates the payload and finds the target in the room's presence; returns the target's id or an error reply. */
@@ -56,7 +60,8 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     const sessionId = (payload as { session_id: string }).session_id;
     if (sessionId === member.sessionId) return error('invalid_payload', `${event}: you cannot ${event.replace('_', ' ')} yourself.`);
     const present = await deps.presence.list(member.ctx.topic);
-    if (!present[sessionId]) return error('not_found', `${event}: no member with session_id ${JSON.stringify(sessionId)} is in this room.`);
+    // Own keys only: a session_id "__proto__" or "toString" must not find Object.prototype's members.
+    if (!Object.hasOwn(present, sessionId)) return error('not_found', `${event}: no member with session_id ${JSON.stringify(sessionId.slice(0, 64))} is in this room.`);
     return sessionId;
   }
 
@@ -86,6 +91,10 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     unblock: async (member, payload) => {
       if (!validTarget(payload)) return error('invalid_payload', `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
       const t = (payload as { session_id: string }).session_id;
+      // A blocked member may have left (and may come back with the same session): its block can still be lifted.
+      if (!deps.filters.isFiltered(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
+        return error('not_found', `unblock: you have not blocked session_id ${JSON.stringify(t.slice(0, 64))}, and no member with session_id ${JSON.stringify(t.slice(0, 64))} is in this room.`);
+      }
       deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, false);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: false });
       return ok();
@@ -99,7 +108,7 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     const t = await target(member, event, payload, 'update_roles');
     if (typeof t !== 'string') return t;
     const present = await deps.presence.list(member.ctx.topic);
-    const signedIn = present[t]?.metas.some((m) => (m.roles as { signed_in?: boolean } | undefined)?.signed_in === true);
+    const signedIn = Object.hasOwn(present, t) && present[t]!.metas.some((m) => (m.roles as { signed_in?: boolean } | undefined)?.signed_in === true);
     if (!signedIn) return error('not_signed_in', `${event}: only signed-in members can be owners; ask them to sign in first.`);
     await deps.members.toSession(t, { op: 'set_owner', topic: member.ctx.topic, by: member.sessionId, owner });
     return ok();

@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
 import { pinObject, unpinObject } from '../../db/room-objects.ts';
@@ -6,7 +5,7 @@ import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
-import { describeErrors } from './schemas.ts';
+import { bounded, createAjv, describeErrors } from './schemas.ts';
 
 /**
  * Largest JSON of one object event's payload (glTF node, create message plus
@@ -25,16 +24,16 @@ const fileFields = {
 const update = {
   type: 'object',
   required: ['root_nid', 'nid', 'update_message'],
-  properties: { root_nid: nid, nid, update_message: { type: 'object' } },
+  properties: { root_nid: nid, nid, update_message: { type: 'object', ...bounded() } },
 } as const;
 
 const schemas = {
-  pin: { type: 'object', required: ['id', 'gltf_node'], properties: { id: nid, gltf_node: { type: 'object' }, ...fileFields } },
+  pin: { type: 'object', required: ['id', 'gltf_node'], properties: { id: nid, gltf_node: { type: 'object', ...bounded() }, ...fileFields } },
   unpin: { type: 'object', required: ['id'], properties: { id: nid, ...fileFields } },
   save_entity_state: {
     type: 'object',
     required: ['nid', 'create_message'],
-    properties: { nid, create_message: { type: 'object' }, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
+    properties: { nid, create_message: { type: 'object', ...bounded() }, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
   },
   update_entity_state: update,
   delete_entity_state: { type: 'object', required: ['nid'], properties: { nid, ...fileFields } },
@@ -62,10 +61,11 @@ const schemas = {
  * (`id`, `nid`, `root_nid`) are 1-128 characters; `file_id`,
  * `file_access_token` and `promotion_token` are accepted and ignored (no file
  * store yet). Each reply is `{}` or an error that changed nothing. Payloads over
- * {@link MAX_OBJECT_JSON} are refused.
+ * {@link MAX_OBJECT_JSON}, and messages or nodes nested deeper than
+ * MAX_FIELD_DEPTH (schemas.ts), are refused.
  */
 export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validEmpty = ajv.compile({ type: ['object', 'null'] });
   const valid = Object.fromEntries(Object.entries(schemas).map(([k, s]) => [k, ajv.compile(s)]));
 

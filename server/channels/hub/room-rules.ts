@@ -1,4 +1,3 @@
-import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import { MEMBER_PERMISSION_BITS } from '../../auth/permissions.ts';
 import type { MemberPermissions } from '../../auth/permissions.ts';
@@ -11,7 +10,7 @@ import type { HubPermissions } from '../../auth/permissions.ts';
 import { countPresence } from './hub-channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import { hubView } from './hub-view.ts';
-import { describeErrors } from './schemas.ts';
+import { bounded, createAjv, describeErrors } from './schemas.ts';
 
 /** What the room-rule events need. */
 export interface RoomRuleDeps {
@@ -28,7 +27,10 @@ const memberPermissionsSchema = {
   properties: Object.fromEntries(Object.keys(MEMBER_PERMISSION_BITS).map((k) => [k, { type: 'boolean' }])),
 } as const;
 
-/** The fields of `update_hub` and of `PATCH /api/v1/hubs/:hub_sid`'s `hub`. */
+/** Largest `user_data` of a room, in bytes of JSON. */
+export const MAX_USER_DATA_BYTES = 16 * 1024;
+
+/** The fields of `update_hub` and of `PATCH /api/v1/hubs/:hub_sid`'s `hub` (compile with {@link createAjv}: `user_data` is bounded by `jsonBounds`). */
 export function hubChangesSchema(maxRoomSize: number): object {
   return {
     type: 'object',
@@ -40,7 +42,7 @@ export function hubChangesSchema(maxRoomSize: number): object {
       room_size: { type: ['integer', 'null'], minimum: 0, maximum: maxRoomSize },
       allow_promotion: { type: 'boolean' },
       entry_mode: { enum: ['allow', 'invite'] },
-      user_data: { type: ['object', 'null'] },
+      user_data: { type: ['object', 'null'], ...bounded(MAX_USER_DATA_BYTES) },
     },
   };
 }
@@ -94,7 +96,7 @@ export function toHubChanges(p: Record<string, unknown>, currentBits: number): H
  * (`HubMember.roomChanged`) before `hub_refresh` goes out.
  */
 export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validUpdate = ajv.compile(hubChangesSchema(deps.maxRoomSize));
   const validScene = ajv.compile({ type: 'object', required: ['url'], properties: { url: { type: 'string', maxLength: 2048, pattern: '^https?://' } } });
   const validInvite = ajv.compile({ type: 'object', required: ['hub_invite_id'], properties: { hub_invite_id: { type: 'string', minLength: 1, maxLength: 32 } } });

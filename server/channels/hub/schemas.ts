@@ -1,11 +1,61 @@
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
+import { checkJsonBounds, describeJsonBounds } from '../../protocol/json-bounds.ts';
 
 /**
  * ajv schemas of every event the hub channel accepts, compiled once when
  * {@link compileHubSchemas} runs at start. Shapes follow the Hubs client
  * (reference/naf-phoenix-client.md §5.2-§5.5, reference/reticulum.md §1.2).
+ *
+ * Every free-form field (profile, context, message body, naf data, glTF
+ * nodes, entity messages, user_data) carries the `jsonBounds` keyword
+ * (see {@link createAjv}): at most {@link MAX_FIELD_DEPTH} levels of
+ * nesting and, where given, a size in bytes of JSON.
  */
+
+/**
+ * Deepest nesting of a free-form field (objects and arrays; `{}` is 1).
+ * Hubs sends about 3 levels in a profile or context, 3-5 in NAF components
+ * (`components: {"0": {x, y, z}}`) and glTF nodes
+ * (`extensions.HUBS_components.media.src`); 32 leaves room and keeps every
+ * later serialization (presence lists, broadcasts) far from the stack limit.
+ */
+export const MAX_FIELD_DEPTH = 32;
+
+/** Largest `message.body`, in bytes of JSON (a chat line, or a photo/video `{src, ...}`). */
+export const MAX_MESSAGE_BODY_BYTES = 16 * 1024;
+
+/** `{jsonBounds: {maxDepth, maxBytes?}}`: the bound of one free-form field. */
+export function bounded(maxBytes?: number): { jsonBounds: { maxDepth: number; maxBytes?: number } } {
+  return { jsonBounds: maxBytes === undefined ? { maxDepth: MAX_FIELD_DEPTH } : { maxDepth: MAX_FIELD_DEPTH, maxBytes } };
+}
+
+/**
+ * An ajv instance (`strict: false`) that knows the `jsonBounds` keyword:
+ * `{jsonBounds: {maxDepth: n, maxBytes?: m}}` fails when the value is nested
+ * deeper than `n` levels or (with `maxBytes`) serializes to more than `m`
+ * bytes of UTF-8 JSON, with the error "is nested deeper than n levels" /
+ * "is over m bytes of JSON". Measured without recursion
+ * (protocol/json-bounds.ts), so a hostile 100,000-level value is refused
+ * rather than overflowing the stack. Every module compiling schemas with
+ * free-form fields must use this instance: a plain `strict: false` ajv
+ * silently ignores the keyword.
+ */
+export function createAjv(): Ajv {
+  const ajv = new Ajv({ allErrors: false, strict: false });
+  ajv.addKeyword({
+    keyword: 'jsonBounds',
+    schemaType: 'object',
+    errors: true,
+    validate: function jsonBounds(schema: { maxDepth: number; maxBytes?: number }, data: unknown): boolean {
+      const v = checkJsonBounds(data, schema.maxDepth, schema.maxBytes);
+      if (!v) return true;
+      (jsonBounds as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'jsonBounds', message: describeJsonBounds(v), params: { ...v } }];
+      return false;
+    },
+  });
+  return ajv;
+}
 
 const jsonObject = { type: 'object' } as const;
 
@@ -13,8 +63,8 @@ const joinParams = {
   type: 'object',
   required: ['profile', 'context'],
   properties: {
-    profile: { type: 'object' },
-    context: { type: 'object' },
+    profile: { type: 'object', ...bounded() },
+    context: { type: 'object', ...bounded() },
     push_subscription_endpoint: { type: ['string', 'null'] },
     auth_token: { type: ['string', 'null'] },
     perms_token: { type: ['string', 'null'] },
@@ -46,7 +96,7 @@ const naf = {
   properties: {
     dataType: { type: 'string', minLength: 1, maxLength: 64 },
     clientId: { type: ['string', 'null'], maxLength: 128 },
-    data: {},
+    data: bounded(),
   },
   allOf: [
     { if: { properties: { dataType: { const: 'u' } } }, then: { properties: { data: nafEntity } } },
@@ -72,14 +122,14 @@ const message = {
   required: ['body'],
   properties: {
     type: { type: 'string', minLength: 1, maxLength: 32 },
-    body: {},
+    body: bounded(MAX_MESSAGE_BODY_BYTES),
   },
 } as const;
 
 const profileUpdated = {
   type: 'object',
   required: ['profile'],
-  properties: { profile: { type: 'object' } },
+  properties: { profile: { type: 'object', ...bounded() } },
 } as const;
 
 const objectSpawned = {
@@ -102,7 +152,7 @@ export interface HubSchemas {
 
 /** Compiles the hub channel's schemas (about 10 ms each; call once at start). */
 export function compileHubSchemas(): HubSchemas {
-  const ajv = new Ajv({ allErrors: false, strict: false });
+  const ajv = createAjv();
   return {
     joinParams: ajv.compile(joinParams),
     naf: ajv.compile(naf),

@@ -1,11 +1,10 @@
-import { Ajv } from 'ajv';
 import type { Knex } from 'knex';
 import type { PermsTokens } from '../../auth/perms-token.ts';
 import { claimCreatorAssignment } from '../../db/hubs.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import { admissionRefusal } from './admission.ts';
 import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
-import { describeErrors } from './schemas.ts';
+import { createAjv, describeErrors } from './schemas.ts';
 
 /**
  * Signing in and out inside a room, and perms tokens (reference/reticulum.md
@@ -26,7 +25,7 @@ import { describeErrors } from './schemas.ts';
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
 export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens }): HubEventHandlers {
-  const ajv = new Ajv({ strict: false });
+  const ajv = createAjv();
   const validSignIn = ajv.compile({
     type: 'object',
     required: ['token'],
