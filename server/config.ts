@@ -47,7 +47,7 @@ export interface Config {
   maxFrameBytes: number;
   /** `IDLE_TIMEOUT_SECONDS`: a socket that sends nothing (not even a heartbeat) for this long is closed. Default 60 (Phoenix's default). Minimum 8. */
   idleTimeoutSeconds: number;
-  /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket before it is closed with code 4008. Default 1048576 (1 MiB). */
+  /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket at which it is closed with code 4008 (logged); frames past twice this are dropped. Default 1048576 (1 MiB). */
   maxBackpressureBytes: number;
   /** `MAX_CHANNELS_PER_SOCKET`: channels one socket may join at once. Default 100 (Phoenix's default). */
   maxChannelsPerSocket: number;
