@@ -341,6 +341,12 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
         result = Promise.reject(err);
       }
       Promise.resolve(result).then(respond, (err: unknown) => {
+        if (err instanceof PlexusError) {
+          // An expected failure with its own code and status, e.g. 503 `unavailable` (the database did not answer).
+          this.log.warn({ err: err.message, code: err.code, method, path }, 'http handler failed');
+          respond({ status: err.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: err.code, message: err.message } }) });
+          return;
+        }
         this.log.error({ err, method, path }, 'http handler failed');
         respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'The server failed to handle this request.' } }) });
       });
