@@ -73,6 +73,9 @@ export interface PlexusServer {
   close(): Promise<void>;
 }
 
+/** How long /health waits for the database's and Redis's answer to a ping, ms. */
+const HEALTH_PING_MS = 1000;
+
 /** Wait after reconnecting to Redis before resending presence_state: one presence heartbeat (3 s), so other nodes have restored theirs. */
 const PRESENCE_RESYNC_DELAY_MS = 3000;
 
@@ -95,11 +98,12 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const log = deps.logger ?? createLogger(config.logLevel);
   fs.mkdirSync(config.dataDir, { recursive: true });
   const database =
-    deps.database ?? (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') }));
+    deps.database ??
+    (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') }, { timeoutMs: config.dbTimeoutMs }));
   const broker =
     deps.broker ??
     (config.redisUrl
-      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, flushIntervalMs: config.redisFlushIntervalMs, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
+      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, flushIntervalMs: config.redisFlushIntervalMs, commandTimeoutMs: config.redisTimeoutMs, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
       : new MemoryBroker());
   // With Redis, presence and the node directory use the broker's node id (32 hex digits).
   const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;
@@ -109,13 +113,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       ? new RedisPresenceStore({
           url: config.redisUrl,
           nodeId,
+          commandTimeoutMs: config.redisTimeoutMs,
           onError: (err) => log.warn({ err: err.message }, 'redis presence error'),
         })
       : new MemoryPresenceStore());
   const directory: NodeDirectory =
     deps.directory ??
     (config.redisUrl && nodeId
-      ? new RedisNodeDirectory({ url: config.redisUrl, nodeId, onError: (err) => log.warn({ err: err.message }, 'redis node directory error') })
+      ? new RedisNodeDirectory({ url: config.redisUrl, nodeId, commandTimeoutMs: config.redisTimeoutMs, onError: (err) => log.warn({ err: err.message }, 'redis node directory error') })
       : new LocalNodeDirectory(nodeId));
   let sessionSecret = loadOrCreateSessionSecret(config.sessionSecret, config.dataDir);
   if (!config.sessionSecret && directory instanceof RedisNodeDirectory) {
@@ -192,9 +197,20 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
           return chosen ? { phx_host: chosen.phx_host, phx_port: chosen.phx_port, nodes: nodes.map((n) => ({ phx_host: n.phx_host, phx_port: n.phx_port })) } : null;
         }
       : undefined,
-    health: () => {
+    health: async () => {
+      // Both asked at once, each with a short timeout: a dependency that does not answer shows here within it.
+      const started = performance.now();
+      const [dbOk, redisOk] = await Promise.all([database.ping(HEALTH_PING_MS), pingBroker(broker, HEALTH_PING_MS)]);
       const brokerStatus = broker.status();
-      return { status: brokerStatus.connected ? 'ok' : 'degraded', database: database.kind, connections: transport.connectionCount, broker: brokerStatus };
+      const status = !dbOk ? 'unavailable' : brokerStatus.connected && redisOk ? 'ok' : 'degraded';
+      return {
+        status,
+        database: database.kind,
+        database_ok: dbOk,
+        connections: transport.connectionCount,
+        broker: brokerStatus,
+        checked_ms: Math.round(performance.now() - started),
+      };
     },
   });
 
@@ -321,6 +337,11 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       await database.close();
     },
   };
+}
+
+/** Asks the broker's backend for an answer (true for an in-process broker, which has none to give). */
+function pingBroker(broker: Broker, timeoutMs: number): Promise<boolean> {
+  return broker.ping ? broker.ping(timeoutMs) : Promise.resolve(true);
 }
 
 /**

@@ -45,6 +45,14 @@ test('REDIS_FLUSH_INTERVAL_MS is 2 by default, takes 0 to 50, and refuses the re
   assert.throws(() => loadConfig({ REDIS_FLUSH_INTERVAL_MS: '1.5' }, '/'), /not a whole number/);
 });
 
+test('DB_TIMEOUT_MS is 5000 and REDIS_TIMEOUT_MS 2000 by default; both refuse values out of range', () => {
+  assert.equal(loadConfig({}, '/').dbTimeoutMs, 5000);
+  assert.equal(loadConfig({}, '/').redisTimeoutMs, 2000);
+  assert.equal(loadConfig({ DB_TIMEOUT_MS: '250', REDIS_TIMEOUT_MS: '300' }, '/').dbTimeoutMs, 250);
+  assert.throws(() => loadConfig({ DB_TIMEOUT_MS: '50' }, '/'), /DB_TIMEOUT_MS=50 is out of range/);
+  assert.throws(() => loadConfig({ REDIS_TIMEOUT_MS: '0' }, '/'), /REDIS_TIMEOUT_MS=0 is out of range/);
+});
+
 test('PUBLIC_URL takes a base URL and is unset by default', () => {
   assert.equal(loadConfig({}, '/').publicUrl, null);
   assert.equal(loadConfig({ PUBLIC_URL: 'https://node1.example.com' }, '/').publicUrl, 'https://node1.example.com');

@@ -37,6 +37,20 @@ export interface Config {
    */
   redisFlushIntervalMs: number;
   /**
+   * `DB_TIMEOUT_MS`: longest wait for one SQL statement or a database
+   * connection, in ms (100 to 600000). Default 5000. A statement past it
+   * fails: the event that needed it gets an error reply `unavailable`
+   * (HTTP 503), instead of waiting for a database that does not answer.
+   */
+  dbTimeoutMs: number;
+  /**
+   * `REDIS_TIMEOUT_MS`: longest wait for one Redis command, in ms (100 to
+   * 60000). Default 2000. Past it the command fails; presence then works on
+   * this node's members only and broadcasts stop crossing nodes (as when
+   * Redis is down) until Redis answers again.
+   */
+  redisTimeoutMs: number;
+  /**
    * `PUBLIC_URL`: base URL at which browsers reach this node directly, e.g.
    * `https://node1.example.com`. In a cluster (`REDIS_URL` set) it is what the
    * node directory hands out as `/api/v1/meta`'s `phx_host` and `phx_port`.
@@ -47,7 +61,7 @@ export interface Config {
   maxFrameBytes: number;
   /** `IDLE_TIMEOUT_SECONDS`: a socket that sends nothing (not even a heartbeat) for this long is closed. Default 60 (Phoenix's default). Minimum 8. */
   idleTimeoutSeconds: number;
-  /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket before it is closed with code 4008. Default 1048576 (1 MiB). */
+  /** `MAX_BACKPRESSURE_BYTES`: bytes queued for one slow socket at which it is closed with code 4008 (logged); frames past twice this are dropped. Default 1048576 (1 MiB). */
   maxBackpressureBytes: number;
   /**
    * `MAX_CHANNELS_PER_SOCKET`: channels one socket may join at once. Default
@@ -237,6 +251,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     redisUrl,
     redisShardedPubsub: shardedRaw === 'true' || shardedRaw === '1',
     redisFlushIntervalMs: intVar(env, 'REDIS_FLUSH_INTERVAL_MS', 2, 0, 50),
+    dbTimeoutMs: intVar(env, 'DB_TIMEOUT_MS', 5000, 100, 600_000),
+    redisTimeoutMs: intVar(env, 'REDIS_TIMEOUT_MS', 2000, 100, 60_000),
     publicUrl,
     maxFrameBytes: intVar(env, 'MAX_FRAME_BYTES', 65536, 1024, 16 * 1024 * 1024),
     idleTimeoutSeconds: intVar(env, 'IDLE_TIMEOUT_SECONDS', 60, 8, 960),

@@ -62,6 +62,12 @@ export const ErrorCodes = {
   HTTP_INVALID_BODY: 'invalid_body',
   HTTP_BODY_TOO_LARGE: 'body_too_large',
   INTERNAL: 'internal_error',
+  /**
+   * A dependency (the database or Redis) did not answer within its timeout
+   * (DB_TIMEOUT_MS, REDIS_TIMEOUT_MS), or refused the connection: nothing was
+   * changed; try again shortly. HTTP 503.
+   */
+  UNAVAILABLE: 'unavailable',
   /** The node is shutting down and takes no new sockets; ask /api/v1/meta for another. */
   NODE_DRAINING: 'node_draining',
 } as const;

@@ -15,7 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync, chownSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, chownSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -33,6 +33,15 @@ export interface PostgresServer {
   dir: string;
   /** Last `bytes` (default 4096) of the server log, for error messages. */
   logTail(bytes?: number): string;
+  /**
+   * Freezes the server (SIGSTOP to the postmaster and every backend): its
+   * connections stay open but no statement is answered and no new
+   * connection completes, as with a hung host. {@link thaw} resumes it.
+   * Linux only (reads /proc).
+   */
+  freeze(): void;
+  /** Resumes a server frozen by {@link freeze} (SIGCONT). */
+  thaw(): void;
   /** Stops the server (fast shutdown) and removes `dir`. Safe to call twice. */
   stop(): Promise<void>;
 }
@@ -238,9 +247,12 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
       port,
       dir,
       logTail: (bytes = 4096) => readTail(logFile, bytes),
+      freeze: () => signalCluster(dataDir, 'SIGSTOP'),
+      thaw: () => signalCluster(dataDir, 'SIGCONT'),
       async stop() {
         if (stopped) return;
         stopped = true;
+        signalCluster(dataDir, 'SIGCONT');
         const res = await runPg(binDir, 'pg_ctl', ['-D', dataDir, 'stop', '-m', 'fast', '-w', '-t', '30'], dir, 40_000);
         if (res.code !== 0) {
           await runPg(binDir, 'pg_ctl', ['-D', dataDir, 'stop', '-m', 'immediate', '-w', '-t', '15'], dir, 20_000).catch(() => undefined);
@@ -255,6 +267,41 @@ export async function startPostgres(opts: StartPostgresOptions = {}): Promise<Po
     }
     cleanup();
     throw err;
+  }
+}
+
+/**
+ * Sends `signal` to the postmaster of `dataDir` (first line of
+ * postmaster.pid) and to every process it forked (backends, checkpointer,
+ * ...), found by parent pid in /proc. Does nothing when it is not running.
+ */
+function signalCluster(dataDir: string, signal: NodeJS.Signals): void {
+  let postmaster: number;
+  try {
+    postmaster = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  } catch {
+    return;
+  }
+  if (!Number.isInteger(postmaster) || postmaster <= 0) return;
+  const pids = [postmaster];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid ...": comm may hold spaces, so read after the last ')'.
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    if (ppid === postmaster) pids.push(Number(name));
+  }
+  for (const pid of pids) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // exited meanwhile
+    }
   }
 }
 

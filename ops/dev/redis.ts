@@ -44,6 +44,14 @@ export interface RedisServer {
    * @throws Error when the port has been taken meanwhile or it does not answer within the start timeout.
    */
   start(): Promise<void>;
+  /**
+   * Freezes the server process (SIGSTOP): its connections stay open but
+   * nothing is answered, as with a hung or overloaded host. No-op when it is
+   * not running. {@link thaw} resumes it.
+   */
+  freeze(): void;
+  /** Resumes a server frozen by {@link freeze} (SIGCONT). */
+  thaw(): void;
   /** {@link halt} then {@link start}: a Redis outage of however long the restart takes. */
   restart(): Promise<void>;
   /** Stops the server for good and removes `dir`. Safe to call twice. */
@@ -242,7 +250,16 @@ export async function startRedis(opts: StartRedisOptions = {}): Promise<RedisSer
     dir,
     logTail: (bytes = 4096) => tailOf(bytes),
     async halt() {
-      if (entry.child) await kill(entry.child);
+      if (entry.child) {
+        entry.child.kill('SIGCONT');
+        await kill(entry.child);
+      }
+    },
+    freeze() {
+      entry.child?.kill('SIGSTOP');
+    },
+    thaw() {
+      entry.child?.kill('SIGCONT');
     },
     async start() {
       if (stopped) throw new Error('this Redis server was stopped for good with stop(); call startRedis() for a new one');

@@ -27,6 +27,12 @@ export interface Broker {
    * `/health`. An in-process broker is always connected.
    */
   status(): BrokerStatus;
+  /**
+   * Asks the broker's backend whether it answers (health checks); resolves
+   * false when it does not within `timeoutMs`. Never throws. Absent: an
+   * in-process broker, which always answers.
+   */
+  ping?(timeoutMs: number): Promise<boolean>;
   /** Releases connections. */
   close(): Promise<void>;
 }

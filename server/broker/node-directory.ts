@@ -71,6 +71,8 @@ export interface RedisNodeDirectoryOptions {
   ttlMs?: number;
   /** Called with connection and heartbeat errors. Default: ignored. */
   onError?: (err: Error) => void;
+  /** Longest wait for one Redis command, in ms (ioredis `commandTimeout`); past it `nodes()` answers with this node alone. Default 2000. */
+  commandTimeoutMs?: number;
 }
 
 /**
@@ -115,6 +117,7 @@ export class RedisNodeDirectory implements NodeDirectory {
       connectionName: `plexus-dir-${this.nodeId}`,
       maxRetriesPerRequest: 1,
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
     });
     this.redis.on('error', (err: Error) => this.onError(err));
     // After a reconnect (Redis may have restarted empty), register again at once rather than at the next heartbeat.

@@ -42,11 +42,24 @@ export interface RedisBrokerOptions {
    * sends at most 1000 / flushIntervalMs Redis commands a second.
    */
   flushIntervalMs?: number;
+  /**
+   * Longest wait for one Redis command, in ms (ioredis `commandTimeout`).
+   * Default 2000. A publish past it marks Redis unresponsive (a frozen
+   * server keeps its connection open): until a PING is answered again,
+   * publishes are dropped and counted and {@link RedisBroker.status} says
+   * not connected.
+   */
+  commandTimeoutMs?: number;
+}
+
+/** ioredis's message for a command past `commandTimeout`. */
+export function isRedisTimeout(err: unknown): boolean {
+  return err instanceof Error && err.message === 'Command timed out';
 }
 
 /** What {@link RedisBroker.status} reports, e.g. for `/health`. */
 export interface RedisBrokerStatus extends BrokerStatus {
-  /** True when the broker is open and both the publish and the subscribe connection are ready. */
+  /** True when the broker is open, both the publish and the subscribe connection are ready, and Redis answers commands in time. */
   connected: boolean;
   /** ioredis status of the publish connection (`ready`, `connecting`, `reconnecting`, `end`, …). */
   publisher: string;
@@ -56,8 +69,10 @@ export interface RedisBrokerStatus extends BrokerStatus {
   topics: number;
   /** Whether sharded pub/sub is used. */
   sharded: boolean;
-  /** Frames dropped because they were published while the publish connection was down. */
+  /** Frames dropped because they were published while the publish connection was down or Redis did not answer. */
   droppedWhileDisconnected: number;
+  /** True while Redis has not answered a command within `commandTimeoutMs` (connection open, server not answering). */
+  unresponsive: boolean;
 }
 
 /**
@@ -104,6 +119,7 @@ export class RedisBroker implements Broker {
   private dropped = 0;
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
+  private readonly onError: (err: Error) => void;
   /** Frames waiting for the next send, per topic, in publish order. */
   private batch = new Map<string, Buffer[]>();
   private batchBytes = 0;
@@ -111,6 +127,10 @@ export class RedisBroker implements Broker {
   private readonly flushIntervalMs: number;
   /** performance.now() of the last send of batched frames. */
   private lastFlush = -Infinity;
+  private readonly commandTimeoutMs: number;
+  /** Set when a command timed out; cleared when a PING is answered (see {@link probe}). */
+  private unresponsive = false;
+  private probeTimer: NodeJS.Timeout | null = null;
 
   /**
    * Opens the two connections (asynchronously; commands issued before they
@@ -132,8 +152,11 @@ export class RedisBroker implements Broker {
       throw new Error(`RedisBroker flushIntervalMs must be a number >= 0 (got ${opts.flushIntervalMs}).`);
     }
     const onError = opts.onError ?? (() => {});
+    this.onError = onError;
+    this.commandTimeoutMs = opts.commandTimeoutMs ?? 2000;
     const common = {
       lazyConnect: false,
+      commandTimeout: this.commandTimeoutMs,
       maxRetriesPerRequest: null,
       // Retry quickly at first, then every second at most: an outage ends as soon as Redis is back.
       retryStrategy: (times: number) => Math.min(50 * times, 1000),
@@ -156,7 +179,7 @@ export class RedisBroker implements Broker {
    */
   publish(topic: string, frame: string | Uint8Array): void {
     if (this.closed) return;
-    if (this.pub.status !== 'ready') {
+    if (this.pub.status !== 'ready' || this.unresponsive) {
       this.dropped++;
       return;
     }
@@ -187,7 +210,7 @@ export class RedisBroker implements Broker {
     this.batch = new Map();
     this.batchBytes = 0;
     if (this.closed) return;
-    if (this.pub.status !== 'ready') {
+    if (this.pub.status !== 'ready' || this.unresponsive) {
       for (const list of batch.values()) this.dropped += list.length;
       return;
     }
@@ -196,8 +219,9 @@ export class RedisBroker implements Broker {
         const message = Buffer.concat([this.header, ...list]);
         const channel = this.prefix + topic;
         const sent = this.sharded ? this.pub.spublish(channel, message) : this.pub.publish(channel, message);
-        sent.catch(() => {
+        sent.catch((err: unknown) => {
           this.dropped += list.length;
+          this.failed(err);
         });
       }
       return;
@@ -208,9 +232,59 @@ export class RedisBroker implements Broker {
       args.push(this.prefix + topic, Buffer.concat([this.header, ...list]));
       frames += list.length;
     }
-    (this.pub as unknown as PublishManyCommand).plexusPublishMany(...args).catch(() => {
+    (this.pub as unknown as PublishManyCommand).plexusPublishMany(...args).catch((err: unknown) => {
       this.dropped += frames;
+      this.failed(err);
     });
+  }
+
+  /** A command failed: after a timeout, Redis counts as unresponsive until it answers a PING. */
+  private failed(err: unknown): void {
+    if (isRedisTimeout(err)) this.markUnresponsive();
+  }
+
+  private markUnresponsive(): void {
+    if (this.closed || this.unresponsive) return;
+    this.unresponsive = true;
+    this.onError(new Error(`Redis did not answer within ${this.commandTimeoutMs} ms; broadcasts stop crossing nodes until it does`));
+    this.probe();
+  }
+
+  /** PINGs Redis until it answers (each PING waits at most commandTimeoutMs), then clears {@link unresponsive}. */
+  private probe(): void {
+    if (this.closed || this.probeTimer) return;
+    this.pub.ping().then(
+      () => {
+        this.unresponsive = false;
+      },
+      () => {
+        if (this.closed) return;
+        this.probeTimer = setTimeout(() => {
+          this.probeTimer = null;
+          this.probe();
+        }, 250);
+        this.probeTimer.unref();
+      },
+    );
+  }
+
+  /** PINGs Redis on the publish connection; false (and marked unresponsive) when it does not answer within `timeoutMs`. */
+  async ping(timeoutMs: number): Promise<boolean> {
+    if (this.closed || this.pub.status !== 'ready') return false;
+    let timer: NodeJS.Timeout | undefined;
+    const answered = await Promise.race([
+      this.pub.ping().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<boolean>((resolve) => {
+        timer = setTimeout(() => resolve(false), timeoutMs);
+      }),
+    ]);
+    clearTimeout(timer);
+    if (answered) this.unresponsive = false;
+    else this.markUnresponsive();
+    return answered;
   }
 
   /** Subscribes this node to `topic` (channel `prefix + topic`). A second call for the same topic does nothing. */
@@ -268,12 +342,13 @@ export class RedisBroker implements Broker {
   /** Connection state for health checks (see {@link RedisBrokerStatus}). */
   status(): RedisBrokerStatus {
     return {
-      connected: !this.closed && this.pub.status === 'ready' && this.sub.status === 'ready',
+      connected: !this.closed && this.pub.status === 'ready' && this.sub.status === 'ready' && !this.unresponsive,
       publisher: this.pub.status,
       subscriber: this.sub.status,
       topics: this.topics.size,
       sharded: this.sharded,
       droppedWhileDisconnected: this.dropped,
+      unresponsive: this.unresponsive,
     };
   }
 
@@ -282,6 +357,7 @@ export class RedisBroker implements Broker {
     if (this.closed) return;
     this.flush();
     this.closed = true;
+    if (this.probeTimer) clearTimeout(this.probeTimer);
     this.topics.clear();
     this.handler = () => {};
     await Promise.all([quit(this.pub), quit(this.sub)]);

@@ -30,8 +30,12 @@ export interface HttpDeps {
   presence: PresenceStore;
   clientDir: string;
   defaultRoomSize: number;
-  /** Health details to report (e.g. database kind, `status: "degraded"` when other nodes cannot be reached); `/health` adds uptime. */
-  health: () => Record<string, unknown>;
+  /**
+   * Health details to report (e.g. database kind, `status: "degraded"` when
+   * other nodes cannot be reached, `"unavailable"` when the database does not
+   * answer); `/health` adds uptime and answers 503 for `"unavailable"`.
+   */
+  health: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
   /** Verifies account tokens (`Authorization: Bearer`) for PATCH. */
@@ -87,8 +91,11 @@ export function originOf(req: HttpRequest): string {
  *   `phx_host`/`phx_port` name a live node (see `chooseNode`); on a single
  *   node they are the request's host and null, and `nodes` is empty. Sent with
  *   `access-control-allow-origin: *`, so a page may ask any node;
- * - `GET /health` → 200 `{status: "ok"|"degraded", uptime_s, database, connections, broker}`
- *   ("degraded": the node serves its local rooms but cannot reach other nodes);
+ * - `GET /health` → 200 `{status: "ok"|"degraded", uptime_s, database, database_ok, connections, broker, checked_ms}`
+ *   ("degraded": the node serves its local rooms but cannot reach other nodes:
+ *   Redis is down or does not answer a ping within 1 s), or 503 with
+ *   `status: "unavailable"` when the database does not answer a ping within
+ *   1 s (the node cannot serve joins: a load balancer should take it out);
  * - `GET /assets/*` → the built client;
  * - `GET /:hub_sid/objects.gltf` → the room's pinned objects as a glTF document (`model/gltf+json`);
  * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page). Every
@@ -101,7 +108,10 @@ export function buildRouter(deps: HttpDeps): Router {
   const started = Date.now();
   const router = new Router();
 
-  router.add('GET', '/health', () => json(200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), ...deps.health() }));
+  router.add('GET', '/health', async () => {
+    const health = await deps.health();
+    return json(health.status === 'unavailable' ? 503 : 200, { status: 'ok', uptime_s: Math.round((Date.now() - started) / 1000), ...health });
+  });
 
   router.add('GET', '/api/v1/meta', async (req) => {
     const cors = { 'access-control-allow-origin': '*' };

@@ -3,6 +3,7 @@ import { Redis, type ChainableCommander } from 'ioredis';
 import { newPhxRef } from '../protocol/presence-diff.ts';
 import type { PresenceDiff, PresenceEntries, PresenceMeta } from '../protocol/presence-diff.ts';
 import type { NewPresenceMeta, PresenceStore } from './presence-store.ts';
+import { isRedisTimeout } from '../broker/redis-broker.ts';
 
 /** Options of {@link RedisPresenceStore}. */
 export interface RedisPresenceStoreOptions {
@@ -18,6 +19,13 @@ export interface RedisPresenceStoreOptions {
   heartbeatMs?: number;
   /** Called with errors of the heartbeat and the connection. Default: ignored. */
   onError?: (err: Error) => void;
+  /**
+   * Longest wait for one Redis command, in ms (ioredis `commandTimeout`).
+   * Default 2000. After a command times out the store acts as during an
+   * outage (this node's members only) until a heartbeat is answered; then it
+   * restores its entries and calls the {@link RedisPresenceStore.onResync} handlers.
+   */
+  commandTimeoutMs?: number;
 }
 
 /** One stored entry: its presence key and its meta (with phx_ref). */
@@ -116,7 +124,10 @@ return 'ok'
  * {@link restore} rewrites this node's entries in Redis atomically (a Redis
  * restarted without persistence gets them back; a node reaped meanwhile
  * reappears) and the {@link onResync} handlers are called, so the caller can
- * resend `presence_state` to its clients.
+ * resend `presence_state` to its clients. A Redis that keeps its
+ * connection open but does not answer (frozen, overloaded) is treated the
+ * same once a command has waited `commandTimeoutMs`: local until a
+ * heartbeat gets an answer, then restore and resync.
  *
  * Limits: the scripts touch keys they do not declare, so this needs a single
  * Redis (or a primary with replicas), not Redis Cluster.
@@ -137,6 +148,8 @@ export class RedisPresenceStore implements PresenceStore {
   private readonly resyncHandlers: Array<() => void> = [];
   /** False until the first connection: before it, writes wait in ioredis's queue instead of being left to restore(). */
   private everReady = false;
+  /** Set when a command timed out; cleared (with a restore) when a heartbeat is answered. */
+  private unresponsive = false;
 
   /** Connects, sets the liveness key and starts the heartbeat. */
   constructor(opts: RedisPresenceStoreOptions) {
@@ -146,7 +159,11 @@ export class RedisPresenceStore implements PresenceStore {
     this.ttlMs = opts.ttlMs ?? 10_000;
     this.onError = opts.onError ?? (() => {});
     // Reconnect at least every second while Redis is away (ioredis's default backs off to 2 s).
-    this.redis = new Redis(opts.url, { connectionName: `plexus-presence-${this.nodeId}`, retryStrategy: (times: number) => Math.min(50 * times, 1000) });
+    this.redis = new Redis(opts.url, {
+      connectionName: `plexus-presence-${this.nodeId}`,
+      retryStrategy: (times: number) => Math.min(50 * times, 1000),
+      commandTimeout: opts.commandTimeoutMs ?? 2000,
+    });
     this.redis.on('error', (err: Error) => this.onError(err));
     // On every (re)connection make Redis hold exactly this node's entries: a restarted Redis may have
     // lost them, and while it was away members came and went here without reaching it.
@@ -197,7 +214,7 @@ export class RedisPresenceStore implements PresenceStore {
     const oldField = this.field(key, phxRef);
     const oldValue = this.own.get(topic)?.get(oldField);
     if (oldValue === undefined) return null;
-    if (this.everReady && this.redis.status !== 'ready') {
+    if (!this.reachable()) {
       const others = Object.entries(this.listOwn(topic)).filter(([k, e]) => k !== key && e.metas.some((m) => m.presence === 'room'));
       if (others.length >= limit) return 'full';
       return this.update(topic, key, phxRef, meta);
@@ -205,7 +222,14 @@ export class RedisPresenceStore implements PresenceStore {
     const full: PresenceMeta = { ...meta, phx_ref: newPhxRef() };
     const field = this.field(key, full.phx_ref);
     const value = JSON.stringify({ key, meta: full } satisfies Stored);
-    const result = (await this.redis.eval(UPDATE_IF_ROOM_BELOW, 1, this.topicKey(topic), this.prefix, key, oldField, field, value, String(limit))) as string;
+    let result: string;
+    try {
+      result = (await this.redis.eval(UPDATE_IF_ROOM_BELOW, 1, this.topicKey(topic), this.prefix, key, oldField, field, value, String(limit))) as string;
+    } catch (err) {
+      if (!this.noteTimeout(err)) throw err;
+      // Redis stopped answering: decide on this node's members, as during an outage (restore() fixes Redis later).
+      return this.updateIfRoomBelow(topic, key, phxRef, meta, limit);
+    }
     if (result === 'full') return 'full';
     // 'gone': Redis lost the entry (restarted); this node's copy is the truth, restore() puts it back.
     if (this.own.get(topic)?.get(oldField) === undefined) return null;
@@ -230,12 +254,28 @@ export class RedisPresenceStore implements PresenceStore {
    * thrown: the next reconnection's {@link restore} writes the truth again.
    */
   private async mirror(build: (m: ChainableCommander) => ChainableCommander): Promise<void> {
-    if (this.closed || (this.everReady && this.redis.status !== 'ready')) return;
+    if (this.closed || !this.reachable()) return;
     try {
       await build(this.redis.multi()).exec();
     } catch (err) {
+      this.noteTimeout(err);
       this.onError(err as Error);
     }
+  }
+
+  /** False while Redis is known not to answer (disconnected after the first connection, or a command timed out). */
+  private reachable(): boolean {
+    return !this.everReady || (this.redis.status === 'ready' && !this.unresponsive);
+  }
+
+  /** Marks Redis unresponsive when `err` is a command timeout; returns whether it was. */
+  private noteTimeout(err: unknown): boolean {
+    if (!isRedisTimeout(err)) return false;
+    if (!this.unresponsive) {
+      this.unresponsive = true;
+      this.onError(new Error('Redis did not answer in time; presence is local to this node until it does'));
+    }
+    return true;
   }
 
   /**
@@ -243,25 +283,26 @@ export class RedisPresenceStore implements PresenceStore {
    * key expired are left out). While Redis is unreachable: this node's members only.
    */
   async list(topic: string): Promise<PresenceEntries> {
-    if (this.everReady && this.redis.status !== 'ready') return this.listOwn(topic);
+    if (!this.reachable()) return this.listOwn(topic);
     let all: Record<string, string>;
+    const alive = new Set<string>();
     try {
       all = await this.redis.hgetall(this.topicKey(topic));
+      const nodes = [...new Set(Object.keys(all).map((f) => f.slice(0, f.indexOf('|'))))];
+      if (nodes.length > 0) {
+        const pipe = this.redis.pipeline();
+        for (const n of nodes) pipe.exists(this.livenessKey(n));
+        const res = (await pipe.exec()) ?? [];
+        nodes.forEach((n, i) => {
+          if (n === this.nodeId || Number(res[i]?.[1]) === 1) alive.add(n);
+        });
+      }
     } catch (err) {
+      this.noteTimeout(err);
       this.onError(err as Error);
       return this.listOwn(topic);
     }
     const fields = Object.keys(all);
-    const nodes = [...new Set(fields.map((f) => f.slice(0, f.indexOf('|'))))];
-    const alive = new Set<string>();
-    if (nodes.length > 0) {
-      const pipe = this.redis.pipeline();
-      for (const n of nodes) pipe.exists(this.livenessKey(n));
-      const res = (await pipe.exec()) ?? [];
-      nodes.forEach((n, i) => {
-        if (n === this.nodeId || Number(res[i]?.[1]) === 1) alive.add(n);
-      });
-    }
     const out: PresenceEntries = {};
     for (const f of fields) {
       if (!alive.has(f.slice(0, f.indexOf('|')))) continue;
@@ -367,6 +408,11 @@ export class RedisPresenceStore implements PresenceStore {
     this.beating = (async () => {
       try {
         await this.redis.set(this.livenessKey(this.nodeId), '1', 'PX', this.ttlMs);
+        if (this.unresponsive) {
+          // Redis answers again: whatever was written while it did not (or not at all) is made right.
+          this.unresponsive = false;
+          await this.restore(true);
+        }
         const reaped = await this.reapDeadNodes();
         if (this.closed) return;
         for (const { topic, diff } of reaped) {
@@ -379,6 +425,7 @@ export class RedisPresenceStore implements PresenceStore {
           }
         }
       } catch (err) {
+        this.noteTimeout(err);
         this.onError(err as Error);
       } finally {
         this.beating = null;

@@ -55,13 +55,27 @@ export interface ChannelContext {
 /** Returned by {@link Channel.handleRawIn} to have the payload parsed and handed to `handleIn` instead. */
 export const FALLBACK: unique symbol = Symbol('fallback');
 
-/** Why a channel instance ends. */
-export type TerminateReason = 'leave' | 'closed' | 'duplicate_join' | 'server';
+/**
+ * Why a channel instance ends. `crash`: one of its handlers threw (the
+ * client got `phx_error` and will rejoin).
+ */
+export type TerminateReason = 'leave' | 'closed' | 'duplicate_join' | 'server' | 'crash';
 
 /**
  * One joined channel, created per `phx_join` by a {@link ChannelRoute}.
  * Methods may return a value or a Promise; while a Promise is pending, later
- * frames of the same socket wait, so each socket's frames are handled in order.
+ * frames of the same socket wait, so each socket's frames are handled in order
+ * (heartbeats excepted: they are answered at once).
+ *
+ * Failures: a handler that throws (or rejects with) a `PlexusError` (errors.ts)
+ * reported an expected failure (e.g. `unavailable`: a dependency did not
+ * answer): the push gets the error reply `{reason: code, message}` and the
+ * channel stays. Anything else thrown by `handleIn`, `handleRawIn` or
+ * `afterJoin` is a crash, as when a Phoenix channel process dies: the push
+ * gets an `internal_error` reply, the client gets
+ * `[join_ref, join_ref, topic, "phx_error", {}]` (phoenix.js then rejoins),
+ * and the instance is terminated with reason `crash` and dropped; the
+ * socket and its other channels carry on.
  */
 export interface Channel {
   /** Handles the join params; an error reply rejects the join (the instance is then dropped without terminate). */

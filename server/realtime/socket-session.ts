@@ -5,11 +5,19 @@ import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
 import { scanFrame } from '../protocol/frame-scan.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { CloseCodes, ErrorCodes } from '../errors.ts';
+import { CloseCodes, ErrorCodes, PlexusError } from '../errors.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
 const utf8 = new TextDecoder();
+
+/** True when the text frame `data` is on topic `phoenix` (a heartbeat, or a bad frame there). */
+function isPhoenixTopic(data: Uint8Array): boolean {
+  const scanned = scanFrame(data);
+  if (scanned) return scanned.topic === 'phoenix';
+  const decoded = decodeText(utf8.decode(data));
+  return decoded.ok && decoded.message.topic === 'phoenix';
+}
 
 /** Options of a {@link SocketSession}. */
 export interface SocketSessionOptions {
@@ -60,7 +68,15 @@ const CLOSE_INTERNAL_ERROR = 1011;
  * Frames are handled in arrival order: while a handler's Promise is pending,
  * later frames wait in a bounded queue. The session id may be given as a
  * Promise (a session_token still being verified when the socket opened):
- * frames wait in the same queue until it settles.
+ * frames wait in the same queue until it settles. Frames on topic `phoenix`
+ * (heartbeats) never wait: they are answered at once, so a handler stuck on
+ * a slow database does not make the client think the socket is dead.
+ *
+ * Failures (see channel.ts): a `PlexusError` thrown by a handler becomes an
+ * error reply `{reason: code, message}`; anything else thrown by a channel
+ * crashes that channel: error reply `internal_error`, then
+ * `[join_ref, join_ref, topic, "phx_error", {}]` (Phoenix `encode_on_exit`),
+ * and the instance is terminated (`crash`) and removed.
  */
 export class SocketSession implements Session {
   private readonly channels = new Map<string, JoinedChannel>();
@@ -123,6 +139,11 @@ export class SocketSession implements Session {
     if (this.ended) return;
     if (this.bucket && !this.bucket.take() && this.refuse(data, isBinary)) return;
     if (this.busy) {
+      // Heartbeats jump the queue; the order of every other frame is kept.
+      if (!isBinary && isPhoenixTopic(data)) {
+        this.run(data, isBinary);
+        return;
+      }
       if (this.queue.length >= this.options.maxQueuedFrames) {
         this.log.warn({ sessionId: this.sessionId }, 'closing socket: too many frames queued behind a pending handler');
         this.connection.close(CLOSE_QUEUE_OVERFLOW, 'too many frames in flight; slow down');
@@ -220,8 +241,7 @@ export class SocketSession implements Session {
     try {
       result = entry.channel.handleIn(msg.event, msg.payload);
     } catch (err) {
-      this.replyCrash(entry, msg, err);
-      return;
+      return this.replyCrash(entry, msg, err);
     }
     if (result instanceof Promise) {
       return result.then(
@@ -262,7 +282,7 @@ export class SocketSession implements Session {
     try {
       result = entry.channel.handleRawIn(scanned.event, bytes, scanned.payloadStart, scanned.payloadEnd);
     } catch (err) {
-      this.replyCrash(entry, { ...scanned, payload: null }, err);
+      void this.replyCrash(entry, { ...scanned, payload: null }, err);
       return true;
     }
     if (result === FALLBACK) return false;
@@ -275,9 +295,32 @@ export class SocketSession implements Session {
     this.send(encodeReply(entry.joinRef, ref, entry.ctx.topic, reply.status, reply.response));
   }
 
-  private replyCrash(entry: JoinedChannel, msg: PhoenixMessage, err: unknown): void {
-    this.log.error({ err, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler failed');
-    this.replyTo(entry, msg.ref, { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this event; it was not applied. Please report it.' } });
+  /**
+   * A handler threw: a PlexusError is an error reply and the channel stays;
+   * anything else crashes the channel (error reply, `phx_error`, terminate).
+   * @returns a Promise when the channel is being terminated
+   */
+  private replyCrash(entry: JoinedChannel, msg: PhoenixMessage, err: unknown): void | Promise<void> {
+    if (err instanceof PlexusError) {
+      this.log.warn({ err: err.message, code: err.code, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler failed');
+      this.replyTo(entry, msg.ref, { status: 'error', response: { reason: err.code, message: err.message } });
+      return;
+    }
+    this.log.error({ err, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler crashed; the channel is closed with phx_error');
+    this.replyTo(entry, msg.ref, { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this event; it was not applied, and the channel was restarted (phx_error): rejoin. Please report it.' } });
+    return this.crash(entry);
+  }
+
+  /**
+   * Ends a channel whose handler crashed, as Phoenix does when a channel
+   * process exits: `[join_ref, join_ref, topic, "phx_error", {}]` to the
+   * client (phoenix.js rejoins after it), then terminate with reason `crash`.
+   * Does nothing when the instance is no longer the topic's current one.
+   */
+  private crash(entry: JoinedChannel): void | Promise<void> {
+    if (this.channels.get(entry.ctx.topic) !== entry) return;
+    this.send(encodeText(entry.joinRef, entry.joinRef, entry.ctx.topic, 'phx_error', {}));
+    return this.remove(entry, 'crash');
   }
 
   private async join(msg: PhoenixMessage): Promise<void> {
@@ -307,8 +350,13 @@ export class SocketSession implements Session {
     try {
       reply = await channel.join(msg.payload);
     } catch (err) {
-      this.log.error({ err, topic: msg.topic }, 'join failed');
-      reply = { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this join; try again.' } };
+      if (err instanceof PlexusError) {
+        this.log.warn({ err: err.message, code: err.code, topic: msg.topic }, 'join failed');
+        reply = { status: 'error', response: { reason: err.code, message: err.message } };
+      } else {
+        this.log.error({ err, topic: msg.topic }, 'join failed');
+        reply = { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this join; try again.' } };
+      }
     }
     if (reply.status !== 'ok') {
       this.send(encodeReply(joinRef, msg.ref, msg.topic, reply.status, reply.response));
@@ -326,7 +374,9 @@ export class SocketSession implements Session {
       try {
         await channel.afterJoin();
       } catch (err) {
-        this.log.error({ err, topic: msg.topic }, 'afterJoin failed');
+        // The join was answered ok but the channel's setup (e.g. presence) did not finish: crash it, so the client rejoins.
+        this.log.error({ err, topic: msg.topic }, 'afterJoin failed; the channel is closed with phx_error');
+        await this.crash(entry);
       }
     }
   }

@@ -45,7 +45,14 @@ export interface UwsServerOptions {
   maxFrameBytes: number;
   /** Seconds without any frame from the client before the socket is closed. */
   idleTimeoutSeconds: number;
-  /** Bytes queued for one socket before it is closed as a slow consumer. */
+  /**
+   * Bytes queued for one socket (not yet taken by the kernel) at which it
+   * is closed as a slow consumer, with 4008 and a log line. Checked after
+   * every send to it that met backpressure and at the end of every
+   * event-loop turn in which its topics were published to. Frames past
+   * twice this are dropped (a burst within one turn); the close frame then
+   * may be too, and the client sees 1006.
+   */
   maxBackpressureBytes: number;
   /** Largest HTTP request body accepted, in bytes. */
   maxBodyBytes: number;
@@ -62,6 +69,8 @@ interface UserData {
 
 const decoder = new TextDecoder();
 let nextConnectionId = 1;
+/** How often a socket near its backpressure limit is checked again, ms. */
+const SUSPECT_RECHECK_MS = 50;
 
 /** Pending sends made outside a uWS callback, flushed once per event-loop turn. */
 const pendingFlush = new Set<UwsConnection>();
@@ -82,15 +91,27 @@ function flushAll(): void {
 /** Depth of uWS callbacks on the stack: inside one, uWS has already corked the socket. */
 let inCallback = 0;
 
+/** What a connection tells its server: topic membership (for the backpressure check) and slow-consumer closes. */
+interface ConnectionOwner {
+  readonly maxBackpressureBytes: number;
+  joined(conn: UwsConnection, topic: string): void;
+  left(conn: UwsConnection, topic: string): void;
+  slowConsumer(conn: UwsConnection, buffered: number): void;
+}
+
 class UwsConnection implements Connection {
   readonly id = nextConnectionId++;
   closed = false;
   private outbox: Array<string | Uint8Array> = [];
 
+  /** Topics this socket is subscribed to (uWS keeps its own copy; this one lets the server find a topic's sockets). */
+  readonly topics = new Set<string>();
+
   constructor(
     private readonly ws: WebSocket<UserData>,
     readonly params: Record<string, string>,
     readonly remoteAddress: string,
+    private readonly owner: ConnectionOwner,
   ) {}
 
   send(frame: string | Uint8Array): void {
@@ -104,8 +125,19 @@ class UwsConnection implements Connection {
   }
 
   private write(frame: string | Uint8Array): void {
-    const result = this.ws.send(frame, typeof frame !== 'string');
-    if (result === 2) this.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send queue over the backpressure limit');
+    // 2: uWS dropped the frame, the socket is at its backpressure limit.
+    if (this.ws.send(frame, typeof frame !== 'string') !== 1) this.checkBackpressure();
+  }
+
+  /**
+   * Closes the socket with 4008 when more than `maxBackpressureBytes` wait
+   * in its send queue (uWS would otherwise drop frames silently, or close
+   * without a close frame: 1006).
+   */
+  checkBackpressure(): void {
+    if (this.closed) return;
+    const buffered = this.ws.getBufferedAmount();
+    if (buffered >= this.owner.maxBackpressureBytes) this.owner.slowConsumer(this, buffered);
   }
 
   /** Writes the frames queued outside callbacks, corked into one batch. */
@@ -122,11 +154,21 @@ class UwsConnection implements Connection {
   }
 
   subscribe(topic: string): void {
-    if (!this.closed) this.ws.subscribe(topic);
+    if (this.closed || this.topics.has(topic)) return;
+    this.ws.subscribe(topic);
+    this.topics.add(topic);
+    this.owner.joined(this, topic);
   }
 
   unsubscribe(topic: string): void {
-    if (!this.closed) this.ws.unsubscribe(topic);
+    if (this.closed || !this.topics.delete(topic)) return;
+    this.ws.unsubscribe(topic);
+    this.owner.left(this, topic);
+  }
+
+  /** Bytes waiting in this socket's send queue (0 once closed). */
+  bufferedAmount(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
   }
 
   /** Publishes a text frame (string or UTF-8 bytes) to `topic`, except to this socket. */
@@ -137,14 +179,17 @@ class UwsConnection implements Connection {
   close(code: number, reason: string): void {
     if (this.closed) return;
     this.flush();
+    if (this.closed) return;
     this.closed = true;
-    this.ws.end(code, reason.slice(0, 120));
+    // Corked: outside a uWS callback the close frame would otherwise be an uncorked write.
+    this.ws.cork(() => this.ws.end(code, reason.slice(0, 120)));
   }
 
-  /** @internal marks the socket closed after uWS reported the close. */
-  markClosed(): void {
+  /** @internal marks the socket closed after uWS reported the close; returns the topics it was in. */
+  markClosed(): Set<string> {
     this.closed = true;
     this.outbox = [];
+    return this.topics;
   }
 }
 
@@ -159,10 +204,19 @@ function statusLine(status: number): string {
  * fan-out uses uWS's native topics, so a published frame is written to every
  * subscriber from the same bytes.
  */
-export class UwsServer implements LocalPublisher {
+export class UwsServer implements LocalPublisher, ConnectionOwner {
   private readonly app: TemplatedApp;
   private listenSocket: us_listen_socket | null = null;
   private readonly connections = new Set<UwsConnection>();
+  /** Local sockets per topic, for the backpressure check after publishes. */
+  private readonly topicMembers = new Map<string, Set<UwsConnection>>();
+  /** Topics published to in this event-loop turn, checked for slow consumers at its end. */
+  private readonly published = new Set<string>();
+  private checkScheduled = false;
+  /** Sockets found with a send queue at over half the limit: checked again shortly (uWS may write a turn's publishes later). */
+  private readonly suspects = new Set<UwsConnection>();
+  private suspectTimer: NodeJS.Timeout | null = null;
+  readonly maxBackpressureBytes: number;
   /** The port actually bound (useful with port 0). */
   port = 0;
 
@@ -172,17 +226,21 @@ export class UwsServer implements LocalPublisher {
     private readonly sockets: SocketHandlers,
     private readonly log: Logger,
   ) {
+    this.maxBackpressureBytes = options.maxBackpressureBytes;
     this.app = uWS.App();
     this.app.ws<UserData>(options.socketPath, {
       maxPayloadLength: Math.max(options.maxFrameBytes * 4, 64 * 1024),
       idleTimeout: options.idleTimeoutSeconds,
       sendPingsAutomatically: false,
-      maxBackpressure: options.maxBackpressureBytes,
-      closeOnBackpressureLimit: 1,
+      // Plexus closes a socket with 4008 once its queue passes the limit (checkBackpressure). uWS's own limit is twice
+      // that: past it uWS drops frames, and a close frame too (the client would see 1006), so it must stay above
+      // where Plexus closes. uWS is not asked to close (it would close without a close frame: 1006).
+      maxBackpressure: options.maxBackpressureBytes * 2,
+      closeOnBackpressureLimit: 0,
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => {
         const ud = ws.getUserData();
-        const conn = new UwsConnection(ws, ud.params, ud.remoteAddress);
+        const conn = new UwsConnection(ws, ud.params, ud.remoteAddress, this);
         ud.connection = conn;
         this.connections.add(conn);
         inCallback++;
@@ -212,8 +270,9 @@ export class UwsServer implements LocalPublisher {
         const ud = ws.getUserData() as UserData & { receiver?: SocketReceiver };
         const conn = ud.connection;
         if (conn) {
-          conn.markClosed();
+          for (const topic of conn.markClosed()) this.left(conn, topic);
           this.connections.delete(conn);
+          this.suspects.delete(conn);
         }
         ud.receiver?.close(code, decoder.decode(message));
       },
@@ -290,6 +349,12 @@ export class UwsServer implements LocalPublisher {
         result = Promise.reject(err);
       }
       Promise.resolve(result).then(respond, (err: unknown) => {
+        if (err instanceof PlexusError) {
+          // An expected failure with its own code and status, e.g. 503 `unavailable` (the database did not answer).
+          this.log.warn({ err: err.message, code: err.code, method, path }, 'http handler failed');
+          respond({ status: err.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: err.code, message: err.message } }) });
+          return;
+        }
         this.log.error({ err, method, path }, 'http handler failed');
         respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'The server failed to handle this request.' } }) });
       });
@@ -314,13 +379,77 @@ export class UwsServer implements LocalPublisher {
     });
   }
 
-  /** Publishes a text frame to a topic's local subscribers; see {@link LocalPublisher}. */
+  /**
+   * Publishes a text frame to a topic's local subscribers; see
+   * {@link LocalPublisher}. At the end of the turn the topic's sockets are
+   * checked for slow consumers (closed with 4008).
+   */
   publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
     if (except instanceof UwsConnection && !except.closed) {
       except.publishExceptSelf(topic, frame);
     } else {
       this.app.publish(topic, frame, false);
     }
+    this.published.add(topic);
+    if (!this.checkScheduled) {
+      this.checkScheduled = true;
+      setImmediate(() => this.checkPublished());
+    }
+  }
+
+  /** The backpressure check of every socket in a topic published to this turn: once per socket per turn, whatever the number of frames. */
+  private checkPublished(): void {
+    this.checkScheduled = false;
+    const half = this.maxBackpressureBytes / 2;
+    for (const topic of this.published) {
+      for (const conn of this.topicMembers.get(topic) ?? []) {
+        if (conn.closed) continue;
+        conn.checkBackpressure();
+        if (!conn.closed && conn.bufferedAmount() > half) this.suspects.add(conn);
+      }
+    }
+    this.published.clear();
+    if (this.suspects.size > 0 && !this.suspectTimer) {
+      this.suspectTimer = setTimeout(() => this.checkSuspects(), SUSPECT_RECHECK_MS);
+      this.suspectTimer.unref();
+    }
+  }
+
+  /** Checks the sockets that were close to the limit again, until they drain below half of it or are closed. */
+  private checkSuspects(): void {
+    this.suspectTimer = null;
+    const half = this.maxBackpressureBytes / 2;
+    for (const conn of this.suspects) {
+      conn.checkBackpressure();
+      if (conn.closed || conn.bufferedAmount() <= half) this.suspects.delete(conn);
+    }
+    if (this.suspects.size > 0) {
+      this.suspectTimer = setTimeout(() => this.checkSuspects(), SUSPECT_RECHECK_MS);
+      this.suspectTimer.unref();
+    }
+  }
+
+  /** @internal a socket subscribed to `topic`. */
+  joined(conn: UwsConnection, topic: string): void {
+    let set = this.topicMembers.get(topic);
+    if (!set) this.topicMembers.set(topic, (set = new Set()));
+    set.add(conn);
+  }
+
+  /** @internal a socket left `topic` (or closed). */
+  left(conn: UwsConnection, topic: string): void {
+    const set = this.topicMembers.get(topic);
+    if (!set?.delete(conn)) return;
+    if (set.size === 0) this.topicMembers.delete(topic);
+  }
+
+  /** @internal closes a socket whose send queue passed the limit: 4008, logged. */
+  slowConsumer(conn: UwsConnection, buffered: number): void {
+    this.log.warn(
+      { code: CloseCodes.SLOW_CONSUMER, connection: conn.id, remoteAddress: conn.remoteAddress, bufferedBytes: buffered, limit: this.maxBackpressureBytes },
+      'closing slow consumer: its send queue passed MAX_BACKPRESSURE_BYTES',
+    );
+    conn.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send queue over the backpressure limit; reconnect');
   }
 
   /** Local subscribers of `topic` as uWS counts them. */
