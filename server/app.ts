@@ -36,6 +36,10 @@ import type { PresenceStore } from './presence/presence-store.ts';
 import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
 import { UwsServer } from './transport/uws-server.ts';
+import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
+import { WebSecurity } from './http/web-security.ts';
+import { burstSpec, MemoryRateLimits, type RateLimits } from './realtime/rate-limits.ts';
+import { RedisRateLimits } from './realtime/redis-rate-limits.ts';
 
 /** Replaceable parts, for tests and for the cluster setup; each defaults to the embedded implementation. */
 export interface ServerDeps {
@@ -44,6 +48,8 @@ export interface ServerDeps {
   presence?: PresenceStore;
   database?: Database;
   directory?: NodeDirectory;
+  /** Per-key limits (HTTP per IP, sign-in mails); default Redis-backed with `REDIS_URL`, else in memory. */
+  rateLimits?: RateLimits;
 }
 
 /** A running Plexus node. */
@@ -136,12 +142,58 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     const a = publicAddress(config, boundPort);
     return [`http://${a.phx_host}:${a.phx_port}`];
   };
+  const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
+  let rateLimits: RateLimits;
+  if (deps.rateLimits) {
+    rateLimits = deps.rateLimits;
+  } else if (config.redisUrl) {
+    const redisLimits = new RedisRateLimits({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis rate limits error') });
+    // Until the connection is ready the limits count in memory only; give it a moment at start.
+    await redisLimits.ready(3000);
+    rateLimits = redisLimits;
+  } else {
+    rateLimits = new MemoryRateLimits();
+  }
+  // host:port of every node seen in the directory: pages served by one node open sockets to another.
+  const clusterNodes = new Set<string>();
+  const noteNodes = (nodes: ReadonlyArray<{ phx_host: string; phx_port: string }>) => {
+    for (const n of nodes) {
+      if (clusterNodes.size >= 1000) clusterNodes.delete(clusterNodes.values().next().value!);
+      clusterNodes.add(`${n.phx_host.toLowerCase()}:${n.phx_port}`);
+    }
+  };
+  let nodesTimer: NodeJS.Timeout | null = null;
+  const wildcardHost = config.host === '0.0.0.0' || config.host === '::' || config.host === '[::]';
+  const loopbackHost = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(config.host);
+  const web = new WebSecurity({
+    publicUrl: config.publicUrl,
+    fallbackOrigin: () => {
+      const a = publicAddress(config, boundPort);
+      return `http://${a.phx_host}:${a.phx_port}`;
+    },
+    loopbackAliases: wildcardHost || loopbackHost,
+    proxies,
+    allowedOrigins: config.allowedOrigins,
+    clusterNodes: () => clusterNodes,
+  });
   let draining = false;
   const fanout = new Fanout(broker);
   const members = new RoomMembers(fanout);
   const routes = [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
-    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: await loadIdentifierSalt(database.knex), allowedOrigins, adminEmail: config.adminEmail, log }),
+    authChannelRoute({
+      db: database.knex,
+      accountTokens,
+      mailer,
+      secret: await loadIdentifierSalt(database.knex),
+      allowedOrigins,
+      adminEmail: config.adminEmail,
+      log,
+      mailLimits: {
+        perAddress: rateLimits.limiter({ name: 'auth-mail-address', points: config.authMailPerAddressPerHour, durationSeconds: 3600 }),
+        perIp: rateLimits.limiter({ name: 'auth-mail-ip', points: config.authMailPerIpPerHour, durationSeconds: 3600 }),
+      },
+    }),
     hubChannelRoute({
       db: database.knex,
       presence,
@@ -180,10 +232,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       const counts = countPresence(await presence.list(topic));
       fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
     },
-    createLimit: { perMinute: config.httpCreateRatePerMinute, burst: config.httpCreateBurst, trustProxy: config.trustProxy },
+    createLimiter: rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
+    proxies,
+    web,
+    serveSourceMaps: config.serveSourceMaps,
     cluster: config.redisUrl
       ? async () => {
           const nodes = (await directory.nodes()).filter((n) => !n.draining);
+          noteNodes(nodes);
           const chosen = chooseNode(nodes, directory.nodeId, !draining && broker.status().connected);
           return chosen ? { phx_host: chosen.phx_host, phx_port: chosen.phx_port, nodes: nodes.map((n) => ({ phx_host: n.phx_host, phx_port: n.phx_port })) } : null;
         }
@@ -206,22 +262,31 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     },
     router.handler(),
     {
-      authorize: (params) => {
+      authorize: (params, remoteAddress, headers) => {
         if (draining) {
           throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
         }
+        if (!web.originAllowed(headers.origin, remoteAddress, headers)) {
+          throw new PlexusError(
+            ErrorCodes.ORIGIN_NOT_ALLOWED,
+            `Pages from ${JSON.stringify(headers.origin!.slice(0, 100))} may not open sockets on this server; its operator can add the origin to ALLOWED_ORIGINS.`,
+            403,
+          );
+        }
+        const clientIp = proxies.clientIp(remoteAddress, headers['x-forwarded-for']);
         // A resumed session's token is verified while the socket opens; its frames wait for the result.
         const sessionId: string | Promise<string> = params.session_token
           ? sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID())
           : randomUUID();
-        return { sessionId };
+        return { sessionId, clientIp };
       },
       open: (connection, data) => {
-        const { sessionId } = data as { sessionId: string | Promise<string> };
+        const { sessionId, clientIp } = data as { sessionId: string | Promise<string>; clientIp: string };
         const session = new SocketSession(sessionId, connection, routes, fanout, log, {
           maxChannels: config.maxChannelsPerSocket,
           maxQueuedFrames: 256,
           rateLimit: { perSecond: config.socketRatePerSecond, burst: config.socketRateBurst, closeAfter: config.socketRateCloseAfter },
+          clientIp,
         });
         sessions.add(session);
         return {
@@ -277,12 +342,19 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       boundPort = port;
       const address = publicAddress(config, port);
       directory.start(() => ({ ...address, connections: transport.connectionCount, draining }));
+      if (config.redisUrl) {
+        const refreshNodes = () => void directory.nodes().then(noteNodes, () => {});
+        refreshNodes();
+        nodesTimer = setInterval(refreshNodes, 2000);
+        nodesTimer.unref();
+      }
       return port;
     },
     async close() {
       if (closed) return;
       closed = true;
       for (const t of resyncTimers) clearTimeout(t);
+      if (nodesTimer) clearInterval(nodesTimer);
       // Draining: leave the directory, so /api/v1/meta on other nodes stops naming this one, and refuse
       // new sockets (503), but keep answering HTTP during the grace period, so that the clients told
       // to move can still ask this node's /api/v1/meta where to go.
@@ -302,6 +374,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       await presence.close?.();
       await directory.close();
       await broker.close();
+      await rateLimits.close();
       await database.close();
     },
   };
