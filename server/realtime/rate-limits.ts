@@ -41,7 +41,10 @@ export interface RateLimits {
 export function specPrefix(spec: LimitSpec): string {
   if (!/^[a-z0-9-]{1,40}$/.test(spec.name)) throw new RangeError(`limit name ${JSON.stringify(spec.name)}: use 1-40 of a-z, 0-9, -`);
   if (!Number.isInteger(spec.points) || spec.points < 1) throw new RangeError(`limit ${spec.name}: points must be a whole number ≥ 1`);
-  if (!Number.isInteger(spec.durationSeconds) || spec.durationSeconds < 1) throw new RangeError(`limit ${spec.name}: durationSeconds must be a whole number ≥ 1`);
+  // The in-memory store expires keys with setTimeout, which cannot wait longer than 2^31 - 1 ms (24.8 days).
+  if (!Number.isInteger(spec.durationSeconds) || spec.durationSeconds < 1 || spec.durationSeconds > 1_000_000) {
+    throw new RangeError(`limit ${spec.name}: durationSeconds must be a whole number from 1 to 1000000`);
+  }
   return `${spec.name}:${spec.points}:${spec.durationSeconds}`;
 }
 
@@ -83,8 +86,9 @@ export class MemoryRateLimits implements RateLimits {
 
 /**
  * A limit of `burst` requests at once and `perMinute` on average, as fixed
- * windows: `burst` points per `burst × 60 / perMinute` seconds (at least 1).
+ * windows: `burst` points per `burst × 60 / perMinute` seconds (at least 1 s,
+ * at most a day).
  */
 export function burstSpec(name: string, perMinute: number, burst: number): LimitSpec {
-  return { name, points: burst, durationSeconds: Math.max(1, Math.round((burst * 60) / perMinute)) };
+  return { name, points: burst, durationSeconds: Math.min(86_400, Math.max(1, Math.round((burst * 60) / perMinute))) };
 }
