@@ -3,7 +3,9 @@
  * serves: `/` → index.html, `/<hub_sid>[/<slug>]` → room.html,
  * `/assets/<file>` → `client/dist/<file>`.
  *
- * - `src/main.ts` → `dist/app.js` (+ `app.js.map`): esbuild, one IIFE bundle
+ * - `src/main.ts` → `dist/app.js` (+ `app.js.map`, except with
+ *   `NODE_ENV=production`; the server serves `*.map` only with
+ *   `SERVE_SOURCE_MAPS=true`): esbuild, one IIFE bundle
  *   (loaded as a classic script after A-Frame and NAF, so it can register
  *   components before `<a-scene>` is parsed);
  * - the prebuilt A-Frame 1.8.0 and networked-aframe 0.14.3 bundles are
@@ -38,9 +40,10 @@ function resolvePackageFile(packageRelative: string): string {
 /**
  * Builds the client into `client/dist/`.
  * @param options.minify minify app.js (default false: readable stack traces)
+ * @param options.sourcemap write `app.js.map` (default: unless `NODE_ENV=production`)
  * @throws if esbuild reports an error or a vendor file is missing (run `npm install`)
  */
-export async function buildClient(options: { minify?: boolean } = {}): Promise<void> {
+export async function buildClient(options: { minify?: boolean; sourcemap?: boolean } = {}): Promise<void> {
   await mkdir(CLIENT_DIST_DIR, { recursive: true });
   const bundle = build({
     entryPoints: [path.join(clientDir, 'src', 'main.ts')],
@@ -49,7 +52,7 @@ export async function buildClient(options: { minify?: boolean } = {}): Promise<v
     format: 'iife',
     platform: 'browser',
     target: ['es2022'],
-    sourcemap: true,
+    sourcemap: options.sourcemap ?? process.env.NODE_ENV !== 'production',
     minify: options.minify ?? false,
     logLevel: 'warning',
     legalComments: 'none',

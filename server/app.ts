@@ -28,7 +28,7 @@ import type { Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
 import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
-import { buildRouter, clientIp } from './http/routes.ts';
+import { buildRouter } from './http/routes.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { RedisPresenceStore } from './presence/redis-presence-store.ts';
@@ -37,6 +37,10 @@ import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer } from './transport/uws-server.ts';
+import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
+import { WebSecurity } from './http/web-security.ts';
+import { burstSpec, MemoryRateLimits, type RateLimits } from './realtime/rate-limits.ts';
+import { RedisRateLimits } from './realtime/redis-rate-limits.ts';
 
 /** Replaceable parts, for tests and for the cluster setup; each defaults to the embedded implementation. */
 export interface ServerDeps {
@@ -45,6 +49,8 @@ export interface ServerDeps {
   presence?: PresenceStore;
   database?: Database;
   directory?: NodeDirectory;
+  /** Per-key limits (HTTP per IP, sign-in mails); default Redis-backed with `REDIS_URL`, else in memory. */
+  rateLimits?: RateLimits;
 }
 
 /** A running Plexus node. */
@@ -142,12 +148,58 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     const a = publicAddress(config, boundPort);
     return [`http://${a.phx_host}:${a.phx_port}`];
   };
+  const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
+  let rateLimits: RateLimits;
+  if (deps.rateLimits) {
+    rateLimits = deps.rateLimits;
+  } else if (config.redisUrl) {
+    const redisLimits = new RedisRateLimits({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis rate limits error') });
+    // Until the connection is ready the limits count in memory only; give it a moment at start.
+    await redisLimits.ready(3000);
+    rateLimits = redisLimits;
+  } else {
+    rateLimits = new MemoryRateLimits();
+  }
+  // host:port of every node seen in the directory: pages served by one node open sockets to another.
+  const clusterNodes = new Set<string>();
+  const noteNodes = (nodes: ReadonlyArray<{ phx_host: string; phx_port: string }>) => {
+    for (const n of nodes) {
+      if (clusterNodes.size >= 1000) clusterNodes.delete(clusterNodes.values().next().value!);
+      clusterNodes.add(`${n.phx_host.toLowerCase()}:${n.phx_port}`);
+    }
+  };
+  let nodesTimer: NodeJS.Timeout | null = null;
+  const wildcardHost = config.host === '0.0.0.0' || config.host === '::' || config.host === '[::]';
+  const loopbackHost = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(config.host);
+  const web = new WebSecurity({
+    publicUrl: config.publicUrl,
+    fallbackOrigin: () => {
+      const a = publicAddress(config, boundPort);
+      return `http://${a.phx_host}:${a.phx_port}`;
+    },
+    loopbackAliases: wildcardHost || loopbackHost,
+    proxies,
+    allowedOrigins: config.allowedOrigins,
+    clusterNodes: () => clusterNodes,
+  });
   let draining = false;
   const fanout = new Fanout(broker);
   const members = new RoomMembers(fanout);
   const routes = [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
-    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: await loadIdentifierSalt(database.knex), allowedOrigins, adminEmail: config.adminEmail, log }),
+    authChannelRoute({
+      db: database.knex,
+      accountTokens,
+      mailer,
+      secret: await loadIdentifierSalt(database.knex),
+      allowedOrigins,
+      adminEmail: config.adminEmail,
+      log,
+      mailLimits: {
+        perAddress: rateLimits.limiter({ name: 'auth-mail-address', points: config.authMailPerAddressPerHour, durationSeconds: 3600 }),
+        perIp: rateLimits.limiter({ name: 'auth-mail-ip', points: config.authMailPerIpPerHour, durationSeconds: 3600 }),
+      },
+    }),
     hubChannelRoute({
       db: database.knex,
       presence,
@@ -189,10 +241,14 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       const counts = countPresence(await presence.list(topic));
       fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
     },
-    createLimit: { perMinute: config.httpCreateRatePerMinute, burst: config.httpCreateBurst, trustProxy: config.trustProxy },
+    createLimiter: rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
+    proxies,
+    web,
+    serveSourceMaps: config.serveSourceMaps,
     cluster: config.redisUrl
       ? async () => {
           const nodes = (await directory.nodes()).filter((n) => !n.draining);
+          noteNodes(nodes);
           const chosen = chooseNode(nodes, directory.nodeId, !draining && broker.status().connected);
           return chosen ? { phx_host: chosen.phx_host, phx_port: chosen.phx_port, nodes: nodes.map((n) => ({ phx_host: n.phx_host, phx_port: n.phx_port })) } : null;
         }
@@ -230,9 +286,16 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         if (draining) {
           throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
         }
-        // The same client IP as the HTTP limits (X-Forwarded-For only with TRUST_PROXY).
-        const ip = clientIp({ method: 'GET', path: '/socket/websocket', query: new URLSearchParams(), headers, remoteAddress, body: null }, config.trustProxy);
-        if (!connectionsPerIp.allows(ip)) {
+        if (!web.originAllowed(headers.origin, remoteAddress, headers)) {
+          throw new PlexusError(
+            ErrorCodes.ORIGIN_NOT_ALLOWED,
+            `Pages from ${JSON.stringify(headers.origin!.slice(0, 100))} may not open sockets on this server; its operator can add the origin to ALLOWED_ORIGINS.`,
+            403,
+          );
+        }
+        // The same client IP as the HTTP limits (X-Forwarded-For only from trusted proxies).
+        const clientIp = proxies.clientIp(remoteAddress, headers['x-forwarded-for']);
+        if (!connectionsPerIp.allows(clientIp)) {
           throw new PlexusError(
             ErrorCodes.TOO_MANY_CONNECTIONS,
             `Too many connections from your address: at most ${config.maxConnectionsPerIp} open sockets per IP (MAX_CONNECTIONS_PER_IP). Close some tabs or wait, then reconnect.`,
@@ -243,22 +306,23 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         const sessionId: string | Promise<string> = params.session_token
           ? sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID())
           : randomUUID();
-        return { sessionId, ip };
+        return { sessionId, clientIp };
       },
       open: (connection, data) => {
-        const { sessionId, ip } = data as { sessionId: string | Promise<string>; ip: string };
+        const { sessionId, clientIp } = data as { sessionId: string | Promise<string>; clientIp: string };
         // Counted when open (uWS opens the socket within the upgrade handler, right after authorize).
-        connectionsPerIp.add(ip);
+        connectionsPerIp.add(clientIp);
         const session = new SocketSession(sessionId, connection, routes, fanout, log, {
           maxChannels: config.maxChannelsPerSocket,
           maxQueuedFrames: 256,
           rateLimit: { perSecond: config.socketRatePerSecond, burst: config.socketRateBurst, closeAfter: config.socketRateCloseAfter },
+          clientIp,
         });
         sessions.add(session);
         return {
           frame: (data, isBinary) => session.handleFrame(data, isBinary),
           close: (code) => {
-            connectionsPerIp.remove(ip);
+            connectionsPerIp.remove(clientIp);
             sessions.delete(session);
             log.debug({ sessionId: session.sessionId, code }, 'socket closed');
             void session.end();
@@ -309,12 +373,19 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       boundPort = port;
       const address = publicAddress(config, port);
       directory.start(() => ({ ...address, connections: transport.connectionCount, draining }));
+      if (config.redisUrl) {
+        const refreshNodes = () => void directory.nodes().then(noteNodes, () => {});
+        refreshNodes();
+        nodesTimer = setInterval(refreshNodes, 2000);
+        nodesTimer.unref();
+      }
       return port;
     },
     async close() {
       if (closed) return;
       closed = true;
       for (const t of resyncTimers) clearTimeout(t);
+      if (nodesTimer) clearInterval(nodesTimer);
       // Draining: leave the directory, so /api/v1/meta on other nodes stops naming this one, and refuse
       // new sockets (503), but keep answering HTTP during the grace period, so that the clients told
       // to move can still ask this node's /api/v1/meta where to go.
@@ -334,6 +405,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       await presence.close?.();
       await directory.close();
       await broker.close();
+      await rateLimits.close();
       await database.close();
     },
   };

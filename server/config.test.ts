@@ -110,3 +110,18 @@ for (const [env, message] of bad) {
     assert.throws(() => loadConfig(env), (err: unknown) => err instanceof PlexusError && err.code === 'config_invalid' && message.test(err.message));
   });
 }
+
+test('TRUSTED_PROXIES takes IPs and CIDR blocks and refuses anything else, naming the variable', () => {
+  assert.deepEqual(loadConfig({}, '/').trustedProxies, []);
+  assert.deepEqual(loadConfig({ TRUSTED_PROXIES: '10.0.0.5, 192.168.0.0/16,fd00::/8' }, '/').trustedProxies, ['10.0.0.5', '192.168.0.0/16', 'fd00::/8']);
+  for (const bad of ['10.0.0.0/33', 'proxy.example', '10.0.0.1/8/2']) {
+    assert.throws(() => loadConfig({ TRUSTED_PROXIES: bad }, '/'), (e: unknown) => e instanceof PlexusError && /TRUSTED_PROXIES/.test(e.message), bad);
+  }
+});
+
+test('ALLOWED_ORIGINS, the sign-in mail limits and SERVE_SOURCE_MAPS have their documented defaults', () => {
+  const c = loadConfig({}, '/');
+  assert.deepEqual([c.allowedOrigins, c.authMailPerAddressPerHour, c.authMailPerIpPerHour, c.serveSourceMaps], [[], 5, 30, false]);
+  assert.deepEqual(loadConfig({ ALLOWED_ORIGINS: 'https://hubs.example.org' }, '/').allowedOrigins, ['https://hubs.example.org']);
+  assert.throws(() => loadConfig({ ALLOWED_ORIGINS: 'https://hubs.example.org/path' }, '/'), /ALLOWED_ORIGINS/);
+});

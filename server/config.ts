@@ -1,6 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import path from 'node:path';
 import { ErrorCodes, PlexusError } from './errors.ts';
+import { parseProxyEntry } from './http/client-address.ts';
 
 /**
  * Plexus configuration, read from environment variables by {@link loadConfig}.
@@ -106,8 +107,36 @@ export interface Config {
   httpCreateRatePerMinute: number;
   /** `HTTP_CREATE_BURST`: such requests one IP may make at once. Default 10. */
   httpCreateBurst: number;
-  /** `TRUST_PROXY`: `true` to take the client IP from the first `X-Forwarded-For` entry (behind a reverse proxy). Default `false`. */
+  /**
+   * `TRUST_PROXY`: `true` to believe the `X-Forwarded-For`/`-Proto`/`-Host`
+   * headers of a reverse proxy on this machine (peers on loopback, as with
+   * the shipped ops/nginx/plexus.conf). Default `false`. For proxies on other
+   * machines use `TRUSTED_PROXIES`. The client IP is the right-most
+   * `X-Forwarded-For` address that is not a trusted proxy (see
+   * http/client-address.ts), never a client-chosen first entry.
+   */
   trustProxy: boolean;
+  /**
+   * `TRUSTED_PROXIES`: comma-separated IP addresses and CIDR blocks of
+   * reverse proxies whose `X-Forwarded-*` headers are believed (e.g.
+   * `10.0.0.0/8, fd00::/8`); adds to `TRUST_PROXY`'s loopback. Default none.
+   */
+  trustedProxies: string[];
+  /**
+   * `ALLOWED_ORIGINS`: comma-separated origins (e.g. `https://hubs.example.org`)
+   * whose pages may open WebSockets here, besides this node's own origin
+   * (`PUBLIC_URL`, else `http://HOST:PORT` and, for a loopback or wildcard
+   * `HOST`, `localhost`/`127.0.0.1`/`[::1]` at that port) and every node of
+   * the cluster seen in the node directory. A socket without an `Origin`
+   * header (not a browser) is allowed. Default none.
+   */
+  allowedOrigins: string[];
+  /** `AUTH_MAIL_PER_ADDRESS_PER_HOUR`: sign-in mails one email address may be sent per hour, counted over the cluster. Default 5. */
+  authMailPerAddressPerHour: number;
+  /** `AUTH_MAIL_PER_IP_PER_HOUR`: sign-in mails one client IP may ask for per hour, counted over the cluster. Default 30. */
+  authMailPerIpPerHour: number;
+  /** `SERVE_SOURCE_MAPS`: `true` to serve the client's `*.map` files (for debugging). Default `false`: they are 404. */
+  serveSourceMaps: boolean;
   /** `SMTP_URL`: SMTP server for sign-in mails (`smtp://user:pass@host:port`, `smtps://` for TLS). Unset: the mail, with its link, is written to the log. */
   smtpUrl: string | null;
   /** `MAIL_FROM`: sender of sign-in mails. Default `Plexus <noreply@localhost>`. */
@@ -186,6 +215,20 @@ function originsVar(env: NodeJS.ProcessEnv, name: string): string[] | null {
   const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
   for (const o of list) {
     if (!/^https?:\/\/[^/]+$/.test(o)) throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}: ${JSON.stringify(o)} is not an origin like https://rooms.example.com (no path).`);
+  }
+  return list;
+}
+
+function proxiesVar(env: NodeJS.ProcessEnv, name: string): string[] {
+  const raw = env[name]?.trim();
+  if (!raw) return [];
+  const list = raw.split(',').map((o) => o.trim()).filter(Boolean);
+  for (const entry of list) {
+    try {
+      parseProxyEntry(entry);
+    } catch {
+      throw new PlexusError(ErrorCodes.CONFIG_INVALID, `${name}: ${JSON.stringify(entry)} is not an IP address or CIDR block like 10.0.0.5, 10.0.0.0/8 or fd00::/8.`);
+    }
   }
   return list;
 }
@@ -269,6 +312,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd: string = p
     httpCreateRatePerMinute: intVar(env, 'HTTP_CREATE_RATE_PER_MINUTE', 30, 1, 1_000_000),
     httpCreateBurst: intVar(env, 'HTTP_CREATE_BURST', 10, 1, 1_000_000),
     trustProxy: boolVar(env, 'TRUST_PROXY', false),
+    trustedProxies: proxiesVar(env, 'TRUSTED_PROXIES'),
+    allowedOrigins: originsVar(env, 'ALLOWED_ORIGINS') ?? [],
+    authMailPerAddressPerHour: intVar(env, 'AUTH_MAIL_PER_ADDRESS_PER_HOUR', 5, 1, 1_000_000),
+    authMailPerIpPerHour: intVar(env, 'AUTH_MAIL_PER_IP_PER_HOUR', 30, 1, 1_000_000),
+    serveSourceMaps: boolVar(env, 'SERVE_SOURCE_MAPS', false),
     smtpUrl: urlVar(env, 'SMTP_URL', /^smtps?:\/\//, 'smtp://user:pass@host:port'),
     mailFrom: env.MAIL_FROM?.trim() || 'Plexus <noreply@localhost>',
     adminEmail: emailVar(env, 'ADMIN_EMAIL'),

@@ -61,6 +61,10 @@ export const ErrorCodes = {
   HTTP_BAD_JSON: 'bad_json',
   HTTP_INVALID_BODY: 'invalid_body',
   HTTP_BODY_TOO_LARGE: 'body_too_large',
+  /** A JSON endpoint got a body whose content-type is not application/json (415). */
+  HTTP_UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
+  /** A WebSocket upgrade from a page whose Origin is not allowed (403; ALLOWED_ORIGINS). */
+  ORIGIN_NOT_ALLOWED: 'origin_not_allowed',
   INTERNAL: 'internal_error',
   /**
    * A dependency (the database or Redis) did not answer within its timeout

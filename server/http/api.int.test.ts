@@ -120,7 +120,7 @@ describe('with DATABASE_URL', () => {
   after(() => cleanup());
 
   test('rooms are created in and read from PostgreSQL', async () => {
-    const res = await fetch(`${pgSrv.url}/api/v1/hubs`, { method: 'POST', body: JSON.stringify({ hub: { name: 'On Postgres' } }) });
+    const res = await fetch(`${pgSrv.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'On Postgres' } }) });
     const { hub_id } = (await res.json()) as { hub_id: string };
     const health = (await (await fetch(`${pgSrv.url}/health`)).json()) as Record<string, unknown>;
     assert.equal(health.database, 'postgres');

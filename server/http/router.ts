@@ -26,6 +26,13 @@ export function jsonError(status: number, code: string, message: string, details
  */
 export class Router {
   private readonly routes: Route[] = [];
+  private decorators: Array<(req: HttpRequest, res: HttpResponse) => HttpResponse> = [];
+
+  /** Adds a function applied to every response the router gives (404 and 405 included), e.g. to add headers. */
+  decorate(fn: (req: HttpRequest, res: HttpResponse) => HttpResponse): this {
+    this.decorators.push(fn);
+    return this;
+  }
 
   /** Adds a route for one or more methods. */
   add(methods: string | string[], pattern: string, handler: RouteHandler): this {
@@ -37,7 +44,12 @@ export class Router {
 
   /** The router as one transport handler. */
   handler(): HttpHandler {
-    return (req) => this.dispatch(req);
+    return (req) => {
+      if (this.decorators.length === 0) return this.dispatch(req);
+      const finish = (res: HttpResponse) => this.decorators.reduce((r, fn) => fn(req, r), res);
+      const res = this.dispatch(req);
+      return res instanceof Promise ? res.then(finish) : finish(res);
+    };
   }
 
   private dispatch(req: HttpRequest): HttpResponse | Promise<HttpResponse> {

@@ -10,19 +10,13 @@ import { updateHub } from '../db/hub-updates.ts';
 import { hubChangesSchema, toHubChanges } from '../channels/hub/room-rules.ts';
 import type { AccountTokenVerifier } from '../channels/hub/hub-member.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
-import type { HttpRequest } from '../transport/http-types.ts';
+import type { HttpRequest, HttpResponse } from '../transport/http-types.ts';
 import { json, jsonError, Router } from './router.ts';
 import { StaticFiles } from './static-files.ts';
-import { KeyedRateLimiter } from '../realtime/rate-limit.ts';
-
-/** The client's IP: the socket's address, or the first X-Forwarded-For entry when the server is told to trust its proxy. */
-export function clientIp(req: HttpRequest, trustProxy: boolean): string {
-  if (trustProxy) {
-    const first = req.headers['x-forwarded-for']?.split(',')[0]?.trim();
-    if (first) return first;
-  }
-  return req.remoteAddress;
-}
+import type { KeyedLimiter } from '../realtime/rate-limits.ts';
+import type { TrustedProxies } from './client-address.ts';
+import { isJsonContentType, type WebSecurity } from './web-security.ts';
+import { ErrorCodes } from '../errors.ts';
 
 /** What the HTTP routes need. */
 export interface HttpDeps {
@@ -46,8 +40,14 @@ export interface HttpDeps {
   roomChanged?: (hubSid: string, staleFields: string[]) => Promise<void>;
   /** The perms token public keys, served at `GET /.well-known/jwks.json`. */
   jwks?: () => unknown;
-  /** Per-IP limit on endpoints that create things (`POST /api/v1/hubs`): requests per minute, burst; `trustProxy` reads the IP from X-Forwarded-For. Absent: no limit. */
-  createLimit?: { perMinute: number; burst: number; trustProxy: boolean };
+  /** Per-client-IP limit on endpoints that create or change things (`POST /api/v1/hubs`, PATCH), shared by the cluster's nodes. Absent: no limit. */
+  createLimiter?: KeyedLimiter;
+  /** Which peers' `X-Forwarded-For` is believed, to find the client IP. */
+  proxies: TrustedProxies;
+  /** Public origin (for returned URLs and meta), security headers. */
+  web: WebSecurity;
+  /** Serve the client's `*.map` files (`SERVE_SOURCE_MAPS`). Default false. */
+  serveSourceMaps?: boolean;
   /**
    * In a cluster: the node a client should use and every live node, for
    * `/api/v1/meta`; resolves null when no node can be named. Absent on a
@@ -70,11 +70,11 @@ const createHubBody = {
   },
 } as const;
 
-/** Base URL of the server as the client reached it (Host header, X-Forwarded-Proto). */
-export function originOf(req: HttpRequest): string {
-  const proto = req.headers['x-forwarded-proto']?.split(',')[0]?.trim() || 'http';
-  const host = req.headers['x-forwarded-host'] || req.headers.host || 'localhost';
-  return `${proto}://${host}`;
+/** 415 for a body that is not declared JSON (a cross-site form or text/plain post is never a "simple" JSON request), else null. */
+function requireJson(req: HttpRequest, example: string): HttpResponse | null {
+  if (isJsonContentType(req.headers['content-type'])) return null;
+  const given = req.headers['content-type'] ? `content-type ${JSON.stringify(req.headers['content-type'].slice(0, 80))}` : 'no content-type';
+  return jsonError(415, ErrorCodes.HTTP_UNSUPPORTED_MEDIA_TYPE, `This endpoint takes JSON, and the request has ${given}; send ${example} with content-type: application/json.`);
 }
 
 /**
@@ -104,9 +104,12 @@ export function originOf(req: HttpRequest): string {
 export function buildRouter(deps: HttpDeps): Router {
   const ajv = createAjv();
   const validateCreate = ajv.compile(createHubBody);
-  const files = new StaticFiles(deps.clientDir);
+  const files = new StaticFiles(deps.clientDir, { serveSourceMaps: deps.serveSourceMaps });
   const started = Date.now();
   const router = new Router();
+  const originOf = (req: HttpRequest) => deps.web.publicOrigin(req.remoteAddress, req.headers);
+  const clientIp = (req: HttpRequest) => deps.proxies.clientIp(req.remoteAddress, req.headers['x-forwarded-for']);
+  router.decorate((req, res) => ({ ...res, headers: deps.web.securityHeaders(req, res) }));
 
   router.add('GET', '/health', async () => {
     const health = await deps.health();
@@ -117,17 +120,20 @@ export function buildRouter(deps: HttpDeps): Router {
     const cors = { 'access-control-allow-origin': '*' };
     const cluster = deps.cluster ? await deps.cluster() : null;
     if (cluster) return json(200, { version: deps.version, pool: 'default', ...cluster }, cors);
-    const requestHost = req.headers.host?.replace(/:\d+$/, '') ?? null;
-    return json(200, { version: deps.version, pool: 'default', phx_host: requestHost, phx_port: null, nodes: [] }, cors);
+    // This node's public host (PUBLIC_URL, a trusted proxy's, or HOST), never an untrusted Host header.
+    const host = new URL(originOf(req)).hostname;
+    return json(200, { version: deps.version, pool: 'default', phx_host: host, phx_port: null, nodes: [] }, cors);
   });
 
-  const createLimiter = deps.createLimit ? new KeyedRateLimiter(deps.createLimit.perMinute / 60, deps.createLimit.burst) : null;
+  const createLimiter = deps.createLimiter ?? null;
   if (deps.jwks) {
     const jwks = deps.jwks;
     router.add('GET', '/.well-known/jwks.json', () => json(200, jwks(), { 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }));
   }
   router.add('POST', '/api/v1/hubs', async (req) => {
-    const wait = createLimiter ? createLimiter.take(clientIp(req, deps.createLimit!.trustProxy)) : 0;
+    const notJson = requireJson(req, '{"hub": {"name": "My room"}}');
+    if (notJson) return notJson;
+    const wait = createLimiter ? await createLimiter.take(clientIp(req)) : 0;
     if (wait > 0) {
       const res = jsonError(429, 'rate_limited', `Too many rooms created from your address; try again in ${wait} s.`);
       return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
@@ -154,7 +160,9 @@ export function buildRouter(deps: HttpDeps): Router {
 
   const validPatch = ajv.compile({ type: 'object', required: ['hub'], properties: { hub: hubChangesSchema(deps.maxRoomSize ?? 50) } });
   router.add('PATCH', '/api/v1/hubs/:hub_sid', async (req, params) => {
-    const wait = createLimiter ? createLimiter.take(clientIp(req, deps.createLimit!.trustProxy)) : 0;
+    const notJson = requireJson(req, '{"hub": {"name": "New name"}}');
+    if (notJson) return notJson;
+    const wait = createLimiter ? await createLimiter.take(clientIp(req)) : 0;
     if (wait > 0) {
       const res = jsonError(429, 'rate_limited', `Too many changes from your address; try again in ${wait} s.`);
       return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };

@@ -21,12 +21,16 @@ const CONTENT_TYPES: Record<string, string> = {
 /**
  * Serves files from one directory (the built web client). Files are read on
  * request and cached by modification time. Paths that escape the directory
- * are refused.
+ * are refused, and so are source maps (`*.map`) unless `serveSourceMaps`.
  */
 export class StaticFiles {
   private readonly cache = new Map<string, { mtimeMs: number; body: Buffer }>();
 
-  constructor(private readonly root: string) {}
+  /** @param options.serveSourceMaps serve `*.map` files (`SERVE_SOURCE_MAPS`); default false: they are 404 */
+  constructor(
+    private readonly root: string,
+    private readonly options: { serveSourceMaps?: boolean } = {},
+  ) {}
 
   /**
    * The response for `relativePath` under the root: 200 with the file, or a
@@ -36,6 +40,7 @@ export class StaticFiles {
   async serve(relativePath: string, cacheControl = 'no-cache'): Promise<HttpResponse> {
     const file = path.resolve(this.root, relativePath);
     if (!file.startsWith(this.root + path.sep)) return jsonError(404, 'http_not_found', 'No such file.');
+    if (file.endsWith('.map') && !this.options.serveSourceMaps) return jsonError(404, 'http_not_found', 'Source maps are not served (set SERVE_SOURCE_MAPS=true to debug).');
     let stat;
     try {
       stat = await fs.stat(file);

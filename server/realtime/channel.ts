@@ -22,6 +22,11 @@ export interface Session {
   readonly sessionId: string;
   /** The underlying connection. */
   readonly connection: Connection;
+  /**
+   * The client's IP address, for per-IP limits: the connection's peer, or
+   * the client a trusted reverse proxy named when the socket opened.
+   */
+  readonly clientIp: string;
 }
 
 /**

@@ -61,3 +61,17 @@ test('creating rooms from one address past the burst gets 429 rate_limited with 
   assert.ok(Number(last!.headers.get('retry-after')) >= 1);
   assert.equal(((await last!.json()) as { error: { code: string } }).error.code, 'rate_limited');
 });
+
+test('behind a trusted proxy (TRUST_PROXY) a client that makes up a first X-Forwarded-For entry keeps its own bucket', async () => {
+  const proxied = await startTestServer({ env: { TRUST_PROXY: 'true', HTTP_CREATE_RATE_PER_MINUTE: '6', HTTP_CREATE_BURST: '3' } });
+  try {
+    const create = (forwardedFor: string) =>
+      fetch(`${proxied.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json', 'x-forwarded-for': forwardedFor }, body: JSON.stringify({ hub: { name: 'r' } }) });
+    for (let i = 0; i < 3; i++) assert.equal((await create('203.0.113.5')).status, 200);
+    // What the shipped nginx forwards ($proxy_add_x_forwarded_for): the client's header, then the address it saw.
+    for (let i = 0; i < 3; i++) assert.equal((await create(`10.${i}.0.1, 203.0.113.5`)).status, 429, `spoof ${i}`);
+    assert.equal((await create('203.0.113.6')).status, 200, 'another client has its own bucket');
+  } finally {
+    await proxied.stop();
+  }
+});

@@ -33,6 +33,8 @@ export interface SocketSessionOptions {
    * are never refused. Absent: no limit.
    */
   rateLimit?: { perSecond: number; burst: number; closeAfter: number };
+  /** The client's IP address as found at the upgrade (trusted proxies' `X-Forwarded-For`). Default: the connection's `remoteAddress`. */
+  clientIp?: string;
 }
 
 /** Close code for a socket that keeps sending over its rate limit. */
@@ -118,6 +120,11 @@ export class SocketSession implements Session {
         },
       );
     }
+  }
+
+  /** The client's IP address (see {@link Session.clientIp}). */
+  get clientIp(): string {
+    return this.options.clientIp ?? this.connection.remoteAddress;
   }
 
   /** This socket's session id (empty only while a session_token is being verified, before any frame is handled). */

@@ -30,9 +30,12 @@ export class RawClient {
     });
   }
 
-  /** Connects to `ws://.../socket/websocket?vsn=2.0.0` (plus `query`). */
-  static async connect(baseUrl: string, query = ''): Promise<RawClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket/websocket?vsn=2.0.0${query}`);
+  /**
+   * Connects to `ws://.../socket/websocket?vsn=2.0.0` (plus `query`).
+   * @param headers extra upgrade headers (e.g. `origin`, `x-forwarded-for`); a refused upgrade rejects with its status
+   */
+  static async connect(baseUrl: string, query = '', headers: Record<string, string> = {}): Promise<RawClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket/websocket?vsn=2.0.0${query}`, { headers });
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
       ws.once('error', reject);

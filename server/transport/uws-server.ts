@@ -10,9 +10,8 @@ import type { HttpHandler, HttpResponse } from './http-types.ts';
 export interface SocketHandlers {
   /**
    * Decides, before the upgrade, whether to accept the socket; returns the
-   * session data passed to {@link open}. `headers` are the upgrade request's
-   * (lower-case names). Throwing a PlexusError answers the upgrade with its
-   * status and a JSON body `{error: {code, message}}`.
+   * session data passed to {@link open}. Throwing a PlexusError answers the
+   * upgrade with its status and `{error: {code, message}}`.
    *
    * Synchronous on purpose: the upgrade completes inside uWS's upgrade
    * handler. uWebSockets 20.30 can close a socket upgraded later, from a
@@ -21,10 +20,21 @@ export interface SocketHandlers {
    * Work that must wait (verifying a token) goes in the returned data as a
    * Promise, for the socket's handlers to wait on.
    */
-  authorize(params: Record<string, string>, remoteAddress: string, headers: Readonly<Record<string, string>>): unknown;
+  authorize(params: Record<string, string>, remoteAddress: string, headers: UpgradeHeaders): unknown;
   /** A socket opened; returns the receiver of its frames and close. */
   open(connection: Connection, data: unknown): SocketReceiver;
 }
+
+/** The upgrade request's headers that {@link SocketHandlers.authorize} may check (absent ones are missing). */
+export interface UpgradeHeaders {
+  origin?: string;
+  host?: string;
+  'x-forwarded-for'?: string;
+  'x-forwarded-proto'?: string;
+  'x-forwarded-host'?: string;
+}
+
+const UPGRADE_HEADERS = ['origin', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] as const;
 
 /** Receives one socket's frames and its close. */
 export interface SocketReceiver {
@@ -291,10 +301,11 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
     // phoenix.js 1.8's authToken option offers subprotocols "phoenix, base64url.bearer.phx.<token>"; answer "phoenix".
     const protocol = requested.split(',').map((s) => s.trim()).includes('phoenix') ? 'phoenix' : '';
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-    const headers: Record<string, string> = Object.create(null);
-    req.forEach((k, v) => {
-      headers[k] = v;
-    });
+    const headers: UpgradeHeaders = {};
+    for (const name of UPGRADE_HEADERS) {
+      const value = req.getHeader(name);
+      if (value !== '') headers[name] = value;
+    }
     if (params.vsn !== '2.0.0') {
       res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
       return;
@@ -307,7 +318,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       const code = err instanceof PlexusError ? err.code : 'internal_error';
       const message = err instanceof PlexusError ? err.message : 'internal error';
       if (!(err instanceof PlexusError)) this.log.error({ err }, 'socket authorization failed');
-      // The REST error shape, so a client can match on the code.
+      // The same shape as the HTTP API's errors: {error: {code, message}}.
       res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ error: { code, message } }));
       return;
     }

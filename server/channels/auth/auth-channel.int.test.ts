@@ -217,3 +217,40 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
   assert.equal(r2[4].status, 'ok');
   assert.equal(linkParams((await waitForMail('dave@example.org', before)).body).get('auth_origin'), 'http://rooms.example');
 });
+
+test('sign-in mails are limited per address and per client IP: the refused requests get rate_limited and send nothing', async () => {
+  // TRUST_PROXY: the sockets come through a "proxy" on loopback that names their client in X-Forwarded-For.
+  const limited = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', AUTH_MAIL_PER_ADDRESS_PER_HOUR: '3', AUTH_MAIL_PER_IP_PER_HOUR: '5', TRUST_PROXY: 'true' } });
+  try {
+    const from = async (ip: string) => {
+      const c = await RawClient.connect(limited.url, '', { 'x-forwarded-for': `6.6.6.6, ${ip}` });
+      clients.push(c);
+      return c;
+    };
+    const ask = async (c: RawClient, email: string) => {
+      const topic = `auth:${Math.random().toString(36).slice(2)}`;
+      const j = await c.join(topic, {});
+      return (await c.reply(c.push(j[0], topic, 'auth_request', { email, origin: 'http://rooms.example' })))[4];
+    };
+    const before = mails.length;
+    // Three sockets from one client ask 9 times for one address.
+    const sockets = [await from('203.0.113.7'), await from('203.0.113.7'), await from('203.0.113.7')];
+    const replies = [];
+    for (let i = 0; i < 9; i++) replies.push(await ask(sockets[i % 3]!, 'flood@example.org'));
+    assert.deepEqual(replies.map((r) => r.status), ['ok', 'ok', 'ok', 'error', 'error', 'error', 'error', 'error', 'error']);
+    for (const r of replies.slice(3)) {
+      assert.equal(r.response.reason, 'rate_limited');
+      assert.ok(Number(r.response.retry_after) >= 1);
+      assert.match(r.response.message, /try again in \d+ s/);
+    }
+    // A sent mail is delivered before its reply, so these counts are final.
+    assert.equal(mails.slice(before).filter((m) => m.to === 'flood@example.org').length, 3);
+    // The client's IP has used up its 5 as well: another address from it gets nothing.
+    assert.equal((await ask(sockets[0]!, 'other@example.org')).response.reason, 'rate_limited');
+    // Another client (its own bucket, though its X-Forwarded-For starts with the same spoofed entry) still gets its link.
+    assert.equal((await ask(await from('198.51.100.20'), 'other@example.org')).status, 'ok');
+    assert.equal(mails.slice(before).filter((m) => m.to === 'other@example.org').length, 1);
+  } finally {
+    await limited.stop();
+  }
+});

@@ -9,6 +9,7 @@ import { consumeLoginToken, createLoginToken, findAccountByLogin, findOrCreateAc
 import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
+import type { KeyedLimiter } from '../../realtime/rate-limits.ts';
 import { describeErrors } from '../hub/schemas.ts';
 
 /** What the auth channel needs. */
@@ -27,6 +28,12 @@ export interface AuthChannelDeps {
   lifetimeMs?: number;
   /** Delay before the channel closes after `auth_credentials`, ms (Reticulum: 5 s). */
   closeDelayMs?: number;
+  /**
+   * Limits on sign-in mails, counted over the cluster: per email address
+   * (keyed by its salted hash, never the address) and per client IP
+   * (`session.clientIp`). Absent: no limit.
+   */
+  mailLimits?: { perAddress: KeyedLimiter; perIp: KeyedLimiter };
 }
 
 /**
@@ -81,7 +88,9 @@ interface Validators {
  * reference/reticulum.md §1.3):
  * - join (any params) → `{session_id}`; the channel closes after 5 minutes;
  * - `auth_request {email, origin}` (once per channel; `origin` must be
- *   allowed; a disabled account gets no mail) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
+ *   allowed; a disabled account gets no mail; past the per-address or
+ *   per-IP mail limit: `rate_limited` with `retry_after` seconds, and no
+ *   mail) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
  *   whose payload is the email encrypted (AES-256-GCM) under a key kept with
  *   the login token; the reply is `{}` whether or not an account exists;
  * - `auth_verified {token, payload}` uses up the token (30 minutes, single
@@ -119,8 +128,15 @@ class AuthChannel implements Channel {
     if (origin === null || !this.deps.allowedOrigins().some((o) => normalOrigin(o) === origin)) {
       return error(ErrorCodes.INVALID_ORIGIN, `origin ${JSON.stringify(given)} is not one this server sends sign-in links to; use one of AUTH_ALLOWED_ORIGINS (the page's location.origin).`);
     }
-    this.requested = true;
     const hash = identifierHash(email, this.deps.secret);
+    const limits = this.deps.mailLimits;
+    if (limits) {
+      const wait = (await limits.perIp.take(this.ctx.session.clientIp)) || (await limits.perAddress.take(hash));
+      if (wait > 0) {
+        return error(ErrorCodes.RATE_LIMITED, `Too many sign-in mails were asked for this address or from your network; check your mail for an earlier link, or try again in ${wait} s.`, { retry_after: wait });
+      }
+    }
+    this.requested = true;
     // A disabled account gets no link; the reply is the same, as Reticulum's.
     if ((await findAccountByLogin(this.deps.db, hash))?.state === 'disabled') return ok();
     const { token, payloadKey } = await createLoginToken(this.deps.db, hash);
