@@ -452,3 +452,54 @@ test('a persistent first sync is relayed with creator and owner set to the sende
     ],
   );
 });
+
+// Object keys: receiving NAF clients look dataType, networkId and parent up in
+// plain objects (naf-first-sync.ts), so an Object.prototype property name
+// there would make every receiver throw or misbehave.
+
+/** A `[join_ref, ref, topic, "naf", envelope]` frame. */
+const nafFrame = (m: Member, ref: string, topic: string, envelope: unknown) => JSON.stringify([m.jr, ref, topic, 'naf', envelope]);
+
+test('a naf or nafr whose dataType, networkId or parent is an Object.prototype property name is refused and never reaches others', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  const um = (networkId: string, tag: string) => ({ dataType: 'um', data: { d: [{ networkId, owner: 'o', lastOwnerTime: 1, components: { '0': { tag } } }] } });
+  const cases: Array<[string, (ref: string) => string]> = [
+    ['naf dataType __proto__', (ref) => nafFrame(a, ref, topic, { dataType: '__proto__', data: { tag: 'hostile-1' } })],
+    ['nafr dataType __proto__', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify({ dataType: '__proto__', data: { tag: 'hostile-2' } })), false)],
+    ['nafr um networkId __proto__', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify(um('__proto__', 'hostile-3'))), false)],
+    ['nafr um networkId constructor', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify(um('constructor', 'hostile-4'))), false)],
+    ['nafr um networkId valueOf, spaced', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify(um('valueOf', 'hostile-5'))), true)],
+    ['nafr r networkId hasOwnProperty', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify({ dataType: 'r', data: { networkId: 'hasOwnProperty', tag: 'hostile-6' } })), false)],
+    ['nafr u networkId toString', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify({ dataType: 'u', data: { networkId: 'toString', owner: 'o', lastOwnerTime: 1, components: { '0': { tag: 'hostile-7' } } } })), false)],
+    ['nafr um networkId __proto__ spelled with \\u', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify(um('__proto__', 'hostile-8')).replace('"__proto__"', '"\\u005f_proto__"')), false)],
+    ['naf first sync parent constructor', (ref) => nafFrame(a, ref, topic, firstSync('hostile-9', '#player-avatar', { parent: 'constructor' }))],
+    ['nafr first sync parent __proto__', (ref) => nafrFrame(a, ref, topic, JSON.stringify(JSON.stringify(firstSync('hostile-10', '#player-avatar', { parent: '__proto__' }))), false)],
+  ];
+  for (const [name, frame] of cases) {
+    const ref = a.c.ref();
+    const reply = await sendRawOrSilence(a, ref, frame(ref));
+    assert.equal(reply?.[4].response.reason, 'invalid_payload', `${name}: ${JSON.stringify(reply)}`);
+    assert.match(reply![4].response.message, /Object\.prototype/, name);
+  }
+  await settled(a, b, topic);
+  assert.deepEqual(b.c.frames.filter((f) => JSON.stringify(f).includes('hostile-')), []);
+});
+
+test('ordinary NAF traffic, ids that merely contain such names included, still takes the nafr fast path', async () => {
+  const topic = await newRoom();
+  const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
+  const envelopes = [
+    { dataType: 'um', data: { d: [{ networkId: 'abc123x', owner: 'o', lastOwnerTime: 1, components: { '0': { tag: 'ok/1' } } }, { networkId: 'naf-xyz', owner: 'o', lastOwnerTime: 2, components: { '1': null } }] } },
+    { dataType: 'u', data: { networkId: 'scene-3kd9a', owner: 'scene', lastOwnerTime: -1, template: '#static-media', persistent: true, parent: 'naf-parent', components: { '0': { tag: 'ok/2' } } } },
+    { dataType: 'r', data: { networkId: 'my-constructor', tag: 'ok/3' } },
+    { dataType: 'icr', data: { networkId: 'toStringy', tag: 'ok/4' } },
+  ];
+  for (const envelope of envelopes) {
+    // JSON.stringify never writes "\/": a relayed frame that still has it was spliced unparsed.
+    const literal = JSON.stringify(JSON.stringify(envelope)).replace('/', '\\/');
+    a.c.sendRaw(nafrFrame(a, a.c.ref(), topic, literal, false));
+    const want = `[null,null,${JSON.stringify(topic)},"nafr",{"naf":${literal},"from_session_id":${JSON.stringify(a.sessionId)}}]`;
+    await b.c.waitFor(() => b.c.rawFrames.includes(want));
+  }
+});

@@ -17,7 +17,7 @@ import { joinDiff, leaveDiff, updateDiff } from '../../protocol/presence-diff.ts
 import type { PresenceEntries, PresenceMeta } from '../../protocol/presence-diff.ts';
 import { error, FALLBACK, ok } from '../../realtime/channel.ts';
 import { scanStringLiteral } from '../../protocol/frame-scan.ts';
-import { nafrLiteralMayHoldFirstSync, nafTextMayHoldFirstSync } from './naf-first-sync.ts';
+import { nafrLiteralNeedsCheck, nafTextNeedsCheck } from './naf-first-sync.ts';
 import { jsonBytes } from '../../protocol/json-bounds.ts';
 import { TokenBucket } from '../../realtime/rate-limit.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
@@ -96,10 +96,12 @@ const PRESENCE_FLAG_EVENTS = new Map<string, [string, boolean]>([
  *   `presence_state` and a `presence_diff` join to everyone;
  * - `events:entered`, `events:profile_updated`, `events:entering`, hand and
  *   typing flags update the meta as ONE `presence_diff`;
- * - `naf` is checked (spawns by template suffix, creator/owner overwritten)
- *   and relayed to everyone but the sender with `from_session_id`; `nafr`
- *   is relayed without parsing unless its string could hold a first sync
- *   (it contains `isFirstSync` or a `\u` escape, at either level of JSON:
+ * - `naf` is checked (spawns by template suffix, creator/owner overwritten;
+ *   no Object.prototype name as `dataType`, `networkId` or `parent`, which
+ *   receivers use as object keys) and relayed to everyone but the sender
+ *   with `from_session_id`; `nafr` is relayed without parsing unless its
+ *   string could hold a first sync or such a name (it contains
+ *   `isFirstSync`, a quoted name or a `\u` escape, at either level of JSON:
  *   see naf-first-sync.ts), in which case it is parsed and handled as `naf`;
  * - a first sync is what a receiving client's `JSON.parse` sees: a `u` whose
  *   `isFirstSync` is true (duplicate keys: the last one), or an `um` element
@@ -298,8 +300,9 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   /**
    * The hot path for `nafr` (about 99% of room traffic): when the payload is
    * exactly `{"naf":"<valid JSON string literal>"}` and the literal holds no
-   * `isFirstSync` and no `\u` escape (so neither level of JSON can hold a
-   * first sync, see naf-first-sync.ts), the client's literal is spliced into
+   * `isFirstSync`, no quoted Object.prototype name and no `\u` escape (so
+   * neither level of JSON can hold a first sync or such a name, see
+   * naf-first-sync.ts), the client's literal is spliced into
    * the outgoing frame as is: no parse, no encode. Everything else goes to
    * {@link handleIn}.
    */
@@ -310,7 +313,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const literalStart = start + NAFR_OPEN.length - 1;
     const literalEnd = scanStringLiteral(bytes, literalStart, end);
     if (literalEnd !== end - 1 || bytes[literalEnd] !== 125 /* } */) return FALLBACK;
-    if (nafrLiteralMayHoldFirstSync(bytes, literalStart, literalEnd)) return FALLBACK;
+    if (nafrLiteralNeedsCheck(bytes, literalStart, literalEnd)) return FALLBACK;
     const prefix = this.nafrPrefix;
     const suffix = this.nafrSuffix;
     const out = Buffer.allocUnsafe(prefix.length + (literalEnd - literalStart) + suffix.length);
@@ -322,8 +325,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   }
 
   /**
-   * `nafr`: relayed as an opaque string when it cannot hold a first sync;
-   * else parsed and handled as `naf`, which checks it and relays the checked
+   * `nafr`: relayed as an opaque string when it cannot hold a first sync or
+   * an Object.prototype name; else parsed and handled as `naf`, which checks it and relays the checked
    * object (reference/reticulum.md §1.5, where the test is the substring
    * `isFirstSync` only, which a `\u` escape in the inner JSON slips past).
    */
@@ -331,7 +334,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const { schemas } = this.deps;
     if (!schemas.nafr(payload)) return invalid('nafr', describeErrors(schemas.nafr.errors), '{naf: "<JSON string>"}');
     const naf = (payload as { naf: string }).naf;
-    if (!nafTextMayHoldFirstSync(naf)) {
+    if (!nafTextNeedsCheck(naf)) {
       this.ctx.broadcastFrom('nafr', { naf, from_session_id: this.sessionId });
       return undefined;
     }

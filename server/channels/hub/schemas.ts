@@ -1,6 +1,7 @@
 import { Ajv } from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { checkJsonBounds, describeJsonBounds } from '../../protocol/json-bounds.ts';
+import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
 
 /**
  * ajv schemas of every event the hub channel accepts, compiled once when
@@ -39,10 +40,11 @@ export function bounded(maxBytes?: number): { jsonBounds: { maxDepth: number; ma
  * (protocol/json-bounds.ts), so a hostile 100,000-level value is refused
  * rather than overflowing the stack. Every module compiling schemas with
  * free-form fields must use this instance: a plain `strict: false` ajv
- * silently ignores the keyword.
+ * silently ignores the keyword. `verbose` keeps each error's schema
+ * (the hub schemas need it to name the Object.prototype rule).
  */
-export function createAjv(): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: false });
+export function createAjv(options: { verbose?: boolean } = {}): Ajv {
+  const ajv = new Ajv({ allErrors: false, strict: false, verbose: options.verbose ?? false });
   ajv.addKeyword({
     keyword: 'jsonBounds',
     schemaType: 'object',
@@ -58,6 +60,14 @@ export function createAjv(): Ajv {
 }
 
 const jsonObject = { type: 'object' } as const;
+
+/**
+ * A NAF field that receiving clients use as a key of a plain object
+ * (`dataType`, `networkId`, `parent`; see naf-first-sync.ts): not an
+ * Object.prototype name ({@link describeErrors} names the rule; it needs the
+ * `verbose` errors of {@link compileHubSchemas} to tell this `not` apart).
+ */
+const nafKey = { not: { enum: OBJECT_PROTOTYPE_NAMES } } as const;
 
 const joinParams = {
   type: 'object',
@@ -78,13 +88,13 @@ const nafEntity = {
   type: 'object',
   required: ['networkId'],
   properties: {
-    networkId: { type: 'string', minLength: 1, maxLength: 128 },
+    networkId: { type: 'string', minLength: 1, maxLength: 128, ...nafKey },
     owner: { type: 'string', maxLength: 128 },
     creator: { type: 'string', maxLength: 128 },
     lastOwnerTime: { type: 'number' },
     template: { type: 'string', maxLength: 256 },
     persistent: { type: 'boolean' },
-    parent: { type: ['string', 'null'], maxLength: 128 },
+    parent: { type: ['string', 'null'], maxLength: 128, ...nafKey },
     components: { type: 'object' },
     isFirstSync: { type: 'boolean' },
   },
@@ -94,7 +104,7 @@ const naf = {
   type: 'object',
   required: ['dataType', 'data'],
   properties: {
-    dataType: { type: 'string', minLength: 1, maxLength: 64 },
+    dataType: { type: 'string', minLength: 1, maxLength: 64, ...nafKey },
     clientId: { type: ['string', 'null'], maxLength: 128 },
     data: bounded(),
   },
@@ -106,7 +116,7 @@ const naf = {
     },
     {
       if: { properties: { dataType: { const: 'r' } } },
-      then: { properties: { data: { type: 'object', required: ['networkId'], properties: { networkId: { type: 'string', minLength: 1, maxLength: 128 } } } } },
+      then: { properties: { data: { type: 'object', required: ['networkId'], properties: { networkId: { type: 'string', minLength: 1, maxLength: 128, ...nafKey } } } } },
     },
   ],
 } as const;
@@ -152,7 +162,7 @@ export interface HubSchemas {
 
 /** Compiles the hub channel's schemas (about 10 ms each; call once at start). */
 export function compileHubSchemas(): HubSchemas {
-  const ajv = createAjv();
+  const ajv = createAjv({ verbose: true });
   return {
     joinParams: ajv.compile(joinParams),
     naf: ajv.compile(naf),
@@ -169,5 +179,6 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
   const e = errors?.[0];
   if (!e) return 'payload is invalid';
   const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
+  if (e.keyword === 'not' && e.schema === nafKey.not) return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
   return `${where} ${e.message ?? 'is invalid'}`;
 }
