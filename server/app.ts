@@ -29,6 +29,7 @@ import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
 import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
+import { AppConfig } from './app-config.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { RedisPresenceStore } from './presence/redis-presence-store.ts';
@@ -139,9 +140,10 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   let draining = false;
   const fanout = new Fanout(broker);
   const members = new RoomMembers(fanout);
+  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
   const routes = [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
-    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: await loadIdentifierSalt(database.knex), allowedOrigins, adminEmail: config.adminEmail, log }),
+    authChannelRoute({ db: database.knex, accountTokens, mailer, secret: await loadIdentifierSalt(database.knex), allowedOrigins, adminEmail: config.adminEmail, log, appConfig }),
     hubChannelRoute({
       db: database.knex,
       presence,
@@ -153,6 +155,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       filters: fanout,
       accounts: accountTokens,
       permsTokens,
+      appConfig,
       handlers: {
         ...signInHandlers({ db: database.knex, accountTokens, permsTokens }),
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
@@ -171,6 +174,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     version,
     jwks: () => permsTokens.jwks(),
     accounts: accountTokens,
+    appConfig,
     maxRoomSize: config.maxRoomSize,
     roomChanged: async (hubSid, staleFields) => {
       const topic = `hub:${hubSid}`;

@@ -52,6 +52,14 @@ export const ErrorCodes = {
   HTTP_BAD_JSON: 'bad_json',
   HTTP_INVALID_BODY: 'invalid_body',
   HTTP_BODY_TOO_LARGE: 'body_too_large',
+  /** No valid token, a non-admin on an admin route, or room creation turned off (`features.disable_room_creation`): Reticulum answers these 401. */
+  HTTP_UNAUTHORIZED: 'unauthorized',
+  /** A valid token without the right (not an owner; allow_promotion without update_hub_promotion). */
+  HTTP_FORBIDDEN: 'forbidden',
+  /** A bad query string (media search `source`, `cursor`, a NUL in `q`). */
+  HTTP_INVALID_QUERY: 'invalid_query',
+  /** A room page's `?embed_token=` is not the room's (404, as Reticulum). */
+  INVALID_EMBED_TOKEN: 'invalid_embed_token',
   INTERNAL: 'internal_error',
   /** The node is shutting down and takes no new sockets; ask /api/v1/meta for another. */
   NODE_DRAINING: 'node_draining',

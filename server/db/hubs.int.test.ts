@@ -27,7 +27,8 @@ for (const backend of databaseBackends) {
     test('migrations create the hubs table with its defaults', async () => {
       const { hub } = await createHub(db.knex, { name: 'Defaults' });
       assert.equal(hub.entryMode, 'allow');
-      assert.equal(hub.memberPermissions, 255);
+      // Reticulum's default for new rooms: voice and text chat only.
+      assert.equal(hub.memberPermissions, 192);
       assert.equal(hub.roomSize, null);
       assert.ok(hub.insertedAt instanceof Date);
       assert.equal(typeof hub.id, 'string');
@@ -41,8 +42,8 @@ for (const backend of databaseBackends) {
       assert.equal(found?.slug, 'cafe-meetup-1');
       assert.equal(found?.roomSize, 10);
       const row = await db.knex('hubs').where({ hub_sid: hub.hubSid }).first();
-      assert.equal(row.creator_assignment_token_hash, hashToken(creatorAssignmentToken));
-      assert.ok(!JSON.stringify(row).includes(creatorAssignmentToken));
+      assert.equal(row.creator_assignment_token_hash, hashToken(creatorAssignmentToken!));
+      assert.ok(!JSON.stringify(row).includes(creatorAssignmentToken!));
     });
 
     test('unknown and malformed hub_sids find nothing', async () => {
@@ -66,7 +67,7 @@ for (const backend of databaseBackends) {
       db = await openDatabase(location);
       assert.equal((await findHubBySid(db.knex, hub.hubSid))?.name, 'Durable');
       const migrations = await db.knex('knex_migrations').select('name');
-      assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs', '20261122000100_accounts_roles_objects', '20261122000200_app_secrets']);
+      assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs', '20261122000100_accounts_roles_objects', '20261122000200_app_secrets', '20261122000300_app_configs_embed_tokens']);
     });
   });
 }

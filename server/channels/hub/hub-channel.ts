@@ -9,6 +9,7 @@ import { addOwner, removeOwner } from '../../db/hub-roles.ts';
 import { banFromHub, bannedUntil } from '../../db/hub-bans.ts';
 import { isActiveInvite } from '../../db/hub-updates.ts';
 import { CloseCodes } from '../../errors.ts';
+import { AppConfigKeys } from '../../app-config.ts';
 import type { Connection } from '../../realtime/connection.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
 import type { HubRecord } from '../../db/hubs.ts';
@@ -42,6 +43,8 @@ export interface HubChannelDeps {
   permsTokens?: { issueFor(member: HubMember): Promise<string> };
   /** Per-recipient filters of the fan-out (blocks). */
   filters?: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
+  /** Runtime switches (`features|require_account_for_join`); absent: all off. */
+  appConfig?: { flag(key: string): Promise<boolean> };
 }
 
 /** Topic prefix of rooms. */
@@ -140,6 +143,10 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       if (!account) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
       this.account = account;
     }
+    // Reticulum's join_with_hub: with features|require_account_for_join, anonymous members are denied.
+    if (!this.account && this.deps.appConfig && (await this.deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
+      return error('join_denied', 'Join denied: this server requires an account to join rooms; sign in and join with your auth_token.');
+    }
     if (p.creator_assignment_token) {
       if (!(await isCreatorAssignmentToken(this.deps.db, hub.id, p.creator_assignment_token))) {
         return error('invalid_token', 'The creator_assignment_token is not this room\'s; join without it, or use the token POST /api/v1/hubs returned for this room.');
@@ -168,7 +175,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     };
     const counts = countPresence(await this.deps.presence.list(this.ctx.topic));
     return ok({
-      hubs: [hubView(hub, counts, this.deps.defaultRoomSize)],
+      hubs: [hubView(hub, counts, this.deps.defaultRoomSize, null, this.perms.embed_hub)],
       session_id: this.sessionId,
       session_token: await this.deps.sessionTokens.issue(this.sessionId),
       subscriptions: { web_push: false, favorites: false },
