@@ -157,7 +157,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       permsTokens,
       appConfig,
       handlers: {
-        ...signInHandlers({ db: database.knex, accountTokens, permsTokens }),
+        ...signInHandlers({ db: database.knex, accountTokens, permsTokens, appConfig }),
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
         ...objectHandlers({ db: database.knex }),
         ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),

@@ -156,6 +156,11 @@ describe('on one node', () => {
       assert.equal(anon[4].response.reason, 'join_denied');
       const signedIn = await tryJoin(node, hubSid, { auth_token: await tokenFor(node, 'member@example.org') });
       assert.equal(signedIn[4].status, 'ok', JSON.stringify(signedIn[4]));
+      // Signing out lets the member go, 5 s later (phx_close), as Reticulum does.
+      const c = clients[clients.length - 1]!;
+      const topic = `hub:${hubSid}`;
+      assert.equal((await c.reply(c.push(signedIn[0], topic, 'sign_out', {})))[4].status, 'ok');
+      await c.waitFor((f: Frame) => f[2] === topic && f[3] === 'phx_close', 15_000);
     } finally {
       assert.equal((await postConfig(node, admin, { features: { require_account_for_join: false } })).status, 200);
     }

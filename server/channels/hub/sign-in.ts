@@ -6,6 +6,10 @@ import { isCreatorAssignmentToken } from '../../db/hubs.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { HubEventHandlers } from './hub-member.ts';
 import { describeErrors } from './schemas.ts';
+import { AppConfigKeys } from '../../app-config.ts';
+
+/** How long after `sign_out` a member is let go when accounts are required to join, ms (Reticulum: 5 s). */
+export const SIGN_OUT_CLOSE_MS = 5000;
 
 /**
  * Signing in and out inside a room, and perms tokens (reference/reticulum.md
@@ -14,10 +18,12 @@ import { describeErrors } from './schemas.ts';
  *   member signed in (roles and permissions follow, as one presence update);
  *   with the room's creator assignment token the account becomes the room's
  *   creator. Reply `{perms_token}`; a bad token: `sign_in_failed`, nothing changes.
- * - `sign_out`: back to anonymous (`{}`).
+ * - `sign_out`: back to anonymous (`{}`). With `features.require_account_for_join`
+ *   the room channel is closed ({@link SIGN_OUT_CLOSE_MS} later, `phx_close`)
+ *   unless the member signed in again meanwhile, as Reticulum does.
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
-export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; permsTokens: PermsTokens }): HubEventHandlers {
+export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; permsTokens: PermsTokens; appConfig?: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
   const ajv = new Ajv({ strict: false });
   const validSignIn = ajv.compile({
     type: 'object',
@@ -44,6 +50,11 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokens; p
     sign_out: async (member, payload) => {
       if (!validEmpty(payload)) return error('invalid_payload', 'sign_out takes no payload ({}).');
       await member.setAccount(null);
+      if (deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
+        setTimeout(() => {
+          if (!member.account) member.ctx.close();
+        }, SIGN_OUT_CLOSE_MS).unref();
+      }
       return ok();
     },
     refresh_perms_token: async (member, payload) => {
