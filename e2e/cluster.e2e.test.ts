@@ -200,7 +200,15 @@ test('pages get back into the room through a live node when theirs is killed or 
     body: JSON.stringify({ hub: { name: 'Cluster room' } }),
   });
   assert.equal(created.status, 200, `POST /api/v1/hubs answered ${created.status}: ${await created.clone().text()}`);
-  const roomUrl = new URL(((await created.json()) as { url: string }).url);
+  const room = (await created.json()) as { url: string; hub_id: string; creator_assignment_token: string };
+  const roomUrl = new URL(room.url);
+  // New rooms give members voice and text chat only (Reticulum's default); the people here spawn and move boxes.
+  const allowed = await fetch(`${node1.url}/api/v1/hubs/${room.hub_id}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${room.creator_assignment_token}` },
+    body: JSON.stringify({ hub: { member_permissions: { spawn_and_move_media: true } } }),
+  });
+  assert.equal(allowed.status, 200, `PATCH /api/v1/hubs answered ${allowed.status}: ${await allowed.clone().text()}`);
   const onNode2 = new URL(roomUrl.pathname, node2.url);
 
   const a = await openRoom(roomUrl.href, 'Ann');

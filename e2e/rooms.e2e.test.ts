@@ -186,7 +186,14 @@ test('two people share a room: avatars, a box that changes hands, chat, and leav
     body: JSON.stringify({ hub: { name: 'E2E room' } }),
   });
   assert.equal(created.status, 200, `POST /api/v1/hubs answered ${created.status}: ${await created.clone().text()}`);
-  const { url: roomUrl } = (await created.json()) as { url: string };
+  const { url: roomUrl, hub_id: hubId, creator_assignment_token: creatorToken } = (await created.json()) as { url: string; hub_id: string; creator_assignment_token: string };
+  // New rooms give members voice and text chat only (Reticulum's default); the people here spawn and move boxes.
+  const allowed = await fetch(`${server.url}/api/v1/hubs/${hubId}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorToken}` },
+    body: JSON.stringify({ hub: { member_permissions: { spawn_and_move_media: true } } }),
+  });
+  assert.equal(allowed.status, 200, `PATCH /api/v1/hubs answered ${allowed.status}: ${await allowed.clone().text()}`);
   assert.match(new URL(roomUrl).pathname, /^\/[A-Za-z0-9]{7}\/e2e-room$/);
 
   const alice = await openRoom(roomUrl, 'Alice');

@@ -29,6 +29,7 @@ import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
 import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
+import { AppConfig } from './app-config.ts';
 import { createLogger } from './logger.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { RedisPresenceStore } from './presence/redis-presence-store.ts';
@@ -185,6 +186,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   let draining = false;
   const fanout = new Fanout(broker);
   const members = new RoomMembers(fanout);
+  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
   const routes = [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
     authChannelRoute({
@@ -195,6 +197,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       allowedOrigins,
       adminEmail: config.adminEmail,
       log,
+      appConfig,
       mailLimits: {
         perAddress: rateLimits.limiter({ name: 'auth-mail-address', points: config.authMailPerAddressPerHour, durationSeconds: 3600 }),
         perIp: rateLimits.limiter({ name: 'auth-mail-ip', points: config.authMailPerIpPerHour, durationSeconds: 3600 }),
@@ -213,8 +216,9 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       permsTokens,
       presenceMetaMaxBytes: config.presenceMetaMaxBytes,
       presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
+      appConfig,
       handlers: {
-        ...signInHandlers({ db: database.knex, accountTokens, permsTokens }),
+        ...signInHandlers({ db: database.knex, accountTokens, permsTokens, appConfig }),
         ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
         ...objectHandlers({ db: database.knex }),
         ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
@@ -232,6 +236,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     version,
     jwks: () => permsTokens.jwks(),
     accounts: accountTokens,
+    appConfig,
     maxRoomSize: config.maxRoomSize,
     roomChanged: async (hubSid, staleFields) => {
       const topic = `hub:${hubSid}`;

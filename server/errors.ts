@@ -65,6 +65,14 @@ export const ErrorCodes = {
   HTTP_UNSUPPORTED_MEDIA_TYPE: 'unsupported_media_type',
   /** A WebSocket upgrade from a page whose Origin is not allowed (403; ALLOWED_ORIGINS). */
   ORIGIN_NOT_ALLOWED: 'origin_not_allowed',
+  /** No valid token, a non-admin on an admin route, or room creation turned off (`features.disable_room_creation`): Reticulum answers these 401. */
+  HTTP_UNAUTHORIZED: 'unauthorized',
+  /** A valid token without the right (not an owner; allow_promotion without update_hub_promotion). */
+  HTTP_FORBIDDEN: 'forbidden',
+  /** A bad query string (media search `source`, `cursor`, a NUL in `q`). */
+  HTTP_INVALID_QUERY: 'invalid_query',
+  /** A room page's `?embed_token=` is not the room's (404, as Reticulum). */
+  INVALID_EMBED_TOKEN: 'invalid_embed_token',
   INTERNAL: 'internal_error',
   /**
    * A dependency (the database or Redis) did not answer within its timeout

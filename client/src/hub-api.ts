@@ -1,6 +1,6 @@
 /**
  * The Plexus REST calls the pages make (Reticulum-shaped, /api/v1):
- * - `POST /api/v1/hubs` with `{hub: {name}}` → 200 `{hub_id, url, creator_assignment_token}`
+ * - `POST /api/v1/hubs` with `{hub: {name}}` → 200 `{hub_id, url, creator_assignment_token, embed_token}`
  * - `GET /api/v1/hubs/<hub_sid>` → `{hubs: [hub]}`
  * Errors come back as 4xx/5xx with `{error: {code, message}}`.
  */
@@ -10,7 +10,10 @@ export interface CreatedHub {
   hub_id: string;
   /** Absolute room URL `http://host/<hub_sid>/<slug>`. */
   url: string;
-  creator_assignment_token: string;
+  /** Makes the holder the room's creator; null when an account created the room (it is the creator). */
+  creator_assignment_token: string | null;
+  /** Lets a page embed the room (`?embed_token=`). */
+  embed_token?: string | null;
 }
 
 /** A room's public description (the fields the client reads). */

@@ -58,7 +58,7 @@ export function startLobbyPage(): void {
       .then((hub) => {
         // The creator assignment token makes this browser the room's creator when it joins (kept per room).
         try {
-          storage?.setItem(`plexus:creator:${hub.hub_id}`, hub.creator_assignment_token);
+          if (hub.creator_assignment_token) storage?.setItem(`plexus:creator:${hub.hub_id}`, hub.creator_assignment_token);
         } catch {
           // storage full or unavailable: the room works, without the creator role
         }

@@ -20,8 +20,11 @@ export type MemberPermission = keyof typeof MEMBER_PERMISSION_BITS;
 /** `{spawn_and_move_media: bool, ...}` for the 8 flags. */
 export type MemberPermissions = Record<MemberPermission, boolean>;
 
-/** All eight flags set: Reticulum's column default. */
+/** All eight flags set: Reticulum's column default, and new rooms' member permissions with `features.permissive_rooms`. */
 export const ALL_MEMBER_PERMISSIONS = 255;
+
+/** Voice and text chat only (64 + 128): Reticulum's member permissions of a new room (`@default_restrictive_member_permissions`). */
+export const RESTRICTIVE_MEMBER_PERMISSIONS = 192;
 
 /** Decodes the bit field into the named map. */
 export function memberPermissionsFromBits(bits: number): MemberPermissions {

@@ -1,5 +1,6 @@
 import { createHash, randomBytes, randomInt } from 'node:crypto';
 import type { Knex } from 'knex';
+import { RESTRICTIVE_MEMBER_PERMISSIONS } from '../auth/permissions.ts';
 
 /** How members may enter a room (Reticulum `entry_mode`). */
 export type EntryMode = 'allow' | 'invite' | 'deny';
@@ -26,6 +27,8 @@ export interface HubRecord {
   userData: Record<string, unknown> | null;
   /** URL of the scene (glTF bundle) the room shows; null = the client's default. */
   sceneUrl: string | null;
+  /** Lets a page embed the room (`/<hub_sid>/<slug>?embed_token=...`); shown to owners only (Reticulum `embed_token`). */
+  embedToken: string | null;
   insertedAt: Date;
   updatedAt: Date;
 }
@@ -44,6 +47,7 @@ export interface HubRow {
   allow_promotion: boolean;
   user_data: Record<string, unknown> | null;
   scene_url: string | null;
+  embed_token?: string | null;
   inserted_at: Date;
   updated_at: Date;
 }
@@ -94,6 +98,7 @@ export function hubFromRow(row: HubRow): HubRecord {
     allowPromotion: row.allow_promotion ?? false,
     userData: row.user_data ?? null,
     sceneUrl: row.scene_url ?? null,
+    embedToken: row.embed_token ?? null,
     insertedAt: new Date(row.inserted_at),
     updatedAt: new Date(row.updated_at),
   };
@@ -103,16 +108,23 @@ export function hubFromRow(row: HubRow): HubRecord {
 export interface NewHub {
   name: string;
   roomSize?: number | null;
+  /** Default {@link RESTRICTIVE_MEMBER_PERMISSIONS} (voice and text chat), Reticulum's default for new rooms. */
   memberPermissions?: number;
+  description?: string | null;
+  userData?: Record<string, unknown> | null;
+  /** The signed-in account creating the room: it is the creator, and no creator assignment token is made. */
+  createdByAccountId?: string | null;
 }
 
 /**
- * Creates a room with a fresh hub_sid and a creator assignment token.
- * @returns the stored room and the token (shown once; only its hash is kept)
+ * Creates a room with a fresh hub_sid and embed token, and, when no account
+ * creates it, a creator assignment token (Reticulum's `Hub.changeset` and
+ * `add_account_to_changeset`: a room made by an account has none).
+ * @returns the stored room and the token (shown once; only its hash is kept), or null with `createdByAccountId`
  * @throws the driver's error when the insert fails for a reason other than a sid collision
  */
-export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord; creatorAssignmentToken: string }> {
-  const creatorAssignmentToken = randomBytes(16).toString('hex');
+export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord; creatorAssignmentToken: string | null }> {
+  const creatorAssignmentToken = hub.createdByAccountId ? null : randomBytes(16).toString('hex');
   for (let attempt = 0; ; attempt++) {
     try {
       const [row] = await db<HubRow>('hubs')
@@ -121,8 +133,12 @@ export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord
           name: hub.name,
           slug: slugify(hub.name),
           room_size: hub.roomSize ?? null,
-          member_permissions: hub.memberPermissions ?? 255,
-          creator_assignment_token_hash: hashToken(creatorAssignmentToken),
+          member_permissions: hub.memberPermissions ?? RESTRICTIVE_MEMBER_PERMISSIONS,
+          description: hub.description ?? null,
+          user_data: hub.userData == null ? null : (JSON.stringify(hub.userData) as never),
+          created_by_account_id: hub.createdByAccountId ?? null,
+          creator_assignment_token_hash: creatorAssignmentToken === null ? null : hashToken(creatorAssignmentToken),
+          embed_token: randomBytes(16).toString('hex'),
         } as Partial<HubRow>)
         .returning('*');
       return { hub: hubFromRow(row as HubRow), creatorAssignmentToken };

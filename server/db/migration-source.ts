@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import * as createHubs from '../../migrations/20261122000000_create_hubs.ts';
 import * as accountsRolesObjects from '../../migrations/20261122000100_accounts_roles_objects.ts';
 import * as appSecrets from '../../migrations/20261122000200_app_secrets.ts';
+import * as appConfigsEmbedTokens from '../../migrations/20261122000300_app_configs_embed_tokens.ts';
 
 /**
  * The migrations, by extension-free name, so that `.ts` (development) and a
@@ -13,6 +14,7 @@ const migrations: Record<string, Knex.Migration> = {
   '20261122000000_create_hubs': createHubs,
   '20261122000100_accounts_roles_objects': accountsRolesObjects,
   '20261122000200_app_secrets': appSecrets,
+  '20261122000300_app_configs_embed_tokens': appConfigsEmbedTokens,
 };
 
 /** A knex migration source over {@link migrations}. */

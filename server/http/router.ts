@@ -20,6 +20,15 @@ export function jsonError(status: number, code: string, message: string, details
 }
 
 /**
+ * The token of an `Authorization` header: `Bearer <token>`, or `bearer: <token>`
+ * as Reticulum's own tests send it (Guardian's header scheme takes an optional
+ * colon, any case). Null when the header is absent or has another shape.
+ */
+export function bearerToken(header: string | undefined): string | null {
+  return /^Bearer:?\s+(\S+)\s*$/i.exec(header ?? '')?.[1] ?? null;
+}
+
+/**
  * A small path router: patterns like `/api/v1/hubs/:hub_sid`, matched in the
  * order added. `HEAD` matches `GET` routes. Unmatched paths get a JSON 404,
  * matched paths with another method a 405.

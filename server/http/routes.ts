@@ -11,12 +11,17 @@ import { hubChangesSchema, toHubChanges } from '../channels/hub/room-rules.ts';
 import type { AccountTokenVerifier } from '../channels/hub/hub-member.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { HttpRequest, HttpResponse } from '../transport/http-types.ts';
-import { json, jsonError, Router } from './router.ts';
+import { bearerToken, json, jsonError, Router } from './router.ts';
 import { StaticFiles } from './static-files.ts';
 import type { KeyedLimiter } from '../realtime/rate-limits.ts';
 import type { TrustedProxies } from './client-address.ts';
 import { isJsonContentType, type WebSecurity } from './web-security.ts';
 import { ErrorCodes } from '../errors.ts';
+import { ALL_MEMBER_PERMISSIONS, RESTRICTIVE_MEMBER_PERMISSIONS } from '../auth/permissions.ts';
+import { AppConfigKeys } from '../app-config.ts';
+import type { AppConfig } from '../app-config.ts';
+import { findNul } from '../protocol/nul-bytes.ts';
+import { addAppConfigRoutes } from './app-config-routes.ts';
 
 /** What the HTTP routes need. */
 export interface HttpDeps {
@@ -32,8 +37,10 @@ export interface HttpDeps {
   health: () => Record<string, unknown> | Promise<Record<string, unknown>>;
   /** Version string reported by `/api/v1/meta`. */
   version: string;
-  /** Verifies account tokens (`Authorization: Bearer`) for PATCH. */
+  /** Verifies account tokens (`Authorization: Bearer`): PATCH, room creation by an account, admin routes. */
   accounts?: AccountTokenVerifier;
+  /** Runtime switches (`features.disable_room_creation`, `features.permissive_rooms`, ...) and `/api/v1/app_configs`. Absent: every switch off, no app config routes. */
+  appConfig?: AppConfig;
   /** Largest room_size PATCH may set. Default 50. */
   maxRoomSize?: number;
   /** After PATCH changed a room: its members on every node reload it, and get `hub_refresh` with `stale_fields`. */
@@ -56,6 +63,9 @@ export interface HttpDeps {
   cluster?: () => Promise<{ phx_host: string; phx_port: string; nodes: Array<{ phx_host: string; phx_port: string }> } | null>;
 }
 
+/** Largest `user_data` a room may carry, characters of its JSON (as update_hub and PATCH). */
+export const MAX_USER_DATA_CHARS = 16 * 1024;
+
 const createHubBody = {
   type: 'object',
   required: ['hub'],
@@ -64,7 +74,9 @@ const createHubBody = {
       type: 'object',
       properties: {
         name: { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S' },
-        room_size: { type: 'integer', minimum: 1, maximum: 10000 },
+        description: { type: ['string', 'null'], maxLength: 64000 },
+        room_size: { type: ['integer', 'null'], minimum: 0 },
+        user_data: { type: ['object', 'null'] },
       },
     },
   },
@@ -79,10 +91,14 @@ function requireJson(req: HttpRequest, example: string): HttpResponse | null {
 
 /**
  * All HTTP routes:
- * - `POST /api/v1/hubs` `{hub: {name, room_size?}}` → `{status, hub_id, url, creator_assignment_token, embed_token}`
- *   (429 `rate_limited` with `retry-after` seconds past the per-IP limit);
+ * - `POST /api/v1/hubs` `{hub: {name?, description?, room_size?, user_data?}}`, optionally with
+ *   `Authorization: Bearer <account token>` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
+ *   with an account the account is the creator and `creator_assignment_token` is null
+ *   (401 bad token or `features.disable_room_creation` for non-admins, 422, 429 `rate_limited`
+ *   with `retry-after` seconds past the per-IP limit);
  * - `GET /api/v1/hubs/:hub_sid` → `{hubs: [hub]}` (404 `not_found`);
- * - `PATCH /api/v1/hubs/:hub_sid` `{hub: {...update_hub fields}}` with `Authorization: Bearer <creator_assignment_token | owner's account token>` → `{hubs: [hub]}` (401, 403, 404, 422, 429);
+ * - `PATCH /api/v1/hubs/:hub_sid` `{hub: {...update_hub fields}}` with `Authorization: Bearer <creator_assignment_token | owner's account token>` → `{hubs: [hub]}` with its `embed_token` (401, 403, 404, 422, 429);
+ * - `GET|POST /api/v1/app_configs` (admins): see `addAppConfigRoutes`;
  * - `GET /api/v1/media/search?source=rooms&q=&cursor=` → `{meta: {source, next_cursor}, entries: [room], suggestions: null}`: public rooms by full-text search;
  * - `GET /.well-known/jwks.json` → `{keys: [jwk]}`, the public key of perms tokens (RS512);
  * - `GET /api/v1/meta` → `{version, pool, phx_host, phx_port, nodes}` (Reticulum's
@@ -98,8 +114,11 @@ function requireJson(req: HttpRequest, example: string): HttpResponse | null {
  *   1 s (the node cannot serve joins: a load balancer should take it out);
  * - `GET /assets/*` → the built client;
  * - `GET /:hub_sid/objects.gltf` → the room's pinned objects as a glTF document (`model/gltf+json`);
- * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page). Every
- *   response carries a `Date` header (uWS adds it), which NAF's clock sync reads.
+ * - `GET|HEAD /` (lobby), `/:hub_sid`, `/:hub_sid/:slug` (room page), sent with
+ *   `x-frame-options: DENY`; a room page with the room's `?embed_token=`
+ *   is sent without it and with `frame-ancestors *` (other sites may frame it), with a wrong one it is a
+ *   404. Every response carries a `Date` header (uWS adds it), which NAF's
+ *   clock sync reads.
  */
 export function buildRouter(deps: HttpDeps): Router {
   const ajv = createAjv();
@@ -130,6 +149,7 @@ export function buildRouter(deps: HttpDeps): Router {
     const jwks = deps.jwks;
     router.add('GET', '/.well-known/jwks.json', () => json(200, jwks(), { 'access-control-allow-origin': '*', 'cache-control': 'public, max-age=300' }));
   }
+  const maxRoomSize = deps.maxRoomSize ?? 50;
   router.add('POST', '/api/v1/hubs', async (req) => {
     const notJson = requireJson(req, '{"hub": {"name": "My room"}}');
     if (notJson) return notJson;
@@ -137,6 +157,16 @@ export function buildRouter(deps: HttpDeps): Router {
     if (wait > 0) {
       const res = jsonError(429, 'rate_limited', `Too many rooms created from your address; try again in ${wait} s.`);
       return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
+    }
+    // Reticulum's optional auth: a token that is sent must be valid (a disabled account's is not).
+    let account = null;
+    if (req.headers.authorization !== undefined) {
+      const token = bearerToken(req.headers.authorization);
+      account = token && deps.accounts ? await deps.accounts.verify(token) : null;
+      if (!account) return jsonError(401, 'unauthorized', 'The Authorization token is not a valid account token (expired, revoked or a disabled account); sign in again, or create the room without Authorization.');
+    }
+    if (!account?.isAdmin && deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.DISABLE_ROOM_CREATION))) {
+      return jsonError(401, 'unauthorized', 'Room creation is turned off on this server (features.disable_room_creation); only admins may create rooms.');
     }
     let body: unknown;
     try {
@@ -147,18 +177,34 @@ export function buildRouter(deps: HttpDeps): Router {
     if (!validateCreate(body)) {
       return jsonError(422, 'invalid_body', `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
     }
-    const input = (body as { hub: { name?: string; room_size?: number } }).hub;
-    const { hub, creatorAssignmentToken } = await createHub(deps.db, { name: input.name?.trim() || 'Untitled room', roomSize: input.room_size ?? null });
+    const input = (body as { hub: { name?: string; description?: string | null; room_size?: number | null; user_data?: Record<string, unknown> | null } }).hub;
+    const nul = findNul(input, 'body.hub');
+    if (nul) return jsonError(422, 'invalid_body', `Invalid room: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
+    if (input.room_size != null && input.room_size > maxRoomSize) {
+      return jsonError(422, 'invalid_body', `Invalid room: body.hub.room_size may be at most ${maxRoomSize} (this server's MAX_ROOM_SIZE); send a smaller room_size or none for the default.`);
+    }
+    if (input.user_data != null && JSON.stringify(input.user_data).length > MAX_USER_DATA_CHARS) {
+      return jsonError(422, 'invalid_body', `Invalid room: body.hub.user_data is over ${MAX_USER_DATA_CHARS} characters of JSON.`);
+    }
+    const permissive = deps.appConfig ? await deps.appConfig.flag(AppConfigKeys.PERMISSIVE_ROOMS) : false;
+    const { hub, creatorAssignmentToken } = await createHub(deps.db, {
+      name: input.name?.trim() || 'Untitled room',
+      roomSize: input.room_size ?? null,
+      description: input.description ?? null,
+      userData: input.user_data ?? null,
+      memberPermissions: permissive ? ALL_MEMBER_PERMISSIONS : RESTRICTIVE_MEMBER_PERMISSIONS,
+      createdByAccountId: account?.accountId ?? null,
+    });
     return json(200, {
       status: 'ok',
       hub_id: hub.hubSid,
       url: `${originOf(req)}/${hub.hubSid}/${hub.slug}`,
       creator_assignment_token: creatorAssignmentToken,
-      embed_token: null,
+      embed_token: hub.embedToken,
     });
   });
 
-  const validPatch = ajv.compile({ type: 'object', required: ['hub'], properties: { hub: hubChangesSchema(deps.maxRoomSize ?? 50) } });
+  const validPatch = ajv.compile({ type: 'object', required: ['hub'], properties: { hub: hubChangesSchema(maxRoomSize) } });
   router.add('PATCH', '/api/v1/hubs/:hub_sid', async (req, params) => {
     const notJson = requireJson(req, '{"hub": {"name": "New name"}}');
     if (notJson) return notJson;
@@ -169,7 +215,7 @@ export function buildRouter(deps: HttpDeps): Router {
     }
     const hub = await findHubBySid(deps.db, params.hub_sid);
     if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}.`);
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    const bearer = bearerToken(req.headers.authorization);
     if (!bearer) return jsonError(401, 'unauthorized', 'Send Authorization: Bearer <token>: the room\'s creator_assignment_token, or the account token of its creator or an owner.');
     let owner = await isCreatorAssignmentToken(deps.db, hub.id, bearer);
     let admin = false;
@@ -177,7 +223,8 @@ export function buildRouter(deps: HttpDeps): Router {
       const account = deps.accounts ? await deps.accounts.verify(bearer) : null;
       if (!account) return jsonError(401, 'unauthorized', 'The token is not valid for this room (expired, revoked or another room\'s); sign in again.');
       owner = (await rolesOf(deps.db, hub, account.accountId)).owner;
-      admin = account.isAdmin;
+      // Reticulum's update_hub_promotion: admins, or owners when features.public_rooms is on.
+      admin = account.isAdmin || (owner && !!deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.PUBLIC_ROOMS)));
       if (!owner) return jsonError(403, 'forbidden', 'Only the room\'s creator and owners may change it.');
     }
     let body: unknown;
@@ -187,8 +234,10 @@ export function buildRouter(deps: HttpDeps): Router {
       return jsonError(400, 'bad_json', 'The request body is not JSON; send {"hub": {"name": "New name"}}.');
     }
     if (!validPatch(body)) return jsonError(422, 'invalid_body', `Invalid change: ${describeErrors(validPatch.errors).replace(/^payload/, 'body')}.`);
+    const nul = findNul(body, 'body');
+    if (nul) return jsonError(422, 'invalid_body', `Invalid change: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
     const fields = (body as { hub: Record<string, unknown> }).hub;
-    if (fields.allow_promotion !== undefined && !admin) return jsonError(403, 'forbidden', 'Only server admins may change allow_promotion.');
+    if (fields.allow_promotion !== undefined && !admin) return jsonError(403, 'forbidden', 'Only server admins (or, with features.public_rooms, signed-in owners) may change allow_promotion.');
     let changes;
     try {
       changes = toHubChanges(fields, hub.memberPermissions);
@@ -199,7 +248,7 @@ export function buildRouter(deps: HttpDeps): Router {
     if (stale.length > 0 && deps.roomChanged) await deps.roomChanged(hub.hubSid, stale);
     const updated = (await findHubBySid(deps.db, hub.hubSid))!;
     const counts = countPresence(await deps.presence.list(`hub:${hub.hubSid}`));
-    return json(200, { hubs: [hubView(updated, counts, deps.defaultRoomSize, `${originOf(req)}/${updated.hubSid}/${updated.slug}`)] });
+    return json(200, { hubs: [hubView(updated, counts, deps.defaultRoomSize, `${originOf(req)}/${updated.hubSid}/${updated.slug}`, true)] });
   });
 
   // Reticulum's media search, rooms only (reference/reticulum.md §9): public rooms by full-text search.
@@ -207,6 +256,7 @@ export function buildRouter(deps: HttpDeps): Router {
     const source = req.query.get('source');
     if (source !== 'rooms') return jsonError(400, 'invalid_query', `source=${JSON.stringify(source)} is not supported; this server searches source=rooms.`);
     const q = (req.query.get('q') ?? '').slice(0, 256);
+    if (q.includes('\u0000')) return jsonError(422, 'invalid_query', 'q contains a NUL character (%00), which cannot be searched for; remove it.');
     const cursorRaw = req.query.get('cursor') ?? '0';
     if (!/^\d{1,6}$/.test(cursorRaw)) return jsonError(400, 'invalid_query', 'cursor must be the next_cursor of a previous page (a whole number).');
     const offset = Number(cursorRaw);
@@ -237,10 +287,24 @@ export function buildRouter(deps: HttpDeps): Router {
     return json(200, { hubs: [hubView(hub, counts, deps.defaultRoomSize, `${originOf(req)}/${hub.hubSid}/${hub.slug}`)] });
   });
 
+  if (deps.appConfig) addAppConfigRoutes(router, { appConfig: deps.appConfig, accounts: deps.accounts });
+
   router.add('GET', '/assets/*', (_req, params) => files.serve(params['*'], 'public, max-age=300'));
-  router.add('GET', '/', () => files.serve('index.html'));
-  const room = (_req: HttpRequest, params: Record<string, string>) =>
-    HUB_SID_PATTERN.test(params.hub_sid) ? files.serve('room.html') : jsonError(404, 'http_not_found', `Nothing at /${params.hub_sid}.`);
+  // Pages may not be framed (the security headers say DENY), except a room with its embed token.
+  const page = async (file: string, frameable = false) => {
+    const res = await files.serve(file);
+    return frameable && res.status === 200 ? { ...res, frameable: true } : res;
+  };
+  router.add('GET', '/', () => page('index.html'));
+  // Reticulum's embedding (page_controller): `?embed_token=` must be the room's, and then the page may be framed.
+  const room = async (req: HttpRequest, params: Record<string, string>) => {
+    if (!HUB_SID_PATTERN.test(params.hub_sid)) return jsonError(404, 'http_not_found', `Nothing at /${params.hub_sid}.`);
+    const embedToken = req.query.get('embed_token');
+    if (embedToken === null) return page('room.html');
+    const hub = /^[0-9a-f]{1,64}$/.test(embedToken) ? await findHubBySid(deps.db, params.hub_sid) : null;
+    if (!hub || hub.embedToken !== embedToken) return jsonError(404, 'invalid_embed_token', 'Invalid embed token: use the embed_token an owner of this room got, or open the room without it.');
+    return page('room.html', true);
+  };
   // Reticulum's pinned-object replay (reference/reticulum.md §5): no auth, the hub_sid is the capability.
   router.add('GET', '/:hub_sid/objects.gltf', async (_req, params) => {
     const hub = await findHubBySid(deps.db, params.hub_sid);

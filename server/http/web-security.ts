@@ -30,7 +30,7 @@ function hostPort(origin: string): { scheme: string; host: string; port: string 
 }
 
 /** Content-Security-Policy of the pages: what the A-Frame client needs and nothing inline but styles. */
-function pageCsp(insecureNodes: boolean): string {
+function pageCsp(insecureNodes: boolean, frameable: boolean): string {
   // A-Frame injects <style> elements (its VR button and loader); textures and avatars load as data: and blob: URLs;
   // the page talks to every node of the cluster (meta, WebSocket), on another port or host than its own.
   const connect = insecureNodes ? "'self' https: wss: http: ws: data: blob:" : "'self' https: wss: data: blob:";
@@ -46,7 +46,7 @@ function pageCsp(insecureNodes: boolean): string {
     "object-src 'none'",
     "base-uri 'none'",
     "form-action 'self'",
-    "frame-ancestors 'none'",
+    frameable ? 'frame-ancestors *' : "frame-ancestors 'none'",
   ].join('; ');
 }
 
@@ -118,17 +118,18 @@ export class WebSecurity {
    * The security headers for `res`: a page CSP for HTML, a deny-all CSP for
    * the rest; `X-Content-Type-Options: nosniff`, `Referrer-Policy:
    * no-referrer` (sign-in links carry tokens in their query),
-   * `X-Frame-Options: DENY`, and HSTS over https. Headers the route set win.
+   * `X-Frame-Options: DENY` (neither it nor `frame-ancestors 'none'` for a
+   * response marked `frameable`), and HSTS over https. Headers the route set win.
    */
   securityHeaders(req: HttpRequest, res: HttpResponse): Record<string, string> {
     const html = (res.headers?.['content-type'] ?? '').startsWith('text/html');
     const https = this.viaHttps(req);
     const headers: Record<string, string> = {
-      'content-security-policy': html ? pageCsp(!https) : API_CSP,
+      'content-security-policy': html ? pageCsp(!https, res.frameable === true) : API_CSP,
       'x-content-type-options': 'nosniff',
       'referrer-policy': 'no-referrer',
-      'x-frame-options': 'DENY',
     };
+    if (res.frameable !== true) headers['x-frame-options'] = 'DENY';
     if (https) headers['strict-transport-security'] = HSTS;
     return { ...headers, ...res.headers };
   }

@@ -49,7 +49,9 @@ test('joining a room replies ok with the hub, a session_id and a session_token',
   assert.match(reply.session_id, /^[0-9a-f-]{36}$/);
   assert.equal(typeof reply.session_token, 'string');
   assert.equal(reply.hubs[0].room_size, 24);
-  assert.equal(reply.hubs[0].member_permissions.spawn_and_move_media, true);
+  // Reticulum's member permissions of a new room: voice and text chat only.
+  assert.equal(reply.hubs[0].member_permissions.spawn_and_move_media, false);
+  assert.equal(reply.hubs[0].member_permissions.text_chat, true);
   await receiveOk(ch.leave());
 });
 

@@ -19,6 +19,12 @@ export interface HttpResponse {
   status: number;
   headers?: Record<string, string>;
   body?: string | Uint8Array;
+  /**
+   * Any site may frame this response (a room page opened with its
+   * `embed_token`): the security headers then leave out `X-Frame-Options`
+   * and allow every `frame-ancestors`. Not sent on the wire.
+   */
+  frameable?: boolean;
 }
 
 /** Handles one request; may be async. A thrown error becomes a 500 JSON error. */

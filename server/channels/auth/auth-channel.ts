@@ -7,6 +7,7 @@ import type { AccountTokens } from '../../auth/account-token.ts';
 import type { Mailer } from '../../auth/mailer.ts';
 import { consumeLoginToken, createLoginToken, findAccountByLogin, findOrCreateAccount, identifierHash } from '../../db/accounts.ts';
 import { ErrorCodes } from '../../errors.ts';
+import { AppConfigKeys } from '../../app-config.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import type { KeyedLimiter } from '../../realtime/rate-limits.ts';
@@ -34,6 +35,8 @@ export interface AuthChannelDeps {
    * (`session.clientIp`). Absent: no limit.
    */
   mailLimits?: { perAddress: KeyedLimiter; perIp: KeyedLimiter };
+  /** Runtime switches (`features|disable_sign_up`); absent: all off. */
+  appConfig?: { flag(key: string): Promise<boolean> };
 }
 
 /**
@@ -92,11 +95,13 @@ interface Validators {
  *   per-IP mail limit: `rate_limited` with `retry_after` seconds, and no
  *   mail) mails a link `<origin>/?auth_topic&auth_token&auth_origin&auth_payload`
  *   whose payload is the email encrypted (AES-256-GCM) under a key kept with
- *   the login token; the reply is `{}` whether or not an account exists;
+ *   the login token; the reply is `{}` whether or not an account exists
+ *   (with `features.disable_sign_up`, an email without an account gets no link);
  * - `auth_verified {token, payload}` uses up the token (30 minutes, single
  *   use), finds or creates the account and broadcasts `auth_credentials
  *   {credentials: <account token>, payload}` on the topic, so the page that
- *   asked signs in; the channel closes 5 s later. A bad token: `invalid_token`.
+ *   asked signs in; the channel closes 5 s later. A bad token: `invalid_token`
+ *   (also when sign-up was disabled meanwhile and the email has no account).
  */
 class AuthChannel implements Channel {
   private requested = false;
@@ -137,8 +142,10 @@ class AuthChannel implements Channel {
       }
     }
     this.requested = true;
-    // A disabled account gets no link; the reply is the same, as Reticulum's.
-    if ((await findAccountByLogin(this.deps.db, hash))?.state === 'disabled') return ok();
+    // A disabled account gets no link, nor (with sign-up disabled) an email without an account; the reply is the same, as Reticulum's.
+    const existing = await findAccountByLogin(this.deps.db, hash);
+    if (existing?.state === 'disabled') return ok();
+    if (!existing && (await this.signUpDisabled())) return ok();
     const { token, payloadKey } = await createLoginToken(this.deps.db, hash);
     const link = new URL('/', origin);
     link.searchParams.set('auth_topic', this.ctx.topic);
@@ -163,6 +170,9 @@ class AuthChannel implements Channel {
       return error(ErrorCodes.INVALID_TOKEN, 'This sign-in link is invalid, used or expired (links last 30 minutes); ask for a new one.');
     }
     const isAdmin = this.deps.adminEmail !== null && email.trim().toLowerCase() === this.deps.adminEmail.trim().toLowerCase();
+    if (!(await findAccountByLogin(this.deps.db, login.identifierHash)) && (await this.signUpDisabled())) {
+      return error(ErrorCodes.INVALID_TOKEN, 'Sign-up is closed on this server: only existing accounts may sign in.');
+    }
     const account = await findOrCreateAccount(this.deps.db, login.identifierHash, isAdmin);
     if (account.state !== 'enabled') {
       return error(ErrorCodes.INVALID_TOKEN, 'This account is disabled and cannot sign in; ask the server\'s administrator.');
@@ -173,6 +183,11 @@ class AuthChannel implements Channel {
     this.timer = setTimeout(() => this.ctx.close(), this.deps.closeDelayMs ?? 5000);
     this.timer.unref();
     return ok();
+  }
+
+  /** Reticulum's `can?(nil, create_account)`: false while features|disable_sign_up is on. */
+  private async signUpDisabled(): Promise<boolean> {
+    return this.deps.appConfig ? this.deps.appConfig.flag(AppConfigKeys.DISABLE_SIGN_UP) : false;
   }
 
   terminate(): void {

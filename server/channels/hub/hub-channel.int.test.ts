@@ -58,7 +58,9 @@ test('the join reply carries the hub with permissions and counts, then presence_
   const meta = state[a.sessionId].metas[0];
   assert.equal(meta.presence, 'lobby');
   assert.deepEqual(meta.profile, { displayName: 'Ann' });
-  assert.equal(meta.permissions.spawn_and_move_media, true);
+  // A new room gives members voice and text chat only (Reticulum's default).
+  assert.equal(meta.permissions.spawn_and_move_media, false);
+  assert.equal(meta.permissions.voice_chat, true);
   assert.equal(typeof meta.phx_ref, 'string');
   const b = await member(topic, 'Ben');
   assert.equal(b.reply.hubs[0].lobby_count, 1);
@@ -113,6 +115,8 @@ test('naf is relayed to everyone but the sender, with from_session_id', async ()
 
 test('spawn first-syncs are checked by template suffix, and creator and owner are overwritten with the sender', async () => {
   const topic = await newRoom();
+  // Members of this room may spawn media (new rooms only give voice and text chat).
+  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
   const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
   const spawn = (template: string) => ({ dataType: 'u', data: { networkId: `s-${template}`, owner: 'someone-else', creator: 'someone-else', lastOwnerTime: 1, template, persistent: false, parent: null, components: {}, isFirstSync: true } });
   for (const template of ['#player-avatar', '#box-media']) {

@@ -9,6 +9,7 @@ import { addOwner, removeOwner } from '../../db/hub-roles.ts';
 import { banFromHub } from '../../db/hub-bans.ts';
 import { isActiveInvite } from '../../db/hub-updates.ts';
 import { CloseCodes } from '../../errors.ts';
+import { AppConfigKeys } from '../../app-config.ts';
 import type { Connection } from '../../realtime/connection.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
 import type { HubRecord } from '../../db/hubs.ts';
@@ -50,6 +51,8 @@ export interface HubChannelDeps {
   presenceMetaMaxBytes?: number;
   /** Per-member token bucket on client-driven presence meta updates (config PRESENCE_UPDATE_*); absent: no limit. */
   presenceUpdateRate?: { perSecond: number; burst: number };
+  /** Runtime switches (`features|require_account_for_join`); absent: all off. */
+  appConfig?: { flag(key: string): Promise<boolean> };
 }
 
 /** Default of {@link HubChannelDeps.presenceMetaMaxBytes}. */
@@ -185,6 +188,10 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       identified = this.deps.accounts ? await this.deps.accounts.identify(p.auth_token) : null;
       if (!identified) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
     }
+    // Reticulum's join_with_hub: with features|require_account_for_join, anonymous members are denied.
+    if (!identified && this.deps.appConfig && (await this.deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
+      return error('join_denied', 'Join denied: this server requires an account to join rooms; sign in and join with your auth_token.');
+    }
     const refused = await admissionRefusal(this.deps.db, hub, this.sessionId, identified);
     if (refused) return refused;
     if (identified) this.account = { accountId: identified.accountId, isAdmin: identified.isAdmin };
@@ -209,7 +216,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     };
     const counts = countPresence(await this.deps.presence.list(this.ctx.topic));
     return ok({
-      hubs: [hubView(hub, counts, this.deps.defaultRoomSize)],
+      hubs: [hubView(hub, counts, this.deps.defaultRoomSize, null, this.perms.embed_hub)],
       session_id: this.sessionId,
       session_token: await this.deps.sessionTokens.issue(this.sessionId),
       subscriptions: { web_push: false, favorites: false },

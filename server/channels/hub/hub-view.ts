@@ -13,8 +13,10 @@ export interface HubCounts {
  * The public JSON of a room, shaped like Reticulum's `HubView "show.json"`
  * (reference/reticulum.md §1.2 join reply): `hub_id` is the hub_sid.
  * @param defaultRoomSize used when the room has no `room_size` of its own
+ * @param embeddable the reader may embed the room (`embed_hub`, owners): the
+ *   view carries the room's `embed_token`, else null (as Reticulum's view)
  */
-export function hubView(hub: HubRecord, counts: HubCounts, defaultRoomSize: number, url: string | null = null): Record<string, unknown> {
+export function hubView(hub: HubRecord, counts: HubCounts, defaultRoomSize: number, url: string | null = null, embeddable = false): Record<string, unknown> {
   return {
     hub_id: hub.hubSid,
     name: hub.name,
@@ -28,7 +30,7 @@ export function hubView(hub: HubRecord, counts: HubCounts, defaultRoomSize: numb
     port: null,
     turn: { enabled: false },
     scene: hub.sceneUrl ? { url: hub.sceneUrl } : null,
-    embed_token: null,
+    embed_token: embeddable ? hub.embedToken : null,
     member_permissions: memberPermissionsFromBits(hub.memberPermissions),
     room_size: hub.roomSize ?? defaultRoomSize,
     member_count: counts.memberCount,

@@ -107,6 +107,8 @@ for (const backend of databaseBackends) {
       try {
         const { hubSid, creatorAssignmentToken } = await createRoom(node.url);
         const topic = `hub:${hubSid}`;
+        // A room whose members may pin (new rooms give only voice and text chat, as Reticulum's).
+        await node.server.database.knex('hubs').where({ hub_sid: hubSid }).update({ member_permissions: 255 });
         const anon = await join(node, topic);
         const refused = await call(anon, topic, 'pin', { id: 'box-x', gltf_node: boxNode('box-x', 0) });
         assert.equal(refused[4].response.reason, 'permission_denied');
@@ -121,7 +123,7 @@ for (const backend of databaseBackends) {
           const r = await call(anon, topic, event, payload);
           assert.equal(r[4].response.reason, reason, `${event}: ${JSON.stringify(r[4])}`);
         }
-        // A signed-in member may pin while the room gives pin_objects (the default)...
+        // A signed-in member may pin while the room gives pin_objects...
         const member = await join(node, topic, { auth_token: await accountToken(node) });
         assert.equal((await call(member, topic, 'pin', { id: 'box-m', gltf_node: boxNode('box-m', 0) }))[4].status, 'ok');
         // ...and not once the room's member_permissions column lacks it (bit 8), even signed in.
@@ -173,6 +175,13 @@ for (const backend of databaseBackends) {
           ['update_entity_state', { root_nid: 'ent-1', nid: 'ent-1', update_message: [1, 2] }],
           ['delete_entity_state', { nid: 42 }],
           ['list_entities', 'nope'],
+          // PostgreSQL cannot store U+0000, in text or jsonb, values or keys.
+          ['pin', { id: 'box-1', gltf_node: { name: 'box-1', extras: { note: 'a\u0000b' } } }],
+          ['pin', { id: 'box\u0000', gltf_node: {} }],
+          ['unpin', { id: 'box-1\u0000' }],
+          ['save_entity_state', { nid: 'ent-9', create_message: { ['k\u0000']: 1 } }],
+          ['update_entity_state', { root_nid: 'ent-1', nid: 'ent-1', update_message: { v: '\u0000' } }],
+          ['delete_entity_state', { nid: 'ent-1\u0000' }],
         ];
         for (const [event, payload] of invalid) {
           const r = await call(creatorA, ta, event, payload);

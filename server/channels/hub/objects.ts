@@ -6,6 +6,7 @@ import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import { bounded, createAjv, describeErrors } from './schemas.ts';
+import { findNul } from '../../protocol/nul-bytes.ts';
 
 /**
  * Largest JSON of one object event's payload (glTF node, create message plus
@@ -62,7 +63,8 @@ const schemas = {
  * `file_access_token` and `promotion_token` are accepted and ignored (no file
  * store yet). Each reply is `{}` or an error that changed nothing. Payloads over
  * {@link MAX_OBJECT_JSON}, and messages or nodes nested deeper than
- * MAX_FIELD_DEPTH (schemas.ts), are refused.
+ * MAX_FIELD_DEPTH (schemas.ts), or with a NUL character (U+0000) in any
+ * string or key, are refused.
  */
 export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
   const ajv = createAjv();
@@ -73,6 +75,8 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
     const v = valid[event]!;
     if (!v(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(v.errors)}.`);
     if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
+    const nul = findNul(payload);
+    if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${nul} contains a NUL character (\\u0000), which cannot be stored.`);
     return null;
   }
 

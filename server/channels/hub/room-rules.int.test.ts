@@ -146,3 +146,30 @@ test('bad update_hub payloads are refused and change nothing', async () => {
   assert.equal((await call(owner, topic, 'update_hub', { allow_promotion: true }))[4].response.permission, 'update_hub_promotion');
   assert.equal((await hubRow(hubSid)).name, 'Strict');
 });
+
+test('NUL characters in update_hub, update_scene, revoke_invite and the join\'s hub_invite_id are refused (PostgreSQL cannot store them) and change nothing', async () => {
+  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'No NUL');
+  const topic = `hub:${hubSid}`;
+  const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
+  for (const [event, payload] of [
+    ['update_hub', { name: 'a\u0000b' }],
+    ['update_hub', { description: '\u0000' }],
+    ['update_hub', { user_data: { note: 'x\u0000' } }],
+    ['update_hub', { user_data: { ['k\u0000']: true } }],
+    ['update_scene', { url: 'https://example.com/\u0000.glb' }],
+    ['revoke_invite', { hub_invite_id: 'abc\u0000' }],
+  ] as const) {
+    const f = await call(owner, topic, event, payload);
+    assert.equal(f[4].response.reason, 'invalid_payload', `${event} ${JSON.stringify(payload)}`);
+    assert.match(f[4].response.message, /NUL/);
+  }
+  const row = await hubRow(hubSid);
+  assert.equal(row.name, 'No NUL');
+  assert.equal(row.description, null);
+  assert.equal(row.scene, null);
+  assert.equal((await call(owner, topic, 'update_hub', { entry_mode: 'invite' }))[4].status, 'ok');
+  const refused = await tryJoin(topic, { hub_invite_id: 'x\u0000' });
+  assert.equal(refused.reply[4].response.reason, 'invalid_payload');
+  // The owner is still in the room and its channel still answers.
+  assert.equal((await call(owner, topic, 'fetch_invite', {}))[4].status, 'ok');
+});

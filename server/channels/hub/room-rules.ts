@@ -11,6 +11,7 @@ import { countPresence } from './hub-channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import { hubView } from './hub-view.ts';
 import { bounded, createAjv, describeErrors } from './schemas.ts';
+import { findNul } from '../../protocol/nul-bytes.ts';
 
 /** What the room-rule events need. */
 export interface RoomRuleDeps {
@@ -118,6 +119,8 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       const denied = needs(member, 'update_hub', 'update_hub');
       if (denied) return denied;
       if (!validUpdate(payload)) return error('invalid_payload', `update_hub: ${describeErrors(validUpdate.errors)}; send any of {name, description, member_permissions: {flag: true|false}, room_size, allow_promotion, entry_mode: "allow"|"invite", user_data}.`);
+      const nul = findNul(payload);
+      if (nul) return error('invalid_payload', `update_hub: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
       const p = payload as Record<string, unknown>;
       if (p.allow_promotion !== undefined && !member.permissions.update_hub_promotion) {
         return error('permission_denied', 'Changing allow_promotion needs the update_hub_promotion permission (server admins).', { permission: 'update_hub_promotion' });
@@ -136,6 +139,8 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       const denied = needs(member, 'update_scene', 'update_hub');
       if (denied) return denied;
       if (!validScene(payload)) return error('invalid_payload', `update_scene: ${describeErrors(validScene.errors)}; send {url: "https://..."}.`);
+      const nul = findNul(payload);
+      if (nul) return error('invalid_payload', `update_scene: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
       await updateHub(deps.db, member.hub.id, { sceneUrl: (payload as { url: string }).url });
       await refresh(member, ['scene']);
       return ok();
@@ -156,6 +161,8 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     },
     revoke_invite: async (member, payload) => {
       if (!validInvite(payload)) return error('invalid_payload', `revoke_invite: ${describeErrors(validInvite.errors)}; send {hub_invite_id}.`);
+      const nul = findNul(payload);
+      if (nul) return error('invalid_payload', `revoke_invite: ${nul} contains a NUL character (\\u0000); send the hub_invite_id fetch_invite gave.`);
       if (!member.permissions.update_hub) return ok();
       const fresh = await revokeInvite(deps.db, member.hub.id, (payload as { hub_invite_id: string }).hub_invite_id);
       return ok(fresh === null ? {} : { hub_invite_id: fresh });

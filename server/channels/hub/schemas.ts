@@ -79,7 +79,8 @@ const joinParams = {
     auth_token: { type: ['string', 'null'] },
     perms_token: { type: ['string', 'null'] },
     bot_access_key: { type: ['string', 'null'] },
-    hub_invite_id: { type: ['string', 'null'] },
+    // Looked up in the database, which cannot take U+0000.
+    hub_invite_id: { type: ['string', 'null'], maxLength: 128, pattern: '^[^\\u0000]*$' },
     creator_assignment_token: { type: ['string', 'null'], maxLength: 128 },
   },
 } as const;

@@ -5,6 +5,10 @@ import { error, ok } from '../../realtime/channel.ts';
 import { admissionRefusal } from './admission.ts';
 import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
 import { createAjv, describeErrors } from './schemas.ts';
+import { AppConfigKeys } from '../../app-config.ts';
+
+/** How long after `sign_out` a member is let go when accounts are required to join, ms (Reticulum: 5 s). */
+export const SIGN_OUT_CLOSE_MS = 5000;
 
 /**
  * Signing in and out inside a room, and perms tokens (reference/reticulum.md
@@ -21,10 +25,12 @@ import { createAjv, describeErrors } from './schemas.ts';
  *   `permissions_updated`). A token that is wrong or spent is ignored, as in
  *   Reticulum (the Hubs client sends the token it keeps at every sign-in).
  *   Reply `{perms_token}`.
- * - `sign_out`: back to anonymous (`{}`).
+ * - `sign_out`: back to anonymous (`{}`). With `features.require_account_for_join`
+ *   the room channel is closed ({@link SIGN_OUT_CLOSE_MS} later, `phx_close`)
+ *   unless the member signed in again meanwhile, as Reticulum does.
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
-export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens }): HubEventHandlers {
+export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens; appConfig?: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
   const ajv = createAjv();
   const validSignIn = ajv.compile({
     type: 'object',
@@ -50,6 +56,11 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
     sign_out: async (member, payload) => {
       if (!validEmpty(payload)) return error('invalid_payload', 'sign_out takes no payload ({}).');
       await member.setAccount(null);
+      if (deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
+        setTimeout(() => {
+          if (!member.account) member.ctx.close();
+        }, SIGN_OUT_CLOSE_MS).unref();
+      }
       return ok();
     },
     refresh_perms_token: async (member, payload) => {
