@@ -66,6 +66,18 @@ async function call<T>(path: string, init?: RequestInit): Promise<T> {
   return body as T;
 }
 
+/** Member permissions of rooms made from the lobby: every flag (Reticulum's permissive rooms). */
+export const LOBBY_MEMBER_PERMISSIONS = {
+  spawn_and_move_media: true,
+  spawn_camera: true,
+  spawn_drawing: true,
+  pin_objects: true,
+  spawn_emoji: true,
+  fly: true,
+  voice_chat: true,
+  text_chat: true,
+} as const;
+
 /**
  * Creates a room.
  * @param name room name shown to people (the server derives the slug)
@@ -75,7 +87,8 @@ export async function createHub(name: string): Promise<CreatedHub> {
   const created = await call<CreatedHub>('/api/v1/hubs', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ hub: { name } }),
+    // Rooms made from this page let every member spawn, move and pin boxes (the server's default is voice and text chat only).
+    body: JSON.stringify({ hub: { name, member_permissions: LOBBY_MEMBER_PERMISSIONS } }),
   });
   if (typeof created.url !== 'string') throw new HubApiError(200, 'bad_response', 'The server did not return a room URL.');
   return created;

@@ -196,3 +196,17 @@ test('a room\'s embed_token: POST returns it, owners see it (join reply, PATCH),
   assert.match(plain.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
   assert.equal((await fetch(`${node.url}/`)).headers.get('x-frame-options'), 'DENY');
 });
+
+test('POST /api/v1/hubs takes member_permissions as Reticulum does: the flags given replace the default, unknown flags are refused', async () => {
+  const post = (hub: unknown) => fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub }) });
+  const plain = (await (await post({ name: 'Default perms' })).json()) as { hub_id: string };
+  assert.equal((await findHubBySid(node.server.database.knex, plain.hub_id))?.memberPermissions, 192);
+  const open = await post({ name: 'Open room', member_permissions: { spawn_and_move_media: true, pin_objects: true, text_chat: true } });
+  assert.equal(open.status, 200);
+  const created = (await open.json()) as { hub_id: string };
+  assert.equal((await findHubBySid(node.server.database.knex, created.hub_id))?.memberPermissions, 1 + 8 + 128);
+  const bad = await post({ name: 'Bad perms', member_permissions: { teleport: true } });
+  assert.equal(bad.status, 422);
+  const bits = await post({ name: 'Bits', member_permissions: 255 });
+  assert.equal(bits.status, 422);
+});

@@ -7,7 +7,7 @@ import { listPinnedObjects } from '../db/room-objects.ts';
 import { isCreatorAssignmentToken, searchPublicHubs } from '../db/hubs.ts';
 import { rolesOf } from '../db/hub-roles.ts';
 import { updateHub } from '../db/hub-updates.ts';
-import { hubChangesSchema, toHubChanges } from '../channels/hub/room-rules.ts';
+import { hubChangesSchema, memberPermissionsSchema, toHubChanges } from '../channels/hub/room-rules.ts';
 import type { AccountTokenVerifier } from '../channels/hub/hub-member.ts';
 import type { PresenceStore } from '../presence/presence-store.ts';
 import type { HttpRequest, HttpResponse } from '../transport/http-types.ts';
@@ -17,7 +17,8 @@ import type { KeyedLimiter } from '../realtime/rate-limits.ts';
 import type { TrustedProxies } from './client-address.ts';
 import { isJsonContentType, type WebSecurity } from './web-security.ts';
 import { ErrorCodes } from '../errors.ts';
-import { ALL_MEMBER_PERMISSIONS, RESTRICTIVE_MEMBER_PERMISSIONS } from '../auth/permissions.ts';
+import { ALL_MEMBER_PERMISSIONS, bitsFromMemberPermissions, RESTRICTIVE_MEMBER_PERMISSIONS } from '../auth/permissions.ts';
+import type { MemberPermissions } from '../auth/permissions.ts';
 import { AppConfigKeys } from '../app-config.ts';
 import type { AppConfig } from '../app-config.ts';
 import { findNul } from '../protocol/nul-bytes.ts';
@@ -77,6 +78,7 @@ const createHubBody = {
         description: { type: ['string', 'null'], maxLength: 64000 },
         room_size: { type: ['integer', 'null'], minimum: 0 },
         user_data: { type: ['object', 'null'] },
+        member_permissions: memberPermissionsSchema,
       },
     },
   },
@@ -91,7 +93,7 @@ function requireJson(req: HttpRequest, example: string): HttpResponse | null {
 
 /**
  * All HTTP routes:
- * - `POST /api/v1/hubs` `{hub: {name?, description?, room_size?, user_data?}}`, optionally with
+ * - `POST /api/v1/hubs` `{hub: {name?, description?, room_size?, user_data?, member_permissions?: {flag: bool}}}`, optionally with
  *   `Authorization: Bearer <account token>` → `{status, hub_id, url, creator_assignment_token, embed_token}`;
  *   with an account the account is the creator and `creator_assignment_token` is null
  *   (401 bad token or `features.disable_room_creation` for non-admins, 422, 429 `rate_limited`
@@ -177,7 +179,7 @@ export function buildRouter(deps: HttpDeps): Router {
     if (!validateCreate(body)) {
       return jsonError(422, 'invalid_body', `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
     }
-    const input = (body as { hub: { name?: string; description?: string | null; room_size?: number | null; user_data?: Record<string, unknown> | null } }).hub;
+    const input = (body as { hub: { name?: string; description?: string | null; room_size?: number | null; user_data?: Record<string, unknown> | null; member_permissions?: Partial<MemberPermissions> } }).hub;
     const nul = findNul(input, 'body.hub');
     if (nul) return jsonError(422, 'invalid_body', `Invalid room: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
     if (input.room_size != null && input.room_size > maxRoomSize) {
@@ -187,12 +189,15 @@ export function buildRouter(deps: HttpDeps): Router {
       return jsonError(422, 'invalid_body', `Invalid room: body.hub.user_data is over ${MAX_USER_DATA_CHARS} characters of JSON.`);
     }
     const permissive = deps.appConfig ? await deps.appConfig.flag(AppConfigKeys.PERMISSIVE_ROOMS) : false;
+    // As Reticulum's create_room: given member_permissions replace the default whole (flags not named are off).
+    const defaults = permissive ? ALL_MEMBER_PERMISSIONS : RESTRICTIVE_MEMBER_PERMISSIONS;
+    const memberPermissions = input.member_permissions ? bitsFromMemberPermissions(input.member_permissions) : defaults;
     const { hub, creatorAssignmentToken } = await createHub(deps.db, {
       name: input.name?.trim() || 'Untitled room',
       roomSize: input.room_size ?? null,
       description: input.description ?? null,
       userData: input.user_data ?? null,
-      memberPermissions: permissive ? ALL_MEMBER_PERMISSIONS : RESTRICTIVE_MEMBER_PERMISSIONS,
+      memberPermissions,
       createdByAccountId: account?.accountId ?? null,
     });
     return json(200, {

@@ -22,7 +22,8 @@ export interface RoomRuleDeps {
   maxRoomSize: number;
 }
 
-const memberPermissionsSchema = {
+/** `member_permissions` as Reticulum takes it: `{flag: true|false}` for any of the 8 flags, nothing else. */
+export const memberPermissionsSchema = {
   type: 'object',
   additionalProperties: false,
   properties: Object.fromEntries(Object.keys(MEMBER_PERMISSION_BITS).map((k) => [k, { type: 'boolean' }])),
