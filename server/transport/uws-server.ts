@@ -97,6 +97,21 @@ function flushAll(): void {
   for (const conn of pendingFlush) conn.flush();
   pendingFlush.clear();
 }
+/**
+ * Writes now the queued frames of the sockets subscribed to `topic`, before
+ * a publish to it: uWS writes a publish at once, so a reply still waiting in
+ * a socket's outbox (say a join reply) would otherwise reach it after the
+ * broadcast that followed it. Costs a walk over this turn's pending sockets,
+ * usually none.
+ */
+function flushPendingIn(topic: string): void {
+  if (pendingFlush.size === 0) return;
+  for (const conn of pendingFlush) {
+    if (!conn.topics.has(topic)) continue;
+    conn.flush();
+    pendingFlush.delete(conn);
+  }
+}
 
 /** Depth of uWS callbacks on the stack: inside one, uWS has already corked the socket. */
 let inCallback = 0;
@@ -396,6 +411,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
    * checked for slow consumers (closed with 4008).
    */
   publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
+    flushPendingIn(topic);
     if (except instanceof UwsConnection && !except.closed) {
       except.publishExceptSelf(topic, frame);
     } else {

@@ -260,8 +260,13 @@ test('frames sent at once on a socket that resumes with a session_token wait for
   c.push('7', topic, 'message', { type: 'chat', body: 'back again' });
   const chat = await watcher.c.waitFor(isEvent('message', (p) => p.body === 'back again'));
   assert.equal(chat[4].session_id, first.sessionId);
+  // The watcher's socket may be written before this one: wait for this socket's own copy of the chat.
+  await c.waitFor(isEvent('message', (p) => p.body === 'back again'));
   const replies = c.frames.filter((f) => f[3] === 'phx_reply').map((f) => f[1]);
   assert.deepEqual(replies.slice(0, 2), [hb, join]);
+  const joinAt = c.frames.findIndex((f) => f[1] === join);
+  const chatAt = c.frames.findIndex((f) => f[3] === 'message');
+  assert.ok(joinAt >= 0 && joinAt < chatAt, 'the join reply comes before the chat it allowed');
   assert.equal(c.frames.find((f) => f[1] === join)![4].response.session_id, first.sessionId);
   assert.equal(c.closeCode, null);
 });
@@ -443,6 +448,8 @@ test('a persistent first sync is checked by template like any spawn: unknown tem
 
 test('a persistent first sync is relayed with creator and owner set to the sender, never the forged ones', async () => {
   const topic = await newRoom();
+  // New rooms let members chat only (Reticulum's default): allow spawning media here.
+  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
   const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
   a.c.push(a.jr, topic, 'naf', firstSync('pinned-box', '#box-media', { persistent: true }));
   a.c.push(a.jr, topic, 'nafr', { naf: JSON.stringify(firstSync('pinned-box-r', '#box-media', { persistent: true })) });

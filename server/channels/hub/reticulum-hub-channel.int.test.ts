@@ -212,6 +212,29 @@ test('hub_test: "should have creator assignment token if no account assigned"', 
   assert.equal((await permsOf(m, `hub:${body.hub_id}`)).update_roles, true, 'the token is this room\'s');
 });
 
+test('hub_test: "should have embed token"', async () => {
+  const res = await fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
+  const body = (await res.json()) as { hub_id: string; embed_token: string | null };
+  assert.match(body.embed_token ?? '', /^[0-9a-f]{32,64}$/);
+  assert.equal((await findHubBySid(db(), body.hub_id))?.embedToken, body.embed_token);
+});
+
+test('hub_test: "should not have creator assignment token if account assigned"', async () => {
+  const account = await createAccount('test');
+  const res = await fetch(`${node.url}/api/v1/hubs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `bearer: ${account.token}` },
+    body: JSON.stringify({ hub: { name: 'Test Hub' } }),
+  });
+  assert.equal(res.status, 200);
+  const body = (await res.json()) as { hub_id: string; creator_assignment_token: string | null };
+  assert.equal(body.creator_assignment_token, null);
+  const hub = (await findHubBySid(db(), body.hub_id))!;
+  assert.equal(hub.createdByAccountId, account.accountId);
+  const row = await db()('hubs').where({ hub_id: hub.id }).first('creator_assignment_token_hash');
+  assert.equal(row.creator_assignment_token_hash, null);
+});
+
 test('hub_test: "should allow creator assignment if token is correct"', async () => {
   const { hub, topic, creatorAssignmentToken } = await createHub();
   const account = await createAccount('test');
@@ -251,9 +274,10 @@ test('hub_test: "hub permissions map can be converted to bit field integer"', as
 
 test('hub_test: "invalid hub permissions map cannot be converted to bit field integer"', async () => {
   const { hub, topic, creatorAssignmentToken } = await createHub();
+  const before = hub.memberPermissions;
   const creator = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   assert.equal((await call(creator, topic, 'update_hub', { member_permissions: { fake_permission: false } }))[4].response.reason, 'invalid_payload');
-  assert.equal((await findHubBySid(db(), hub.hubSid))!.memberPermissions, 255);
+  assert.equal((await findHubBySid(db(), hub.hubSid))!.memberPermissions, before, 'nothing changed');
 });
 
 test('hub_test: "hub permissions bit field integer can be queried for a permission"', async () => {
