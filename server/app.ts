@@ -4,10 +4,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import { SessionTokens, loadOrCreateSessionSecret } from './auth/session-token.ts';
+import { openBackends, type BackendDeps, type Backends } from './backends.ts';
 import type { Broker } from './broker/broker.ts';
-import { MemoryBroker } from './broker/memory-broker.ts';
-import { RedisBroker } from './broker/redis-broker.ts';
-import { chooseNode, LocalNodeDirectory, RedisNodeDirectory, type NodeDirectory } from './broker/node-directory.ts';
+import { chooseNode } from './directory/choose-node.ts';
+import type { NodeDirectory } from './directory/node-directory.ts';
+import type { SharedSecrets } from './directory/shared-secrets.ts';
 import { countPresence, hubChannelRoute } from './channels/hub/hub-channel.ts';
 import { hubView } from './channels/hub/hub-view.ts';
 import { findHubBySid } from './db/hubs.ts';
@@ -16,42 +17,36 @@ import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
 import { loadIdentifierSalt } from './db/accounts.ts';
-import { createMailer } from './auth/mailer.ts';
+import { createMailer, type Mailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
 import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
-import { RET_TOPIC, retChannelRoute } from './channels/ret/ret-channel.ts';
+import { retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
 import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
-import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
-import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
+import { ErrorCodes, PlexusError } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
+import type { Router } from './http/router.ts';
 import { AppConfig } from './app-config.ts';
 import { createLogger } from './logger.ts';
-import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
-import { RedisPresenceStore } from './presence/redis-presence-store.ts';
+import { OpenSessions, shutdownNode } from './lifecycle.ts';
 import type { PresenceStore } from './presence/presence-store.ts';
+import { startPresenceResync } from './presence/resync.ts';
 import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
+import type { ChannelRoute } from './realtime/channel.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
-import { UwsServer } from './transport/uws-server.ts';
+import { UwsServer, type SocketHandlers } from './transport/uws-server.ts';
 import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
 import { WebSecurity } from './http/web-security.ts';
-import { burstSpec, MemoryRateLimits, type RateLimits } from './realtime/rate-limits.ts';
-import { RedisRateLimits } from './realtime/redis-rate-limits.ts';
+import { burstSpec } from './realtime/rate-limits.ts';
 
-/** Replaceable parts, for tests and for the cluster setup; each defaults to the embedded implementation. */
-export interface ServerDeps {
+/** Replaceable parts, for tests and for the cluster setup; each defaults to the implementation the configuration names. */
+export interface ServerDeps extends BackendDeps {
   logger?: Logger;
-  broker?: Broker;
-  presence?: PresenceStore;
-  database?: Database;
-  directory?: NodeDirectory;
-  /** Per-key limits (HTTP per IP, sign-in mails); default Redis-backed with `REDIS_URL`, else in memory. */
-  rateLimits?: RateLimits;
 }
 
 /** A running Plexus node. */
@@ -75,16 +70,13 @@ export interface PlexusServer {
    * `ret`, a `notice` `{event: "ret-deploy"}` is pushed there and they get up
    * to `shutdownGraceSeconds` to leave; then it stops listening, every socket
    * left is closed with 1001 (so clients reconnect elsewhere), sessions end,
-   * database and broker close.
+   * database and broker close. See lifecycle.ts.
    */
   close(): Promise<void>;
 }
 
 /** How long /health waits for the database's and Redis's answer to a ping, ms. */
 const HEALTH_PING_MS = 1000;
-
-/** Wait after reconnecting to Redis before resending presence_state: one presence heartbeat (3 s), so other nodes have restored theirs. */
-const PRESENCE_RESYNC_DELAY_MS = 3000;
 
 function packageVersion(): string {
   try {
@@ -95,116 +87,121 @@ function packageVersion(): string {
   }
 }
 
-/**
- * Wires every part of a node from `config`: database (migrated), broker,
- * presence, channels, HTTP routes and the uWebSockets.js transport.
- * Nothing is a module singleton; two servers can run in one process.
- * @throws when the database cannot be opened or migrated
- */
-export async function createServer(config: Config, deps: ServerDeps = {}): Promise<PlexusServer> {
-  const log = deps.logger ?? createLogger(config.logLevel);
-  fs.mkdirSync(config.dataDir, { recursive: true });
-  const database =
-    deps.database ??
-    (await openDatabase(config.databaseUrl ? { url: config.databaseUrl } : { pgliteDir: path.join(config.dataDir, 'pglite') }, { timeoutMs: config.dbTimeoutMs }));
-  const broker =
-    deps.broker ??
-    (config.redisUrl
-      ? new RedisBroker({ url: config.redisUrl, sharded: config.redisShardedPubsub, flushIntervalMs: config.redisFlushIntervalMs, commandTimeoutMs: config.redisTimeoutMs, onError: (err) => log.warn({ err: err.message }, 'redis broker connection error') })
-      : new MemoryBroker());
-  // With Redis, presence and the node directory use the broker's node id (32 hex digits).
-  const nodeId = /^[0-9a-f]{32}$/.test(broker.nodeId) ? broker.nodeId : undefined;
-  const presence: PresenceStore =
-    deps.presence ??
-    (config.redisUrl
-      ? new RedisPresenceStore({
-          url: config.redisUrl,
-          nodeId,
-          commandTimeoutMs: config.redisTimeoutMs,
-          onError: (err) => log.warn({ err: err.message }, 'redis presence error'),
-        })
-      : new MemoryPresenceStore());
-  const directory: NodeDirectory =
-    deps.directory ??
-    (config.redisUrl && nodeId
-      ? new RedisNodeDirectory({ url: config.redisUrl, nodeId, commandTimeoutMs: config.redisTimeoutMs, onError: (err) => log.warn({ err: err.message }, 'redis node directory error') })
-      : new LocalNodeDirectory(nodeId));
-  let sessionSecret = loadOrCreateSessionSecret(config.sessionSecret, config.dataDir);
-  if (!config.sessionSecret && directory instanceof RedisNodeDirectory) {
-    // Every node must accept every node's session tokens, or a client moving nodes gets a new session_id.
-    try {
-      sessionSecret = await directory.agreeOnSecret(sessionSecret);
-    } catch (err) {
-      log.warn({ err: (err as Error).message }, 'could not share the session secret through Redis; sessions will not resume on other nodes (set SESSION_SECRET on every node)');
-    }
+/** What changes while a node runs: the bound port, whether it drains, and the cluster's nodes it has seen. */
+class NodeState {
+  draining = false;
+  /** host:port of every node seen in the directory: pages served by one node open sockets to another. */
+  readonly clusterNodes = new Set<string>();
+  constructor(
+    private readonly config: Config,
+    public boundPort: number,
+  ) {}
+  /** Where browsers reach this node now. */
+  address(): { phx_host: string; phx_port: string } {
+    return publicAddress(this.config, this.boundPort);
   }
-  const sessionTokens = new SessionTokens(sessionSecret);
-  const accountTokens = new AccountTokens(sessionSecret, database.knex);
-  const permsTokens = await PermsTokens.load(config.permsPrivateKey, config.dataDir, database.knex);
-  const mailer = createMailer(config.smtpUrl, config.mailFrom, log);
-  let boundPort = config.port;
-  const allowedOrigins = (): string[] => {
-    if (config.authAllowedOrigins) return config.authAllowedOrigins;
-    if (config.publicUrl) return [new URL(config.publicUrl).origin];
-    const a = publicAddress(config, boundPort);
-    return [`http://${a.phx_host}:${a.phx_port}`];
-  };
-  const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
-  let rateLimits: RateLimits;
-  if (deps.rateLimits) {
-    rateLimits = deps.rateLimits;
-  } else if (config.redisUrl) {
-    const redisLimits = new RedisRateLimits({ url: config.redisUrl, onError: (err) => log.warn({ err: err.message }, 'redis rate limits error') });
-    // Until the connection is ready the limits count in memory only; give it a moment at start.
-    await redisLimits.ready(3000);
-    rateLimits = redisLimits;
-  } else {
-    rateLimits = new MemoryRateLimits();
+  /** This node's own origin when PUBLIC_URL is unset. */
+  fallbackOrigin(): string {
+    const a = this.address();
+    return `http://${a.phx_host}:${a.phx_port}`;
   }
-  // host:port of every node seen in the directory: pages served by one node open sockets to another.
-  const clusterNodes = new Set<string>();
-  const noteNodes = (nodes: ReadonlyArray<{ phx_host: string; phx_port: string }>) => {
+  /** Remembers nodes seen in the directory (at most 1000, oldest forgotten first). */
+  noteNodes(nodes: ReadonlyArray<{ phx_host: string; phx_port: string }>): void {
     for (const n of nodes) {
-      if (clusterNodes.size >= 1000) clusterNodes.delete(clusterNodes.values().next().value!);
-      clusterNodes.add(`${n.phx_host.toLowerCase()}:${n.phx_port}`);
+      if (this.clusterNodes.size >= 1000) this.clusterNodes.delete(this.clusterNodes.values().next().value!);
+      this.clusterNodes.add(`${n.phx_host.toLowerCase()}:${n.phx_port}`);
     }
+  }
+}
+
+/** The token services and the mailer of a node. */
+interface TokenServices {
+  sessionTokens: SessionTokens;
+  accountTokens: AccountTokens;
+  permsTokens: PermsTokens;
+  mailer: Mailer;
+}
+
+/**
+ * The session-token secret every node accepts: `SESSION_SECRET`, else this
+ * node's own (DATA_DIR/session-secret) as its proposal to the cluster, so a
+ * client moving nodes keeps its session_id. When the cluster cannot be asked,
+ * the node keeps its own and says so.
+ */
+async function sessionSecret(config: Config, secrets: SharedSecrets, log: Logger): Promise<string> {
+  const own = loadOrCreateSessionSecret(config.sessionSecret, config.dataDir);
+  if (config.sessionSecret) return own;
+  try {
+    return await secrets.agree('session-secret', own);
+  } catch (err) {
+    log.warn({ err: (err as Error).message }, 'could not share the session secret through Redis; sessions will not resume on other nodes (set SESSION_SECRET on every node)');
+    return own;
+  }
+}
+
+/** Makes the session, account and perms token services and the mailer. */
+async function createTokenServices(config: Config, backends: Backends, log: Logger): Promise<TokenServices> {
+  const secret = await sessionSecret(config, backends.secrets, log);
+  return {
+    sessionTokens: new SessionTokens(secret),
+    accountTokens: new AccountTokens(secret, backends.database.knex),
+    permsTokens: await PermsTokens.load(config.permsPrivateKey, config.dataDir, backends.database.knex),
+    mailer: createMailer(config.smtpUrl, config.mailFrom, log),
   };
-  let nodesTimer: NodeJS.Timeout | null = null;
+}
+
+/** The shared security headers and Origin checks, for HTTP and socket upgrades. */
+function webSecurity(config: Config, node: NodeState, proxies: TrustedProxies): WebSecurity {
   const wildcardHost = config.host === '0.0.0.0' || config.host === '::' || config.host === '[::]';
   const loopbackHost = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/.test(config.host);
-  const web = new WebSecurity({
+  return new WebSecurity({
     publicUrl: config.publicUrl,
-    fallbackOrigin: () => {
-      const a = publicAddress(config, boundPort);
-      return `http://${a.phx_host}:${a.phx_port}`;
-    },
+    fallbackOrigin: () => node.fallbackOrigin(),
     loopbackAliases: wildcardHost || loopbackHost,
     proxies,
     allowedOrigins: config.allowedOrigins,
-    clusterNodes: () => clusterNodes,
+    clusterNodes: () => node.clusterNodes,
   });
-  let draining = false;
-  const fanout = new Fanout(broker);
-  const members = new RoomMembers(fanout);
-  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
-  const routes = [
+}
+
+/** What the channel routes and the HTTP router are built from. */
+interface Parts {
+  config: Config;
+  log: Logger;
+  backends: Backends;
+  tokens: TokenServices;
+  node: NodeState;
+  fanout: Fanout;
+  members: RoomMembers;
+  appConfig: AppConfig;
+  proxies: TrustedProxies;
+  web: WebSecurity;
+  version: string;
+}
+
+/** The channels a socket can join: `ret`, `auth:*` and `hub:*`. */
+async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
+  const { config, log, appConfig, fanout, members } = p;
+  const { presence, rateLimits } = p.backends;
+  const db = p.backends.database.knex;
+  const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
+  const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
+  const mailLimit = (name: string, points: number) => rateLimits.limiter({ name, points, durationSeconds: 3600 });
+  return [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
     authChannelRoute({
-      db: database.knex,
+      db,
       accountTokens,
       mailer,
-      secret: await loadIdentifierSalt(database.knex),
+      secret: await loadIdentifierSalt(db),
       allowedOrigins,
       adminEmail: config.adminEmail,
       log,
       appConfig,
-      mailLimits: {
-        perAddress: rateLimits.limiter({ name: 'auth-mail-address', points: config.authMailPerAddressPerHour, durationSeconds: 3600 }),
-        perIp: rateLimits.limiter({ name: 'auth-mail-ip', points: config.authMailPerIpPerHour, durationSeconds: 3600 }),
-      },
+      mailLimits: { perAddress: mailLimit('auth-mail-address', config.authMailPerAddressPerHour), perIp: mailLimit('auth-mail-ip', config.authMailPerIpPerHour) },
     }),
     hubChannelRoute({
-      db: database.knex,
+      db,
       presence,
       schemas: compileHubSchemas(),
       sessionTokens,
@@ -218,25 +215,28 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       appConfig,
       handlers: {
-        ...signInHandlers({ db: database.knex, accountTokens, permsTokens, appConfig }),
-        ...moderationHandlers({ db: database.knex, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
-        ...objectHandlers({ db: database.knex }),
-        ...roomRuleHandlers({ db: database.knex, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
+        ...signInHandlers({ db, accountTokens, permsTokens, appConfig }),
+        ...moderationHandlers({ db, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
+        ...objectHandlers({ db }),
+        ...roomRuleHandlers({ db, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
       },
     }),
   ];
-  const sessions = new Set<SocketSession>();
-  const connectionsPerIp = new ConnectionsPerKey(config.maxConnectionsPerIp);
-  const version = packageVersion();
-  const router = buildRouter({
+}
+
+/** The REST API, pages and static client; `connectionCount` is the transport's, for /health. */
+function httpRouter(p: Parts, connectionCount: () => number): Router {
+  const { config, backends, fanout, members } = p;
+  const { database, presence, broker, directory } = backends;
+  return buildRouter({
     db: database.knex,
     presence,
     clientDir: config.clientDir,
     defaultRoomSize: config.defaultRoomSize,
-    version,
-    jwks: () => permsTokens.jwks(),
-    accounts: accountTokens,
-    appConfig,
+    version: p.version,
+    jwks: () => p.tokens.permsTokens.jwks(),
+    accounts: p.tokens.accountTokens,
+    appConfig: p.appConfig,
     maxRoomSize: config.maxRoomSize,
     roomChanged: async (hubSid, staleFields) => {
       const topic = `hub:${hubSid}`;
@@ -246,15 +246,15 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       const counts = countPresence(await presence.list(topic));
       fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
     },
-    createLimiter: rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
-    proxies,
-    web,
+    createLimiter: backends.rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
+    proxies: p.proxies,
+    web: p.web,
     serveSourceMaps: config.serveSourceMaps,
     cluster: config.redisUrl
       ? async () => {
           const nodes = (await directory.nodes()).filter((n) => !n.draining);
-          noteNodes(nodes);
-          const chosen = chooseNode(nodes, directory.nodeId, !draining && broker.status().connected);
+          p.node.noteNodes(nodes);
+          const chosen = chooseNode(nodes, directory.nodeId, !p.node.draining && broker.status().connected);
           return chosen ? { phx_host: chosen.phx_host, phx_port: chosen.phx_port, nodes: nodes.map((n) => ({ phx_host: n.phx_host, phx_port: n.phx_port })) } : null;
         }
       : undefined,
@@ -264,17 +264,89 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       const [dbOk, redisOk] = await Promise.all([database.ping(HEALTH_PING_MS), pingBroker(broker, HEALTH_PING_MS)]);
       const brokerStatus = broker.status();
       const status = !dbOk ? 'unavailable' : brokerStatus.connected && redisOk ? 'ok' : 'degraded';
-      return {
-        status,
-        database: database.kind,
-        database_ok: dbOk,
-        connections: transport.connectionCount,
-        broker: brokerStatus,
-        checked_ms: Math.round(performance.now() - started),
-      };
+      return { status, database: database.kind, database_ok: dbOk, connections: connectionCount(), broker: brokerStatus, checked_ms: Math.round(performance.now() - started) };
     },
   });
+}
 
+/** What {@link socketHandlers}' authorize hands to open. */
+interface SocketData {
+  /** A fresh id, or the resumed session's (its token is verified while the socket opens; its frames wait for the result). */
+  sessionId: string | Promise<string>;
+  /** The client's IP, as the HTTP limits see it (X-Forwarded-For only from trusted proxies). */
+  clientIp: string;
+}
+
+/** The socket glue: upgrade checks (draining, Origin, per-IP cap), then one SocketSession per socket. */
+function socketHandlers(p: Parts, routes: ChannelRoute[], sessions: OpenSessions<SocketSession>): SocketHandlers<SocketData> {
+  const { config, log } = p;
+  const connectionsPerIp = new ConnectionsPerKey(config.maxConnectionsPerIp);
+  return {
+    authorize: (params, remoteAddress, headers) => {
+      if (p.node.draining) {
+        throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
+      }
+      if (!p.web.originAllowed(headers.origin, remoteAddress, headers)) {
+        throw new PlexusError(
+          ErrorCodes.ORIGIN_NOT_ALLOWED,
+          `Pages from ${JSON.stringify(headers.origin!.slice(0, 100))} may not open sockets on this server; its operator can add the origin to ALLOWED_ORIGINS.`,
+          403,
+        );
+      }
+      const clientIp = p.proxies.clientIp(remoteAddress, headers['x-forwarded-for']);
+      if (!connectionsPerIp.allows(clientIp)) {
+        throw new PlexusError(
+          ErrorCodes.TOO_MANY_CONNECTIONS,
+          `Too many connections from your address: at most ${config.maxConnectionsPerIp} open sockets per IP (MAX_CONNECTIONS_PER_IP). Close some tabs or wait, then reconnect.`,
+          429,
+        );
+      }
+      const sessionId = params.session_token ? p.tokens.sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID()) : randomUUID();
+      return { sessionId, clientIp };
+    },
+    open: (connection, { sessionId, clientIp }) => {
+      // Counted when open (uWS opens the socket within the upgrade handler, right after authorize).
+      connectionsPerIp.add(clientIp);
+      const session = new SocketSession(sessionId, connection, routes, p.fanout, log, {
+        maxChannels: config.maxChannelsPerSocket,
+        maxQueuedFrames: 256,
+        rateLimit: { perSecond: config.socketRatePerSecond, burst: config.socketRateBurst, closeAfter: config.socketRateCloseAfter },
+        clientIp,
+      });
+      sessions.add(session);
+      return {
+        frame: (data, isBinary) => session.handleFrame(data, isBinary),
+        close: (code) => {
+          connectionsPerIp.remove(clientIp);
+          sessions.delete(session);
+          log.debug({ sessionId: session.sessionId, code }, 'socket closed');
+          void session.end();
+        },
+      };
+    },
+  };
+}
+
+/**
+ * Wires every part of a node from `config`: backends (backends.ts), token
+ * services, channels, HTTP routes and the uWebSockets.js transport; the
+ * shutdown is lifecycle.ts's, the presence resync presence/resync.ts's.
+ * Nothing is a module singleton; two servers can run in one process.
+ * @throws when the database cannot be opened or migrated
+ */
+export async function createServer(config: Config, deps: ServerDeps = {}): Promise<PlexusServer> {
+  const log = deps.logger ?? createLogger(config.logLevel);
+  const backends = await openBackends(config, deps, log);
+  const { database, broker, presence, directory } = backends;
+  const tokens = await createTokenServices(config, backends, log);
+  const node = new NodeState(config, config.port);
+  const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
+  const fanout = new Fanout(broker);
+  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
+  const web = webSecurity(config, node, proxies);
+  const parts: Parts = { config, log, backends, tokens, node, fanout, members: new RoomMembers(fanout), appConfig, proxies, web, version: packageVersion() };
+  const routes = await channelRoutes(parts);
+  const sessions = new OpenSessions<SocketSession>();
   const transport: UwsServer = new UwsServer(
     {
       host: config.host,
@@ -285,81 +357,16 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       maxBodyBytes: 1024 * 1024,
       socketPath: '/socket/websocket',
     },
-    router.handler(),
-    {
-      authorize: (params, remoteAddress, headers) => {
-        if (draining) {
-          throw new PlexusError(ErrorCodes.NODE_DRAINING, 'This node is shutting down; ask /api/v1/meta for another node.', 503);
-        }
-        if (!web.originAllowed(headers.origin, remoteAddress, headers)) {
-          throw new PlexusError(
-            ErrorCodes.ORIGIN_NOT_ALLOWED,
-            `Pages from ${JSON.stringify(headers.origin!.slice(0, 100))} may not open sockets on this server; its operator can add the origin to ALLOWED_ORIGINS.`,
-            403,
-          );
-        }
-        // The same client IP as the HTTP limits (X-Forwarded-For only from trusted proxies).
-        const clientIp = proxies.clientIp(remoteAddress, headers['x-forwarded-for']);
-        if (!connectionsPerIp.allows(clientIp)) {
-          throw new PlexusError(
-            ErrorCodes.TOO_MANY_CONNECTIONS,
-            `Too many connections from your address: at most ${config.maxConnectionsPerIp} open sockets per IP (MAX_CONNECTIONS_PER_IP). Close some tabs or wait, then reconnect.`,
-            429,
-          );
-        }
-        // A resumed session's token is verified while the socket opens; its frames wait for the result.
-        const sessionId: string | Promise<string> = params.session_token
-          ? sessionTokens.verify(params.session_token).then((id) => id ?? randomUUID())
-          : randomUUID();
-        return { sessionId, clientIp };
-      },
-      open: (connection, data) => {
-        const { sessionId, clientIp } = data as { sessionId: string | Promise<string>; clientIp: string };
-        // Counted when open (uWS opens the socket within the upgrade handler, right after authorize).
-        connectionsPerIp.add(clientIp);
-        const session = new SocketSession(sessionId, connection, routes, fanout, log, {
-          maxChannels: config.maxChannelsPerSocket,
-          maxQueuedFrames: 256,
-          rateLimit: { perSecond: config.socketRatePerSecond, burst: config.socketRateBurst, closeAfter: config.socketRateCloseAfter },
-          clientIp,
-        });
-        sessions.add(session);
-        return {
-          frame: (data, isBinary) => session.handleFrame(data, isBinary),
-          close: (code) => {
-            connectionsPerIp.remove(clientIp);
-            sessions.delete(session);
-            log.debug({ sessionId: session.sessionId, code }, 'socket closed');
-            void session.end();
-          },
-        };
-      },
-    },
+    httpRouter(parts, () => transport.connectionCount).handler(),
+    socketHandlers(parts, routes, sessions),
     log,
   );
   fanout.setPublisher(transport);
   // Members of a node that died are reaped by one surviving node, which tells every node's clients.
   presence.onRemoteLeaves?.((topic, diff) => fanout.publish(topic, encodeBroadcast(topic, 'presence_diff', diff)));
-  // After a Redis outage, diffs made on other nodes meanwhile never reached this node's clients. Once every
-  // node has had a heartbeat to restore its members, send this node's clients the whole presence again
-  // (phoenix.js Presence turns a new presence_state into the joins and leaves it missed).
-  const resyncTimers = new Set<NodeJS.Timeout>();
-  presence.onResync?.(() => {
-    const timer = setTimeout(() => {
-      resyncTimers.delete(timer);
-      if (closed) return;
-      for (const topic of fanout.localTopics()) {
-        if (!topic.startsWith('hub:')) continue;
-        presence
-          .list(topic)
-          .then((entries) => transport.publishLocal(topic, encodeBroadcast(topic, 'presence_state', entries)))
-          .catch((err: Error) => log.warn({ err: err.message, topic }, 'presence resync failed'));
-      }
-    }, PRESENCE_RESYNC_DELAY_MS);
-    resyncTimers.add(timer);
-  });
-
-  let closed = false;
+  const resync = startPresenceResync({ presence, localTopics: () => fanout.localTopics(), publishLocal: (topic, frame) => transport.publishLocal(topic, frame), log });
+  let nodesTimer: NodeJS.Timeout | null = null;
+  let closing: Promise<void> | null = null;
   return {
     get url() {
       const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host;
@@ -374,44 +381,33 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     directory,
     connectionCount: () => transport.connectionCount,
     async listen() {
-      const port = await transport.listen();
-      boundPort = port;
-      const address = publicAddress(config, port);
-      directory.start(() => ({ ...address, connections: transport.connectionCount, draining }));
+      node.boundPort = await transport.listen();
+      const address = node.address();
+      directory.start(() => ({ ...address, connections: transport.connectionCount, draining: node.draining }));
       if (config.redisUrl) {
-        const refreshNodes = () => void directory.nodes().then(noteNodes, () => {});
+        const refreshNodes = () => void directory.nodes().then((nodes) => node.noteNodes(nodes), () => {});
         refreshNodes();
         nodesTimer = setInterval(refreshNodes, 2000);
         nodesTimer.unref();
       }
-      return port;
+      return node.boundPort;
     },
-    async close() {
-      if (closed) return;
-      closed = true;
-      for (const t of resyncTimers) clearTimeout(t);
-      if (nodesTimer) clearInterval(nodesTimer);
-      // Draining: leave the directory, so /api/v1/meta on other nodes stops naming this one, and refuse
-      // new sockets (503), but keep answering HTTP during the grace period, so that the clients told
-      // to move can still ask this node's /api/v1/meta where to go.
-      draining = true;
-      await directory.refresh();
-      // Tell clients on the `ret` channel to move to another node, as Reticulum does before a deploy,
-      // and give them up to shutdownGraceSeconds to go before closing what is left.
-      const retMembers = fanout.localSubscribers(RET_TOPIC);
-      if (retMembers > 0) {
-        transport.publishLocal(RET_TOPIC, encodeBroadcast(RET_TOPIC, 'notice', { event: 'ret-deploy', ret_version: version, ret_pool: 'default' }));
-        const deadline = Date.now() + config.shutdownGraceSeconds * 1000;
-        while (transport.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      }
-      transport.stopListening();
-      transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
-      await Promise.all([...sessions].map((s) => s.end()));
-      await presence.close?.();
-      await directory.close();
-      await broker.close();
-      await rateLimits.close();
-      await database.close();
+    close() {
+      closing ??= shutdownNode({
+        stopTimers: () => {
+          resync.stop();
+          if (nodesTimer) clearInterval(nodesTimer);
+        },
+        markDraining: () => void (node.draining = true),
+        directory,
+        fanout,
+        transport,
+        sessions,
+        graceMs: config.shutdownGraceSeconds * 1000,
+        version: parts.version,
+        closeBackends: () => backends.close(),
+      });
+      return closing;
     },
   };
 }

@@ -6,8 +6,8 @@ import { CloseCodes, PlexusError } from '../errors.ts';
 import type { Connection, LocalPublisher } from '../realtime/connection.ts';
 import type { HttpHandler, HttpResponse } from './http-types.ts';
 
-/** What the application does with WebSocket connections. */
-export interface SocketHandlers {
+/** What the application does with WebSocket connections; `D` is the session data {@link SocketHandlers.authorize} returns and {@link SocketHandlers.open} gets. */
+export interface SocketHandlers<D = unknown> {
   /**
    * Decides, before the upgrade, whether to accept the socket; returns the
    * session data passed to {@link open}. Throwing a PlexusError answers the
@@ -20,9 +20,9 @@ export interface SocketHandlers {
    * Work that must wait (verifying a token) goes in the returned data as a
    * Promise, for the socket's handlers to wait on.
    */
-  authorize(params: Record<string, string>, remoteAddress: string, headers: UpgradeHeaders): unknown;
-  /** A socket opened; returns the receiver of its frames and close. */
-  open(connection: Connection, data: unknown): SocketReceiver;
+  authorize(params: Record<string, string>, remoteAddress: string, headers: UpgradeHeaders): D;
+  /** A socket opened with the data its {@link authorize} returned; returns the receiver of its frames and close. */
+  open(connection: Connection, data: D): SocketReceiver;
 }
 
 /** The upgrade request's headers that {@link SocketHandlers.authorize} may check (absent ones are missing). */

@@ -1,67 +1,11 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-
-/**
- * A node as the directory lists it: where clients reach it (Reticulum's
- * `/api/v1/meta` fields `phx_host`, `phx_port`) and how loaded it is.
- */
-export interface NodeInfo {
-  /** Node id (the broker's `nodeId`). */
-  id: string;
-  /** Host name or IP address clients connect to, e.g. `node1.example.com`. */
-  phx_host: string;
-  /** Port clients connect to, as a decimal string (Reticulum sends a string), e.g. `"443"`. */
-  phx_port: string;
-  /** Open WebSocket connections at the last heartbeat. */
-  connections: number;
-  /** True once the node has begun shutting down: it must not be handed to clients. */
-  draining: boolean;
-}
-
-/** What a node reports about itself at each heartbeat. */
-export type SelfReport = () => Omit<NodeInfo, 'id'>;
-
-/**
- * The set of live nodes of a cluster. Each node registers itself and
- * refreshes its entry by heartbeat; an entry that is not refreshed expires.
- */
-export interface NodeDirectory {
-  /** This node's id. */
-  readonly nodeId: string;
-  /** Starts registering this node (immediately, then every heartbeat) with what `report` returns. */
-  start(report: SelfReport): void;
-  /** Re-registers now (e.g. right after this node starts draining). Never throws. */
-  refresh(): Promise<void>;
-  /**
-   * Every live node, this one included when it has started. Never throws: when
-   * the directory cannot be read, resolves with this node alone.
-   */
-  nodes(): Promise<NodeInfo[]>;
-  /** Stops the heartbeat and removes this node's entry. */
-  close(): Promise<void>;
-}
-
-/** The directory of a single node (no Redis): only this node. */
-export class LocalNodeDirectory implements NodeDirectory {
-  private report: SelfReport | null = null;
-  constructor(readonly nodeId: string = randomBytes(16).toString('hex')) {}
-  start(report: SelfReport): void {
-    this.report = report;
-  }
-  async refresh(): Promise<void> {}
-  async nodes(): Promise<NodeInfo[]> {
-    return this.report ? [{ id: this.nodeId, ...this.report() }] : [];
-  }
-  async close(): Promise<void> {
-    this.report = null;
-  }
-}
+import type { NodeDirectory, NodeInfo, SelfReport } from './node-directory.ts';
 
 /** Options of {@link RedisNodeDirectory}. */
 export interface RedisNodeDirectoryOptions {
   /** Redis URL, as for RedisBroker. */
   url: string;
-  /** This node's id (use the broker's `nodeId`). */
+  /** This node's id: the one id the node hands to each of its Redis parts. */
   nodeId: string;
   /** Prefix of every Redis key used. Default `plexus:`. */
   keyPrefix?: string;
@@ -84,10 +28,6 @@ export interface RedisNodeDirectoryOptions {
  *   clock, so nodes' clocks need not agree.
  * - `dir:nodes`: the set of ids that have registered; ids whose entry has
  *   expired are removed from it when the directory is read.
- * - `session-secret`: the cluster's shared session-token secret (see
- *   {@link agreeOnSecret}); each node that agreed on it writes it again (NX)
- *   at every heartbeat, so a Redis restart without persistence does not
- *   let a newly started node pick a different one.
  *
  * A node killed with SIGKILL stays listed for at most `ttlMs`; a node that
  * closes cleanly removes itself at once.
@@ -102,8 +42,6 @@ export class RedisNodeDirectory implements NodeDirectory {
   private report: SelfReport | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
-  /** The agreed session secret, stored again (NX) at each heartbeat in case Redis lost it. */
-  private secret: string | null = null;
 
   /** Connects (in the background; commands wait for the connection). */
   constructor(opts: RedisNodeDirectoryOptions) {
@@ -135,9 +73,7 @@ export class RedisNodeDirectory implements NodeDirectory {
     if (!this.report || this.closed) return;
     const entry: NodeInfo = { id: this.nodeId, ...this.report() };
     try {
-      const m = this.redis.multi().set(this.entryKey(this.nodeId), JSON.stringify(entry), 'PX', this.ttlMs).sadd(this.prefix + 'dir:nodes', this.nodeId);
-      if (this.secret) m.set(this.prefix + 'session-secret', this.secret, 'NX');
-      await m.exec();
+      await this.redis.multi().set(this.entryKey(this.nodeId), JSON.stringify(entry), 'PX', this.ttlMs).sadd(this.prefix + 'dir:nodes', this.nodeId).exec();
     } catch (err) {
       this.onError(err as Error);
     }
@@ -165,34 +101,6 @@ export class RedisNodeDirectory implements NodeDirectory {
     } catch (err) {
       this.onError(err as Error);
       return self;
-    }
-  }
-
-  /**
-   * Makes every node of the cluster sign session tokens with one secret:
-   * stores `candidate` as the cluster's secret unless one is stored already
-   * (SET NX), and returns the stored one.
-   * @throws when Redis does not answer within `timeoutMs` (default 10000)
-   */
-  async agreeOnSecret(candidate: string, timeoutMs = 10_000): Promise<string> {
-    const key = this.prefix + 'session-secret';
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`Redis did not answer within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      return await Promise.race([
-        (async () => {
-          await this.redis.set(key, candidate, 'NX');
-          const stored = await this.redis.get(key);
-          if (!stored) throw new Error('the shared session secret vanished from Redis');
-          this.secret = stored;
-          return stored;
-        })(),
-        timeout,
-      ]);
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -224,22 +132,4 @@ function parseNodeInfo(text: string): NodeInfo | null {
   } catch {
     return null;
   }
-}
-
-/**
- * The node a client should connect to: this node when it is serving normally
- * (the request reached it, so it is alive, and whatever balanced the request
- * chose it), otherwise the non-draining node with the fewest connections;
- * null when there is none.
- * @param selfHealthy false while this node is draining or cut off from Redis
- */
-export function chooseNode(nodes: NodeInfo[], selfId: string, selfHealthy: boolean): NodeInfo | null {
-  const self = nodes.find((n) => n.id === selfId);
-  if (self && selfHealthy && !self.draining) return self;
-  let best: NodeInfo | null = null;
-  for (const n of nodes) {
-    if (n.id === selfId || n.draining) continue;
-    if (!best || n.connections < best.connections) best = n;
-  }
-  return best;
 }
