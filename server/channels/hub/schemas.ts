@@ -1,5 +1,5 @@
 import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import { sharedAjv } from '../../validation/validator.ts';
+import { describeErrors as describeAny, sharedAjv } from '../../validation/validator.ts';
 import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
 
 /**
@@ -160,11 +160,12 @@ export function compileHubSchemas(): HubSchemas {
   };
 }
 
-/** One line saying what is wrong with a payload, from ajv's first error. */
+/** One line saying what is wrong with a payload, from ajv's first error (validation/validator.ts), naming the Object.prototype rule of NAF keys. */
 export function describeErrors(errors: ErrorObject[] | null | undefined): string {
   const e = errors?.[0];
-  if (!e) return 'payload is invalid';
-  const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
-  if (e.keyword === 'not' && e.schema === nafKey.not) return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
-  return `${where} ${e.message ?? 'is invalid'}`;
+  if (e && e.keyword === 'not' && e.schema === nafKey.not) {
+    const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
+    return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
+  }
+  return describeAny(errors);
 }
