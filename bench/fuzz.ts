@@ -33,6 +33,7 @@
  */
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
 import { spawnPermissionFor } from '../server/auth/permissions.ts';
 import { createTestDatabase } from '../ops/dev/postgres.ts';
@@ -59,35 +60,51 @@ interface FuzzOptions {
   pglite: boolean;
 }
 
-const HELP = `npx tsx bench/fuzz.ts [options]
-  --frames N       hostile frames in all (default 100000)
-  --seed N         PRNG seed (default: random, printed)
-  --hostile N      hostile sockets (default 24)
-  --rate N         hostile frames per second, all sockets together (default 800)
-  --members N      well-behaved members of the control room (default 4)
-  --hz N           nafr per second per control member (default 10)
-  --chat-hz N      chat messages per second per control member (default 1)
-  --max-seconds N  hard limit on the run (default: frames / rate * 2 + 120)
-  --pglite         use the embedded PGlite even when TEST_DATABASE_URL is set`;
+/** Every numeric option, declared once: flag, default (a function: computed per run) and help. */
+const NUMERIC_OPTIONS: Record<Exclude<keyof FuzzOptions, 'pglite'>, { flag: string; default: number | (() => number); defaultHelp?: string; help: string }> = {
+  frames: { flag: 'frames', default: 100_000, help: 'hostile frames in all' },
+  seed: { flag: 'seed', default: () => (Date.now() ^ (process.pid << 16)) >>> 0, defaultHelp: 'random, printed', help: 'PRNG seed' },
+  hostile: { flag: 'hostile', default: 24, help: 'hostile sockets' },
+  rate: { flag: 'rate', default: 800, help: 'hostile frames per second, all sockets together' },
+  members: { flag: 'members', default: 4, help: 'well-behaved members of the control room' },
+  hz: { flag: 'hz', default: 10, help: 'nafr per second per control member' },
+  chatHz: { flag: 'chat-hz', default: 1, help: 'chat messages per second per control member' },
+  maxSeconds: { flag: 'max-seconds', default: 0, defaultHelp: 'frames / rate * 2 + 120', help: 'hard limit on the run' },
+};
+
+const HELP = [
+  'npx tsx bench/fuzz.ts [options]',
+  ...Object.values(NUMERIC_OPTIONS).map((o) => `  ${`--${o.flag} N`.padEnd(16)} ${o.help} (default ${o.defaultHelp ?? String(o.default)})`),
+  `  ${'--pglite'.padEnd(16)} use the embedded PGlite even when TEST_DATABASE_URL is set`,
+].join('\n');
 
 function parseOptions(argv: string[]): FuzzOptions {
-  const o: FuzzOptions = { frames: 100_000, seed: (Date.now() ^ (process.pid << 16)) >>> 0, hostile: 24, rate: 800, members: 4, hz: 10, chatHz: 1, maxSeconds: 0, pglite: false };
-  const numeric: Record<string, keyof FuzzOptions> = { '--frames': 'frames', '--seed': 'seed', '--hostile': 'hostile', '--rate': 'rate', '--members': 'members', '--hz': 'hz', '--chat-hz': 'chatHz', '--max-seconds': 'maxSeconds' };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--help' || a === '-h') {
-      process.stdout.write(`${HELP}\n`);
-      process.exit(0);
-    }
-    if (a === '--pglite') {
-      o.pglite = true;
+  const specs = Object.entries(NUMERIC_OPTIONS) as Array<[keyof typeof NUMERIC_OPTIONS, (typeof NUMERIC_OPTIONS)[keyof typeof NUMERIC_OPTIONS]]>;
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: { help: { type: 'boolean', short: 'h' }, pglite: { type: 'boolean' }, ...Object.fromEntries(specs.map(([, o]) => [o.flag, { type: 'string' as const }])) },
+    }));
+  } catch (err) {
+    throw new Error(`bad option: ${(err as Error).message}\n${HELP}`);
+  }
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const o = { pglite: values.pglite === true } as FuzzOptions;
+  for (const [key, spec] of specs) {
+    const given = values[spec.flag];
+    if (typeof given !== 'string') {
+      o[key] = typeof spec.default === 'function' ? spec.default() : spec.default;
       continue;
     }
-    const key = numeric[a];
-    const v = Number(argv[i + 1]);
-    if (!key || !Number.isFinite(v) || v < 0) throw new Error(`bad option ${a} ${argv[i + 1] ?? ''}\n${HELP}`);
-    (o[key] as number) = v;
-    i++;
+    const v = Number(given);
+    if (given.trim() === '' || !Number.isFinite(v) || v < 0) throw new Error(`bad option --${spec.flag} ${given}\n${HELP}`);
+    o[key] = v;
   }
   if (o.members < 2) throw new Error('--members must be at least 2 (nafr goes to everyone but the sender)');
   if (o.hostile < 1 || o.rate < 1) throw new Error('--hostile and --rate must be at least 1');

@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { countPresence } from '../channels/hub/hub-channel.ts';
 import { hubView } from '../channels/hub/hub-view.ts';
-import { createAjv, describeErrors } from '../channels/hub/schemas.ts';
+import { Type } from '@sinclair/typebox';
+import { compile, describeErrors, jsonObject, nullable } from '../validation/validator.ts';
 import { createHub, findHubBySid, HUB_SID_PATTERN } from '../db/hubs.ts';
 import { listPinnedObjects } from '../db/room-objects.ts';
 import { isCreatorAssignmentToken, searchPublicHubs } from '../db/hubs.ts';
@@ -67,22 +68,17 @@ export interface HttpDeps {
 /** Largest `user_data` a room may carry, characters of its JSON (as update_hub and PATCH). */
 export const MAX_USER_DATA_CHARS = 16 * 1024;
 
-const createHubBody = {
-  type: 'object',
-  required: ['hub'],
-  properties: {
-    hub: {
-      type: 'object',
-      properties: {
-        name: { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S' },
-        description: { type: ['string', 'null'], maxLength: 64000 },
-        room_size: { type: ['integer', 'null'], minimum: 0 },
-        user_data: { type: ['object', 'null'] },
-        member_permissions: memberPermissionsSchema,
-      },
-    },
-  },
-} as const;
+/** `POST /api/v1/hubs`'s body. */
+const CreateHubBody = Type.Object({
+  hub: Type.Object({
+    name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })),
+    description: Type.Optional(nullable(Type.String({ maxLength: 64000 }))),
+    room_size: Type.Optional(nullable(Type.Integer({ minimum: 0 }))),
+    user_data: Type.Optional(nullable(jsonObject())),
+    member_permissions: Type.Optional(Type.Unsafe<Partial<MemberPermissions>>(memberPermissionsSchema)),
+  }),
+});
+const validateCreate = compile(CreateHubBody);
 
 /** 415 for a body that is not declared JSON (a cross-site form or text/plain post is never a "simple" JSON request), else null. */
 function requireJson(req: HttpRequest, example: string): HttpResponse | null {
@@ -123,8 +119,6 @@ function requireJson(req: HttpRequest, example: string): HttpResponse | null {
  *   clock sync reads.
  */
 export function buildRouter(deps: HttpDeps): Router {
-  const ajv = createAjv();
-  const validateCreate = ajv.compile(createHubBody);
   const files = new StaticFiles(deps.clientDir, { serveSourceMaps: deps.serveSourceMaps });
   const started = Date.now();
   const router = new Router();
@@ -179,7 +173,7 @@ export function buildRouter(deps: HttpDeps): Router {
     if (!validateCreate(body)) {
       return jsonError(422, 'invalid_body', `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
     }
-    const input = (body as { hub: { name?: string; description?: string | null; room_size?: number | null; user_data?: Record<string, unknown> | null; member_permissions?: Partial<MemberPermissions> } }).hub;
+    const input = body.hub;
     const nul = findNul(input, 'body.hub');
     if (nul) return jsonError(422, 'invalid_body', `Invalid room: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
     if (input.room_size != null && input.room_size > maxRoomSize) {
@@ -209,7 +203,8 @@ export function buildRouter(deps: HttpDeps): Router {
     });
   });
 
-  const validPatch = ajv.compile({ type: 'object', required: ['hub'], properties: { hub: hubChangesSchema(maxRoomSize) } });
+  // user_data is bounded by jsonBounds, which the shared instance knows.
+  const validPatch = compile(Type.Object({ hub: Type.Unsafe<Record<string, unknown>>(hubChangesSchema(maxRoomSize)) }));
   router.add('PATCH', '/api/v1/hubs/:hub_sid', async (req, params) => {
     const notJson = requireJson(req, '{"hub": {"name": "New name"}}');
     if (notJson) return notJson;
@@ -241,7 +236,7 @@ export function buildRouter(deps: HttpDeps): Router {
     if (!validPatch(body)) return jsonError(422, 'invalid_body', `Invalid change: ${describeErrors(validPatch.errors).replace(/^payload/, 'body')}.`);
     const nul = findNul(body, 'body');
     if (nul) return jsonError(422, 'invalid_body', `Invalid change: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
-    const fields = (body as { hub: Record<string, unknown> }).hub;
+    const fields = body.hub;
     if (fields.allow_promotion !== undefined && !admin) return jsonError(403, 'forbidden', 'Only server admins (or, with features.public_rooms, signed-in owners) may change allow_promotion.');
     let changes;
     try {

@@ -1,6 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { Ajv } from 'ajv';
-import type { ErrorObject } from 'ajv';
+import { Type } from '@sinclair/typebox';
 import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AccountTokens } from '../../auth/account-token.ts';
@@ -11,7 +10,7 @@ import { AppConfigKeys } from '../../app-config.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
 import type { KeyedLimiter } from '../../realtime/rate-limits.ts';
-import { describeErrors } from '../hub/schemas.ts';
+import { compile, describeErrors } from '../../validation/validator.ts';
 
 /** What the auth channel needs. */
 export interface AuthChannelDeps {
@@ -80,11 +79,15 @@ function unseal(key: Buffer, sealed: string): string | null {
   }
 }
 
-interface Validators {
-  request(p: unknown): boolean;
-  verified(p: unknown): boolean;
-  lastErrors(): ErrorObject[] | null | undefined;
-}
+/** `auth_request {email, origin}`. */
+const AuthRequest = Type.Object({
+  email: Type.String({ minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN }),
+  origin: Type.String({ maxLength: 512, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+$' }),
+});
+/** `auth_verified {token, payload}`, from the link. */
+const AuthVerified = Type.Object({ token: Type.String({ minLength: 8, maxLength: 128 }), payload: Type.String({ minLength: 8, maxLength: 2048 }) });
+/** Compiled once, when this module loads. */
+const valid = { request: compile(AuthRequest), verified: compile(AuthVerified) };
 
 /**
  * The email sign-in channel `auth:<random>` (Reticulum's AuthChannel,
@@ -110,7 +113,6 @@ class AuthChannel implements Channel {
   constructor(
     private readonly ctx: ChannelContext,
     private readonly deps: AuthChannelDeps,
-    private readonly valid: Validators,
   ) {}
 
   join(): Reply {
@@ -126,9 +128,9 @@ class AuthChannel implements Channel {
   }
 
   private async request(payload: unknown): Promise<Reply> {
-    if (!this.valid.request(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_request: ${describeErrors(this.valid.lastErrors())}; send {email, origin}.`);
+    if (!valid.request(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_request: ${describeErrors(valid.request.errors)}; send {email, origin}.`);
     if (this.requested) return error(ErrorCodes.ALREADY_SENT, 'A sign-in link was already sent from this channel; check your mail, or join a new auth channel.');
-    const { email, origin: given } = payload as { email: string; origin: string };
+    const { email, origin: given } = payload;
     const origin = normalOrigin(given);
     if (origin === null || !this.deps.allowedOrigins().some((o) => normalOrigin(o) === origin)) {
       return error(ErrorCodes.INVALID_ORIGIN, `origin ${JSON.stringify(given)} is not one this server sends sign-in links to; use one of AUTH_ALLOWED_ORIGINS (the page's location.origin).`);
@@ -162,8 +164,8 @@ class AuthChannel implements Channel {
   }
 
   private async verified(payload: unknown): Promise<Reply> {
-    if (!this.valid.verified(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_verified: ${describeErrors(this.valid.lastErrors())}; send {token, payload} from the link.`);
-    const { token, payload: sealed } = payload as { token: string; payload: string };
+    if (!valid.verified(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_verified: ${describeErrors(valid.verified.errors)}; send {token, payload} from the link.`);
+    const { token, payload: sealed } = payload;
     const login = await consumeLoginToken(this.deps.db, token);
     const email = login ? unseal(login.payloadKey, sealed) : null;
     if (!login || email === null || identifierHash(email, this.deps.secret) !== login.identifierHash) {
@@ -197,36 +199,8 @@ class AuthChannel implements Channel {
 
 /** The route serving `auth:<random>` topics (at most 128 characters). */
 export function authChannelRoute(deps: AuthChannelDeps): ChannelRoute {
-  const ajv = new Ajv({ strict: false });
-  const request = ajv.compile({
-    type: 'object',
-    required: ['email', 'origin'],
-    properties: {
-      email: { type: 'string', minLength: 3, maxLength: 254, pattern: EMAIL_PATTERN },
-      origin: { type: 'string', maxLength: 512, pattern: '^[Hh][Tt][Tt][Pp][Ss]?://[^/\\s]+$' },
-    },
-  });
-  const verified = ajv.compile({
-    type: 'object',
-    required: ['token', 'payload'],
-    properties: { token: { type: 'string', minLength: 8, maxLength: 128 }, payload: { type: 'string', minLength: 8, maxLength: 2048 } },
-  });
-  let last: ErrorObject[] | null | undefined = null;
-  const valid: Validators = {
-    request: (p) => {
-      const r = request(p);
-      last = request.errors;
-      return r;
-    },
-    verified: (p) => {
-      const r = verified(p);
-      last = verified.errors;
-      return r;
-    },
-    lastErrors: () => last,
-  };
   return {
     matches: (topic) => topic.startsWith(AUTH_TOPIC_PREFIX) && topic.length > AUTH_TOPIC_PREFIX.length && topic.length <= 128,
-    create: (ctx) => new AuthChannel(ctx, deps, valid),
+    create: (ctx) => new AuthChannel(ctx, deps),
   };
 }

@@ -1,6 +1,5 @@
-import { Ajv } from 'ajv';
-import type { ErrorObject, ValidateFunction } from 'ajv';
-import { checkJsonBounds, describeJsonBounds } from '../../protocol/json-bounds.ts';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { describeErrors as describeAny, sharedAjv } from '../../validation/validator.ts';
 import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
 
 /**
@@ -32,31 +31,17 @@ export function bounded(maxBytes?: number): { jsonBounds: { maxDepth: number; ma
 }
 
 /**
- * An ajv instance (`strict: false`) that knows the `jsonBounds` keyword:
+ * The shared ajv instance of validation/validator.ts (`strict: false`,
+ * `verbose`), which knows the `jsonBounds` keyword:
  * `{jsonBounds: {maxDepth: n, maxBytes?: m}}` fails when the value is nested
  * deeper than `n` levels or (with `maxBytes`) serializes to more than `m`
- * bytes of UTF-8 JSON, with the error "is nested deeper than n levels" /
- * "is over m bytes of JSON". Measured without recursion
- * (protocol/json-bounds.ts), so a hostile 100,000-level value is refused
- * rather than overflowing the stack. Every module compiling schemas with
- * free-form fields must use this instance: a plain `strict: false` ajv
- * silently ignores the keyword. `verbose` keeps each error's schema
- * (the hub schemas need it to name the Object.prototype rule).
+ * bytes of UTF-8 JSON. Every module compiling schemas with free-form fields
+ * must use it: a plain `strict: false` ajv silently ignores the keyword.
+ * `options.verbose` is kept for callers; the one instance is always verbose
+ * (the hub schemas need each error's schema to name the Object.prototype rule).
  */
-export function createAjv(options: { verbose?: boolean } = {}): Ajv {
-  const ajv = new Ajv({ allErrors: false, strict: false, verbose: options.verbose ?? false });
-  ajv.addKeyword({
-    keyword: 'jsonBounds',
-    schemaType: 'object',
-    errors: true,
-    validate: function jsonBounds(schema: { maxDepth: number; maxBytes?: number }, data: unknown): boolean {
-      const v = checkJsonBounds(data, schema.maxDepth, schema.maxBytes);
-      if (!v) return true;
-      (jsonBounds as unknown as { errors: Partial<ErrorObject>[] }).errors = [{ keyword: 'jsonBounds', message: describeJsonBounds(v), params: { ...v } }];
-      return false;
-    },
-  });
-  return ajv;
+export function createAjv(_options: { verbose?: boolean } = {}): Ajv {
+  return sharedAjv();
 }
 
 const jsonObject = { type: 'object' } as const;
@@ -175,11 +160,12 @@ export function compileHubSchemas(): HubSchemas {
   };
 }
 
-/** One line saying what is wrong with a payload, from ajv's first error. */
+/** One line saying what is wrong with a payload, from ajv's first error (validation/validator.ts), naming the Object.prototype rule of NAF keys. */
 export function describeErrors(errors: ErrorObject[] | null | undefined): string {
   const e = errors?.[0];
-  if (!e) return 'payload is invalid';
-  const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
-  if (e.keyword === 'not' && e.schema === nafKey.not) return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
-  return `${where} ${e.message ?? 'is invalid'}`;
+  if (e && e.keyword === 'not' && e.schema === nafKey.not) {
+    const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
+    return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
+  }
+  return describeAny(errors);
 }

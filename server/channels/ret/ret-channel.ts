@@ -1,7 +1,7 @@
-import { Ajv } from 'ajv';
+import { Type } from '@sinclair/typebox';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
-import { describeErrors } from '../hub/schemas.ts';
+import { compile, describeErrors, nullable } from '../../validation/validator.ts';
 import type { AccountRef, AccountTokenVerifier } from '../hub/hub-member.ts';
 
 /** What the ret channel may use for signed-in sessions and global perms tokens (optional). */
@@ -13,11 +13,10 @@ export interface RetChannelDeps {
 /** The topic of the per-session global channel. */
 export const RET_TOPIC = 'ret';
 
-const joinSchema = {
-  type: 'object',
-  properties: { hub_id: { type: ['string', 'null'], maxLength: 64 }, token: { type: ['string', 'null'] } },
-} as const;
-const changeHubSchema = { type: 'object', required: ['hub_id'], properties: { hub_id: { type: 'string', maxLength: 64 } } } as const;
+const JoinParams = Type.Object({ hub_id: Type.Optional(nullable(Type.String({ maxLength: 64 }))), token: Type.Optional(nullable(Type.String())) });
+const ChangeHub = Type.Object({ hub_id: Type.String({ maxLength: 64 }) });
+/** Compiled once, when this module loads. */
+const validate = { join: compile(JoinParams), changeHub: compile(ChangeHub) };
 
 /**
  * The `ret` channel: Reticulum's per-session global channel
@@ -34,13 +33,12 @@ class RetChannel implements Channel {
 
   constructor(
     private readonly ctx: ChannelContext,
-    private readonly validate: { join: ReturnType<Ajv['compile']>; changeHub: ReturnType<Ajv['compile']> },
     private readonly deps: RetChannelDeps,
   ) {}
 
   async join(params: unknown): Promise<Reply> {
-    if (!this.validate.join(params)) return error('invalid_payload', `Join params invalid: ${describeErrors(this.validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
-    const token = (params as { token?: string | null } | null)?.token;
+    if (!validate.join(params)) return error('invalid_payload', `Join params invalid: ${describeErrors(validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
+    const token = params.token;
     if (token) {
       const account = this.deps.accounts ? await this.deps.accounts.verify(token) : null;
       if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked.');
@@ -55,7 +53,7 @@ class RetChannel implements Channel {
       return ok({ perms_token: await this.deps.permsTokens.issueGlobal(this.account) });
     }
     if (event === 'change_hub') {
-      if (!this.validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(this.validate.changeHub.errors)}; expected {hub_id}.`);
+      if (!validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(validate.changeHub.errors)}; expected {hub_id}.`);
       return ok();
     }
     return error('unknown_event', `The ret channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
@@ -64,12 +62,10 @@ class RetChannel implements Channel {
   terminate(): void {}
 }
 
-/** The route serving topic `ret`; schemas are compiled once here. */
+/** The route serving topic `ret`. */
 export function retChannelRoute(deps: RetChannelDeps = {}): ChannelRoute {
-  const ajv = new Ajv({ strict: false });
-  const validate = { join: ajv.compile(joinSchema), changeHub: ajv.compile(changeHubSchema) };
   return {
     matches: (topic) => topic === RET_TOPIC,
-    create: (ctx) => new RetChannel(ctx, validate, deps),
+    create: (ctx) => new RetChannel(ctx, deps),
   };
 }
