@@ -27,7 +27,7 @@ import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
 import { openDatabase } from './db/database.ts';
 import type { Database } from './db/database.ts';
-import { CloseCodes, ErrorCodes, PlexusError } from './errors.ts';
+import { CloseCodes, CloseReasons, ErrorCodes, PlexusError } from './errors.ts';
 import { buildRouter } from './http/routes.ts';
 import { AppConfig } from './app-config.ts';
 import { createLogger } from './logger.ts';
@@ -405,7 +405,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
         while (transport.connectionCount > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       }
       transport.stopListening();
-      transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
+      transport.closeAll(CloseCodes.GOING_AWAY, CloseReasons.GOING_AWAY);
       await Promise.all([...sessions].map((s) => s.end()));
       await presence.close?.();
       await directory.close();

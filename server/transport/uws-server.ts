@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import uWS from 'uWebSockets.js';
 import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { CloseCodes, PlexusError } from '../errors.ts';
+import { CloseCodes, CloseReasons, ErrorCodes, PlexusError } from '../errors.ts';
 import type { Connection, LocalPublisher } from '../realtime/connection.ts';
 import type { HttpHandler, HttpResponse } from './http-types.ts';
 
@@ -330,7 +330,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       data = this.sockets.authorize(params, remoteAddress, headers);
     } catch (err) {
       const status = err instanceof PlexusError ? err.status : 500;
-      const code = err instanceof PlexusError ? err.code : 'internal_error';
+      const code = err instanceof PlexusError ? err.code : ErrorCodes.INTERNAL;
       const message = err instanceof PlexusError ? err.message : 'internal error';
       if (!(err instanceof PlexusError)) this.log.error({ err }, 'socket authorization failed');
       // The same shape as the HTTP API's errors: {error: {code, message}}.
@@ -382,7 +382,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
           return;
         }
         this.log.error({ err, method, path }, 'http handler failed');
-        respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'The server failed to handle this request.' } }) });
+        respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: ErrorCodes.INTERNAL, message: 'The server failed to handle this request.' } }) });
       });
     };
     if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') {
@@ -397,7 +397,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       size += chunk.byteLength;
       if (size > this.options.maxBodyBytes) {
         tooLarge = true;
-        respond({ status: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: `Request body is over ${this.options.maxBodyBytes} bytes.` } }) });
+        respond({ status: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: ErrorCodes.HTTP_BODY_TOO_LARGE, message: `Request body is over ${this.options.maxBodyBytes} bytes.` } }) });
         return;
       }
       chunks.push(Buffer.from(chunk.slice(0)));
@@ -476,7 +476,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       { code: CloseCodes.SLOW_CONSUMER, connection: conn.id, remoteAddress: conn.remoteAddress, bufferedBytes: buffered, limit: this.maxBackpressureBytes },
       'closing slow consumer: its send queue passed MAX_BACKPRESSURE_BYTES',
     );
-    conn.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send queue over the backpressure limit; reconnect');
+    conn.close(CloseCodes.SLOW_CONSUMER, CloseReasons.SLOW_CONSUMER);
   }
 
   /** Local subscribers of `topic` as uWS counts them. */
