@@ -38,6 +38,7 @@ import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer } from './transport/uws-server.ts';
+import { phoenixUpgradePolicy } from './realtime/phoenix-upgrade.ts';
 import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
 import { WebSecurity } from './http/web-security.ts';
 import { burstSpec, MemoryRateLimits, type RateLimits } from './realtime/rate-limits.ts';
@@ -284,6 +285,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       maxBackpressureBytes: config.maxBackpressureBytes,
       maxBodyBytes: 1024 * 1024,
       socketPath: '/socket/websocket',
+      upgradePolicy: phoenixUpgradePolicy('/socket/websocket'),
     },
     router.handler(),
     {
