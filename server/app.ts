@@ -40,6 +40,7 @@ import { SocketSession } from './realtime/socket-session.ts';
 import type { ChannelRoute } from './realtime/channel.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer, type SocketHandlers } from './transport/uws-server.ts';
+import { phoenixUpgradePolicy } from './realtime/phoenix-upgrade.ts';
 import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
 import { WebSecurity } from './http/web-security.ts';
 import { burstSpec } from './realtime/rate-limits.ts';
@@ -356,6 +357,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
       maxBackpressureBytes: config.maxBackpressureBytes,
       maxBodyBytes: 1024 * 1024,
       socketPath: '/socket/websocket',
+      upgradePolicy: phoenixUpgradePolicy('/socket/websocket'),
     },
     httpRouter(parts, () => transport.connectionCount).handler(),
     socketHandlers(parts, routes, sessions),

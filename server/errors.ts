@@ -18,10 +18,14 @@ export const ErrorCodes = {
   /** A well-formed binary push (Phoenix V2 kind 0): refused before its payload is read; channels take JSON text frames. */
   BINARY_NOT_SUPPORTED: 'binary_not_supported',
   FRAME_TOO_LARGE: 'frame_too_large',
-  UNMATCHED_TOPIC: 'unmatched_topic',
+  /** A push to a topic that is not joined, or a join to a topic no channel serves: Phoenix's own wire text (with a space). */
+  UNMATCHED_TOPIC: 'unmatched topic',
+  /** A push whose join_ref is not the topic's current join (an old channel instance). */
+  STALE_JOIN_REF: 'stale_join_ref',
   UNKNOWN_EVENT: 'unknown_event',
   INVALID_PAYLOAD: 'invalid_payload',
-  TOO_MANY_CHANNELS: 'too_many_channels',
+  /** A join past MAX_CHANNELS_PER_SOCKET: Phoenix's wire text. */
+  TOO_MANY_CHANNELS: 'too many channels joined',
   // rooms
   HUB_NOT_FOUND: 'not_found',
   HUB_CLOSED: 'closed',
@@ -58,6 +62,8 @@ export const ErrorCodes = {
   UNAUTHORIZED: 'unauthorized',
   // http
   HTTP_NOT_FOUND: 'http_not_found',
+  /** The path exists but not for this method (405). */
+  HTTP_METHOD_NOT_ALLOWED: 'method_not_allowed',
   HTTP_BAD_JSON: 'bad_json',
   HTTP_INVALID_BODY: 'invalid_body',
   HTTP_BODY_TOO_LARGE: 'body_too_large',
@@ -109,20 +115,77 @@ export class PlexusError extends Error {
   }
 }
 
-/** WebSocket close codes Plexus uses (RFC 6455 §7.4.1, 4000-4999 application range). */
+/** WebSocket close codes Plexus sends (RFC 6455 §7.4.1; 4000-4999 is the application range). What each means for a client: {@link CLOSE_CODE_TABLE}. */
 export const CloseCodes = {
-  /** Normal close, e.g. server shutdown. */
-  NORMAL: 1000,
   /** Server going away (graceful shutdown). */
   GOING_AWAY: 1001,
   /** A frame larger than MAX_FRAME_BYTES was received. */
   FRAME_TOO_LARGE: 1009,
-  /** The client's outgoing queue passed the backpressure limit (slow consumer). */
-  SLOW_CONSUMER: 4008,
+  /** The session could not be set up (a session_token could not be checked): RFC 6455 "internal error". */
+  INTERNAL_ERROR: 1011,
   /** A moderator removed the member from a room (`kick`); rejoining is refused until the ban ends. */
   KICKED: 4003,
+  /** The client's outgoing queue passed the backpressure limit (slow consumer). */
+  SLOW_CONSUMER: 4008,
+  /** The client sent frames faster than its handlers finished: too many queued behind a slow handler. */
+  QUEUE_OVERFLOW: 4009,
   /** The socket kept sending over its rate limit (SOCKET_RATE_*). */
   RATE_LIMITED: 4029,
-  /** The protocol version query parameter was not vsn=2.0.0. */
-  BAD_VSN: 4400,
 } as const;
+
+/** One of the values of {@link CloseCodes}. */
+export type CloseCode = (typeof CloseCodes)[keyof typeof CloseCodes];
+
+/** The close reasons that are fixed texts (the 1009 reason names the sizes, see the transport). */
+export const CloseReasons = {
+  GOING_AWAY: 'server shutting down',
+  INTERNAL_ERROR: 'server error while resuming the session; reconnect',
+  KICKED: 'removed from the room by a moderator',
+  SLOW_CONSUMER: 'slow consumer: send queue over the backpressure limit; reconnect',
+  QUEUE_OVERFLOW: 'too many frames in flight; slow down',
+  RATE_LIMITED: 'rate limit exceeded; slow down',
+} as const satisfies Partial<Record<keyof typeof CloseCodes, string>>;
+
+/** What a close code means for the client, as Centrifugo documents its disconnects (code, reason, reconnect). */
+export interface CloseCodeAdvice {
+  code: CloseCode;
+  /** When the server closes with it. */
+  when: string;
+  /** Whether the client should reconnect (phoenix.js does, with its backoff, for every code but 1000). */
+  reconnect: boolean;
+  /** What the client should do. */
+  advice: string;
+}
+
+/**
+ * Every close code with the client's advice. The README's close code table
+ * is {@link closeCodesMarkdown} of it (a unit test checks they agree).
+ */
+export const CLOSE_CODE_TABLE: readonly CloseCodeAdvice[] = [
+  { code: CloseCodes.GOING_AWAY, when: 'the node is shutting down (SIGTERM, after SHUTDOWN_GRACE_SECONDS)', reconnect: true, advice: 'reconnect; /api/v1/meta names the nodes still up' },
+  { code: CloseCodes.FRAME_TOO_LARGE, when: 'a frame over `MAX_FRAME_BYTES` arrived', reconnect: true, advice: 'reconnect, and do not send that frame again: split or shrink it' },
+  { code: CloseCodes.INTERNAL_ERROR, when: 'the session could not be set up (the `session_token` could not be checked)', reconnect: true, advice: 'reconnect with backoff' },
+  { code: CloseCodes.KICKED, when: 'a moderator removed the member from a room (`kick`)', reconnect: false, advice: 'do not rejoin that room: it refuses the session (and account) for `KICK_BAN_SECONDS`' },
+  { code: CloseCodes.SLOW_CONSUMER, when: 'the client read too slowly: its send queue passed `MAX_BACKPRESSURE_BYTES`', reconnect: true, advice: 'reconnect and rejoin (presence_state brings the room back)' },
+  { code: CloseCodes.QUEUE_OVERFLOW, when: 'too many frames queued behind a slow handler', reconnect: true, advice: 'reconnect with backoff, and wait for replies before sending more' },
+  { code: CloseCodes.RATE_LIMITED, when: 'the socket kept sending over its rate limit (`SOCKET_RATE_*`)', reconnect: true, advice: 'reconnect with backoff, and send less often' },
+];
+
+/** The README's close code table, made from {@link CLOSE_CODE_TABLE}. */
+export function closeCodesMarkdown(): string {
+  const rows = CLOSE_CODE_TABLE.map((c) => `| ${c.code} | ${c.when} | ${c.reconnect ? 'yes' : 'no'} | ${c.advice} |`);
+  return ['| Close code | Sent when | Reconnect | What the client should do |', '|---|---|---|---|', ...rows].join('\n');
+}
+
+/**
+ * The message of a refusal for a missing permission, written once for every
+ * channel: `<what> needs the <permission> permission[ (<holders> have it)],
+ * which you do not have.` The reply carries the reason (`permission_denied`,
+ * or Reticulum's `unauthorized` / `spawn_denied` where it answers so) and
+ * `permission`.
+ * @param what the refused action, e.g. the event name or "Sending messages"
+ * @param holders who has the permission, e.g. "room owners"
+ */
+export function permissionDeniedMessage(what: string, permission: string, holders?: string): string {
+  return `${what} needs the ${permission} permission${holders ? ` (${holders} have it)` : ''}, which you do not have.`;
+}

@@ -20,10 +20,10 @@ import type { Router } from './router.ts';
 export function addAppConfigRoutes(router: Router, deps: { appConfig: AppConfig; accounts?: AccountTokenVerifier }): void {
   async function admin(req: HttpRequest): Promise<AccountRef | HttpResponse> {
     const token = bearerToken(req.headers.authorization);
-    if (!token) return jsonError(401, 'unauthorized', 'Send Authorization: Bearer <account token> of an admin account (the one that signed in with ADMIN_EMAIL).');
+    if (!token) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'Send Authorization: Bearer <account token> of an admin account (the one that signed in with ADMIN_EMAIL).');
     const account = deps.accounts ? await deps.accounts.verify(token) : null;
-    if (!account) return jsonError(401, 'unauthorized', 'The token is not a valid account token (expired, revoked or a disabled account); sign in again.');
-    if (!account.isAdmin) return jsonError(401, 'unauthorized', 'Only admins may read or change the app config.');
+    if (!account) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'The token is not a valid account token (expired, revoked or a disabled account); sign in again.');
+    if (!account.isAdmin) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'Only admins may read or change the app config.');
     return account;
   }
 
@@ -40,7 +40,7 @@ export function addAppConfigRoutes(router: Router, deps: { appConfig: AppConfig;
     try {
       body = JSON.parse(req.body?.toString('utf8') || '');
     } catch {
-      return jsonError(400, 'bad_json', 'The request body is not JSON; send e.g. {"features": {"disable_room_creation": true}}.');
+      return jsonError(400, ErrorCodes.HTTP_BAD_JSON, 'The request body is not JSON; send e.g. {"features": {"disable_room_creation": true}}.');
     }
     try {
       await deps.appConfig.set(body);

@@ -1,3 +1,4 @@
+import { ErrorCodes, type ErrorCode } from '../errors.ts';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../transport/http-types.ts';
 
 /** A route handler; `params` holds the `:name` segments of the pattern. */
@@ -14,8 +15,8 @@ export function json(status: number, body: unknown, headers: Record<string, stri
   return { status, headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }, body: JSON.stringify(body) };
 }
 
-/** A JSON error response `{error: {code, message}}`. */
-export function jsonError(status: number, code: string, message: string, details?: unknown): HttpResponse {
+/** A JSON error response `{error: {code, message}}`; `code` is a code of the catalog (errors.ts: the compiler refuses any other). */
+export function jsonError(status: number, code: ErrorCode, message: string, details?: unknown): HttpResponse {
   return json(status, { error: details === undefined ? { code, message } : { code, message, details } });
 }
 
@@ -71,8 +72,8 @@ export class Router {
       if (!route.methods.includes(req.method)) continue;
       return route.handler(req, params);
     }
-    if (pathMatched) return jsonError(405, 'method_not_allowed', `${req.method} is not allowed on ${req.path}.`);
-    return jsonError(404, 'http_not_found', `Nothing at ${req.path}.`);
+    if (pathMatched) return jsonError(405, ErrorCodes.HTTP_METHOD_NOT_ALLOWED, `${req.method} is not allowed on ${req.path}.`);
+    return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, `Nothing at ${req.path}.`);
   }
 }
 

@@ -151,7 +151,7 @@ export function buildRouter(deps: HttpDeps): Router {
     if (notJson) return notJson;
     const wait = createLimiter ? await createLimiter.take(clientIp(req)) : 0;
     if (wait > 0) {
-      const res = jsonError(429, 'rate_limited', `Too many rooms created from your address; try again in ${wait} s.`);
+      const res = jsonError(429, ErrorCodes.RATE_LIMITED, `Too many rooms created from your address; try again in ${wait} s.`);
       return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
     }
     // Reticulum's optional auth: a token that is sent must be valid (a disabled account's is not).
@@ -159,28 +159,28 @@ export function buildRouter(deps: HttpDeps): Router {
     if (req.headers.authorization !== undefined) {
       const token = bearerToken(req.headers.authorization);
       account = token && deps.accounts ? await deps.accounts.verify(token) : null;
-      if (!account) return jsonError(401, 'unauthorized', 'The Authorization token is not a valid account token (expired, revoked or a disabled account); sign in again, or create the room without Authorization.');
+      if (!account) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'The Authorization token is not a valid account token (expired, revoked or a disabled account); sign in again, or create the room without Authorization.');
     }
     if (!account?.isAdmin && deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.DISABLE_ROOM_CREATION))) {
-      return jsonError(401, 'unauthorized', 'Room creation is turned off on this server (features.disable_room_creation); only admins may create rooms.');
+      return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'Room creation is turned off on this server (features.disable_room_creation); only admins may create rooms.');
     }
     let body: unknown;
     try {
       body = JSON.parse(req.body?.toString('utf8') || '');
     } catch {
-      return jsonError(400, 'bad_json', 'The request body is not JSON; send {"hub": {"name": "My room"}} with content-type application/json.');
+      return jsonError(400, ErrorCodes.HTTP_BAD_JSON, 'The request body is not JSON; send {"hub": {"name": "My room"}} with content-type application/json.');
     }
     if (!validateCreate(body)) {
-      return jsonError(422, 'invalid_body', `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
+      return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid room: ${describeErrors(validateCreate.errors).replace(/^payload/, 'body')}. Send {"hub": {"name": "My room"}}.`);
     }
     const input = body.hub;
     const nul = findNul(input, 'body.hub');
-    if (nul) return jsonError(422, 'invalid_body', `Invalid room: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
+    if (nul) return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid room: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
     if (input.room_size != null && input.room_size > maxRoomSize) {
-      return jsonError(422, 'invalid_body', `Invalid room: body.hub.room_size may be at most ${maxRoomSize} (this server's MAX_ROOM_SIZE); send a smaller room_size or none for the default.`);
+      return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid room: body.hub.room_size may be at most ${maxRoomSize} (this server's MAX_ROOM_SIZE); send a smaller room_size or none for the default.`);
     }
     if (input.user_data != null && JSON.stringify(input.user_data).length > MAX_USER_DATA_CHARS) {
-      return jsonError(422, 'invalid_body', `Invalid room: body.hub.user_data is over ${MAX_USER_DATA_CHARS} characters of JSON.`);
+      return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid room: body.hub.user_data is over ${MAX_USER_DATA_CHARS} characters of JSON.`);
     }
     const permissive = deps.appConfig ? await deps.appConfig.flag(AppConfigKeys.PERMISSIVE_ROOMS) : false;
     // As Reticulum's create_room: given member_permissions replace the default whole (flags not named are off).
@@ -210,39 +210,39 @@ export function buildRouter(deps: HttpDeps): Router {
     if (notJson) return notJson;
     const wait = createLimiter ? await createLimiter.take(clientIp(req)) : 0;
     if (wait > 0) {
-      const res = jsonError(429, 'rate_limited', `Too many changes from your address; try again in ${wait} s.`);
+      const res = jsonError(429, ErrorCodes.RATE_LIMITED, `Too many changes from your address; try again in ${wait} s.`);
       return { ...res, headers: { ...res.headers, 'retry-after': String(wait) } };
     }
     const hub = await findHubBySid(deps.db, params.hub_sid);
-    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}.`);
+    if (!hub) return jsonError(404, ErrorCodes.HUB_NOT_FOUND, `No room ${params.hub_sid}.`);
     const bearer = bearerToken(req.headers.authorization);
-    if (!bearer) return jsonError(401, 'unauthorized', 'Send Authorization: Bearer <token>: the room\'s creator_assignment_token, or the account token of its creator or an owner.');
+    if (!bearer) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'Send Authorization: Bearer <token>: the room\'s creator_assignment_token, or the account token of its creator or an owner.');
     let owner = await isCreatorAssignmentToken(deps.db, hub.id, bearer);
     let admin = false;
     if (!owner) {
       const account = deps.accounts ? await deps.accounts.verify(bearer) : null;
-      if (!account) return jsonError(401, 'unauthorized', 'The token is not valid for this room (expired, revoked or another room\'s); sign in again.');
+      if (!account) return jsonError(401, ErrorCodes.HTTP_UNAUTHORIZED, 'The token is not valid for this room (expired, revoked or another room\'s); sign in again.');
       owner = (await rolesOf(deps.db, hub, account.accountId)).owner;
       // Reticulum's update_hub_promotion: admins, or owners when features.public_rooms is on.
       admin = account.isAdmin || (owner && !!deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.PUBLIC_ROOMS)));
-      if (!owner) return jsonError(403, 'forbidden', 'Only the room\'s creator and owners may change it.');
+      if (!owner) return jsonError(403, ErrorCodes.HTTP_FORBIDDEN, 'Only the room\'s creator and owners may change it.');
     }
     let body: unknown;
     try {
       body = JSON.parse(req.body?.toString('utf8') || '');
     } catch {
-      return jsonError(400, 'bad_json', 'The request body is not JSON; send {"hub": {"name": "New name"}}.');
+      return jsonError(400, ErrorCodes.HTTP_BAD_JSON, 'The request body is not JSON; send {"hub": {"name": "New name"}}.');
     }
-    if (!validPatch(body)) return jsonError(422, 'invalid_body', `Invalid change: ${describeErrors(validPatch.errors).replace(/^payload/, 'body')}.`);
+    if (!validPatch(body)) return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid change: ${describeErrors(validPatch.errors).replace(/^payload/, 'body')}.`);
     const nul = findNul(body, 'body');
-    if (nul) return jsonError(422, 'invalid_body', `Invalid change: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
+    if (nul) return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, `Invalid change: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
     const fields = body.hub;
-    if (fields.allow_promotion !== undefined && !admin) return jsonError(403, 'forbidden', 'Only server admins (or, with features.public_rooms, signed-in owners) may change allow_promotion.');
+    if (fields.allow_promotion !== undefined && !admin) return jsonError(403, ErrorCodes.HTTP_FORBIDDEN, 'Only server admins (or, with features.public_rooms, signed-in owners) may change allow_promotion.');
     let changes;
     try {
       changes = toHubChanges(fields, hub.memberPermissions);
     } catch (err) {
-      return jsonError(422, 'invalid_body', (err as Error).message);
+      return jsonError(422, ErrorCodes.HTTP_INVALID_BODY, (err as Error).message);
     }
     const stale = await updateHub(deps.db, hub.id, changes);
     if (stale.length > 0 && deps.roomChanged) await deps.roomChanged(hub.hubSid, stale);
@@ -254,11 +254,11 @@ export function buildRouter(deps: HttpDeps): Router {
   // Reticulum's media search, rooms only (reference/reticulum.md §9): public rooms by full-text search.
   router.add('GET', '/api/v1/media/search', async (req) => {
     const source = req.query.get('source');
-    if (source !== 'rooms') return jsonError(400, 'invalid_query', `source=${JSON.stringify(source)} is not supported; this server searches source=rooms.`);
+    if (source !== 'rooms') return jsonError(400, ErrorCodes.HTTP_INVALID_QUERY, `source=${JSON.stringify(source)} is not supported; this server searches source=rooms.`);
     const q = (req.query.get('q') ?? '').slice(0, 256);
-    if (q.includes('\u0000')) return jsonError(422, 'invalid_query', 'q contains a NUL character (%00), which cannot be searched for; remove it.');
+    if (q.includes('\u0000')) return jsonError(422, ErrorCodes.HTTP_INVALID_QUERY, 'q contains a NUL character (%00), which cannot be searched for; remove it.');
     const cursorRaw = req.query.get('cursor') ?? '0';
-    if (!/^\d{1,6}$/.test(cursorRaw)) return jsonError(400, 'invalid_query', 'cursor must be the next_cursor of a previous page (a whole number).');
+    if (!/^\d{1,6}$/.test(cursorRaw)) return jsonError(400, ErrorCodes.HTTP_INVALID_QUERY, 'cursor must be the next_cursor of a previous page (a whole number).');
     const offset = Number(cursorRaw);
     const page = 24;
     const hubs = await searchPublicHubs(deps.db, q, offset, page + 1);
@@ -282,7 +282,7 @@ export function buildRouter(deps: HttpDeps): Router {
 
   router.add('GET', '/api/v1/hubs/:hub_sid', async (req, params) => {
     const hub = await findHubBySid(deps.db, params.hub_sid);
-    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}; create one with POST /api/v1/hubs.`);
+    if (!hub) return jsonError(404, ErrorCodes.HUB_NOT_FOUND, `No room ${params.hub_sid}; create one with POST /api/v1/hubs.`);
     const counts = countPresence(await deps.presence.list(`hub:${hub.hubSid}`));
     return json(200, { hubs: [hubView(hub, counts, deps.defaultRoomSize, `${originOf(req)}/${hub.hubSid}/${hub.slug}`)] });
   });
@@ -298,17 +298,17 @@ export function buildRouter(deps: HttpDeps): Router {
   router.add('GET', '/', () => page('index.html'));
   // Reticulum's embedding (page_controller): `?embed_token=` must be the room's, and then the page may be framed.
   const room = async (req: HttpRequest, params: Record<string, string>) => {
-    if (!HUB_SID_PATTERN.test(params.hub_sid)) return jsonError(404, 'http_not_found', `Nothing at /${params.hub_sid}.`);
+    if (!HUB_SID_PATTERN.test(params.hub_sid)) return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, `Nothing at /${params.hub_sid}.`);
     const embedToken = req.query.get('embed_token');
     if (embedToken === null) return page('room.html');
     const hub = /^[0-9a-f]{1,64}$/.test(embedToken) ? await findHubBySid(deps.db, params.hub_sid) : null;
-    if (!hub || hub.embedToken !== embedToken) return jsonError(404, 'invalid_embed_token', 'Invalid embed token: use the embed_token an owner of this room got, or open the room without it.');
+    if (!hub || hub.embedToken !== embedToken) return jsonError(404, ErrorCodes.INVALID_EMBED_TOKEN, 'Invalid embed token: use the embed_token an owner of this room got, or open the room without it.');
     return page('room.html', true);
   };
   // Reticulum's pinned-object replay (reference/reticulum.md §5): no auth, the hub_sid is the capability.
   router.add('GET', '/:hub_sid/objects.gltf', async (_req, params) => {
     const hub = await findHubBySid(deps.db, params.hub_sid);
-    if (!hub) return jsonError(404, 'not_found', `No room ${params.hub_sid}.`);
+    if (!hub) return jsonError(404, ErrorCodes.HUB_NOT_FOUND, `No room ${params.hub_sid}.`);
     const nodes = await listPinnedObjects(deps.db, hub.id);
     const gltf = {
       asset: { version: '2.0', generator: 'plexus' },

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { HttpResponse } from '../transport/http-types.ts';
 import { jsonError } from './router.ts';
+import { ErrorCodes } from '../errors.ts';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -39,16 +40,16 @@ export class StaticFiles {
    */
   async serve(relativePath: string, cacheControl = 'no-cache'): Promise<HttpResponse> {
     const file = path.resolve(this.root, relativePath);
-    if (!file.startsWith(this.root + path.sep)) return jsonError(404, 'http_not_found', 'No such file.');
-    if (file.endsWith('.map') && !this.options.serveSourceMaps) return jsonError(404, 'http_not_found', 'Source maps are not served (set SERVE_SOURCE_MAPS=true to debug).');
+    if (!file.startsWith(this.root + path.sep)) return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, 'No such file.');
+    if (file.endsWith('.map') && !this.options.serveSourceMaps) return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, 'Source maps are not served (set SERVE_SOURCE_MAPS=true to debug).');
     let stat;
     try {
       stat = await fs.stat(file);
     } catch {
       const rootExists = await fs.stat(this.root).then(() => true, () => false);
-      return jsonError(404, 'http_not_found', rootExists ? `No file ${relativePath}.` : `The web client is not built (${this.root} is missing); run \`npm run build:client\`.`);
+      return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, rootExists ? `No file ${relativePath}.` : `The web client is not built (${this.root} is missing); run \`npm run build:client\`.`);
     }
-    if (!stat.isFile()) return jsonError(404, 'http_not_found', 'No such file.');
+    if (!stat.isFile()) return jsonError(404, ErrorCodes.HTTP_NOT_FOUND, 'No such file.');
     let entry = this.cache.get(file);
     if (!entry || entry.mtimeMs !== stat.mtimeMs) {
       entry = { mtimeMs: stat.mtimeMs, body: await fs.readFile(file) };

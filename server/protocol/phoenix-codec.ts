@@ -1,3 +1,4 @@
+import type { ErrorCodes } from '../errors.ts';
 import { jsonDepth } from './json-bounds.ts';
 
 /**
@@ -26,7 +27,7 @@ export interface PhoenixMessage {
 
 /** Why a frame could not be decoded; `ref`/`topic` are filled in when they could be read, so the error can be replied to. */
 export interface DecodeError {
-  code: 'frame_not_json' | 'frame_not_array' | 'frame_bad_arity' | 'frame_bad_field' | 'frame_bad_binary' | 'invalid_payload';
+  code: (typeof ErrorCodes)['FRAME_NOT_JSON' | 'FRAME_NOT_ARRAY' | 'FRAME_BAD_ARITY' | 'FRAME_BAD_FIELD' | 'FRAME_BAD_BINARY' | 'INVALID_PAYLOAD'];
   message: string;
   joinRef: Ref;
   ref: Ref;

@@ -1,4 +1,5 @@
 import type { Connection } from './connection.ts';
+import type { ErrorCode } from '../errors.ts';
 
 /** A reply to a push or a join: Phoenix's `{status, response}`. */
 export interface Reply {
@@ -11,8 +12,8 @@ export function ok(response: Record<string, unknown> = {}): Reply {
   return { status: 'ok', response };
 }
 
-/** Shorthand for an error reply `{reason, message, ...extra}`; `reason` is a stable code, `message` says what to do. */
-export function error(reason: string, message: string, extra: Record<string, unknown> = {}): Reply {
+/** Shorthand for an error reply `{reason, message, ...extra}`; `reason` is a code of the catalog (errors.ts: the compiler refuses any other), `message` says what to do. */
+export function error(reason: ErrorCode, message: string, extra: Record<string, unknown> = {}): Reply {
   return { status: 'error', response: { reason, message, ...extra } };
 }
 

@@ -1,3 +1,5 @@
+import type { CloseCode } from '../errors.ts';
+
 /**
  * What the realtime layer needs from a transport connection. The uWebSockets.js
  * transport implements it; tests may implement it in memory.
@@ -20,8 +22,8 @@ export interface Connection {
   subscribe(topic: string): void;
   /** Stops receiving frames published to `topic`. */
   unsubscribe(topic: string): void;
-  /** Closes the connection with a WebSocket close code and a short reason (at most 123 bytes). */
-  close(code: number, reason: string): void;
+  /** Closes the connection with a close code of the catalog (errors.ts) and a short reason (at most 123 bytes). */
+  close(code: CloseCode, reason: string): void;
 }
 
 /** Local fan-out: delivers one already-encoded frame to every local subscriber of a topic. */

@@ -5,7 +5,7 @@ import { FALLBACK } from './channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply, Session, TerminateReason } from './channel.ts';
 import { scanFrame } from '../protocol/frame-scan.ts';
 import { TokenBucket } from './rate-limit.ts';
-import { CloseCodes, ErrorCodes, PlexusError } from '../errors.ts';
+import { CloseCodes, CloseReasons, ErrorCodes, PlexusError, type ErrorCode } from '../errors.ts';
 import type { Connection } from './connection.ts';
 import type { Fanout } from './fanout.ts';
 
@@ -49,9 +49,12 @@ interface JoinedChannel {
 }
 
 /** Close code used when a client floods frames faster than its handlers finish. */
-export const CLOSE_QUEUE_OVERFLOW = 4009;
-/** Close code (RFC 6455 "internal error") when the session could not be set up. */
-const CLOSE_INTERNAL_ERROR = 1011;
+export const CLOSE_QUEUE_OVERFLOW = CloseCodes.QUEUE_OVERFLOW;
+
+/** An error reply's response `{reason, message}`: `reason` is a code of the catalog (errors.ts). */
+function failure(reason: ErrorCode, message: string): Record<string, unknown> {
+  return { reason, message };
+}
 
 /**
  * The Phoenix socket state machine for one WebSocket connection: decodes
@@ -116,7 +119,7 @@ export class SocketSession implements Session {
         },
         (err: unknown) => {
           this.log.error({ err }, 'session id could not be established; closing the socket');
-          this.connection.close(CLOSE_INTERNAL_ERROR, 'server error while resuming the session; reconnect');
+          this.connection.close(CloseCodes.INTERNAL_ERROR, CloseReasons.INTERNAL_ERROR);
         },
       );
     }
@@ -153,7 +156,7 @@ export class SocketSession implements Session {
       }
       if (this.queue.length >= this.options.maxQueuedFrames) {
         this.log.warn({ sessionId: this.sessionId }, 'closing socket: too many frames queued behind a pending handler');
-        this.connection.close(CLOSE_QUEUE_OVERFLOW, 'too many frames in flight; slow down');
+        this.connection.close(CLOSE_QUEUE_OVERFLOW, CloseReasons.QUEUE_OVERFLOW);
         return;
       }
       this.queue.push({ data: data.slice(), isBinary });
@@ -179,14 +182,14 @@ export class SocketSession implements Session {
     const limit = this.options.rateLimit!;
     if (this.refused > limit.closeAfter) {
       this.log.warn({ sessionId: this.sessionId }, 'closing socket: it kept sending over its rate limit');
-      this.connection.close(CLOSE_RATE_LIMITED, 'rate limit exceeded; slow down');
+      this.connection.close(CLOSE_RATE_LIMITED, CloseReasons.RATE_LIMITED);
       return true;
     }
     if (scanned && scanned.ref !== null) {
-      this.send(encodeReply(scanned.joinRef, scanned.ref, scanned.topic, 'error', {
-        reason: 'rate_limited',
-        message: `Too many messages: at most ${limit.perSecond} a second (bursts of ${limit.burst}); this one was dropped. Slow down or the socket will be closed.`,
-      }));
+      this.send(encodeReply(scanned.joinRef, scanned.ref, scanned.topic, 'error', failure(
+        ErrorCodes.RATE_LIMITED,
+        `Too many messages: at most ${limit.perSecond} a second (bursts of ${limit.burst}); this one was dropped. Slow down or the socket will be closed.`,
+      )));
     }
     return true;
   }
@@ -221,7 +224,7 @@ export class SocketSession implements Session {
     const decoded = decodeText(utf8.decode(data));
     if (!decoded.ok) {
       const e = decoded.error;
-      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
+      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', failure(e.code, e.message)));
       return;
     }
     const msg = decoded.message;
@@ -229,18 +232,18 @@ export class SocketSession implements Session {
       if (msg.event === 'heartbeat') {
         this.send(encodeReply(null, msg.ref, 'phoenix', 'ok', {}));
       } else {
-        this.send(encodeReply(null, msg.ref, 'phoenix', 'error', { reason: 'unknown_event', message: `Topic "phoenix" only accepts "heartbeat", not ${JSON.stringify(msg.event)}.` }));
+        this.send(encodeReply(null, msg.ref, 'phoenix', 'error', failure(ErrorCodes.UNKNOWN_EVENT, `Topic "phoenix" only accepts "heartbeat", not ${JSON.stringify(msg.event)}.`)));
       }
       return;
     }
     if (msg.event === 'phx_join') return this.join(msg);
     const entry = this.channels.get(msg.topic);
     if (!entry) {
-      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', { reason: 'unmatched topic', message: `Not joined to ${JSON.stringify(msg.topic)}; send phx_join first.` }));
+      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', failure(ErrorCodes.UNMATCHED_TOPIC, `Not joined to ${JSON.stringify(msg.topic)}; send phx_join first.`)));
       return;
     }
     if (msg.joinRef !== null && msg.joinRef !== entry.joinRef) {
-      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', { reason: 'stale_join_ref', message: `join_ref ${msg.joinRef} is not the current join (${entry.joinRef}) of this topic; the push was ignored.` }));
+      this.send(encodeReply(msg.joinRef, msg.ref, msg.topic, 'error', failure(ErrorCodes.STALE_JOIN_REF, `join_ref ${msg.joinRef} is not the current join (${entry.joinRef}) of this topic; the push was ignored.`)));
       return;
     }
     if (msg.event === 'phx_leave') return this.leave(entry, msg);
@@ -269,14 +272,14 @@ export class SocketSession implements Session {
     const decoded = decodeBinary(data);
     if (!decoded.ok) {
       const e = decoded.error;
-      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', { reason: e.code, message: e.message }));
+      this.send(encodeReply(e.joinRef, e.ref, e.topic ?? 'phoenix', 'error', failure(e.code, e.message)));
       return;
     }
     const { joinRef, ref, topic } = decoded.message;
-    this.send(encodeReply(joinRef, ref, topic, 'error', {
-      reason: ErrorCodes.BINARY_NOT_SUPPORTED,
-      message: 'Binary pushes are not supported: Plexus channels take JSON text frames [join_ref, ref, topic, event, payload] (Phoenix V2). This push was not handled; send it as a text frame.',
-    }));
+    this.send(encodeReply(joinRef, ref, topic, 'error', failure(
+      ErrorCodes.BINARY_NOT_SUPPORTED,
+      'Binary pushes are not supported: Plexus channels take JSON text frames [join_ref, ref, topic, event, payload] (Phoenix V2). This push was not handled; send it as a text frame.',
+    )));
   }
 
   /** The fast path: a push to a joined channel that handles raw payloads. Returns false to use the general path. */
@@ -310,11 +313,11 @@ export class SocketSession implements Session {
   private replyCrash(entry: JoinedChannel, msg: PhoenixMessage, err: unknown): void | Promise<void> {
     if (err instanceof PlexusError) {
       this.log.warn({ err: err.message, code: err.code, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler failed');
-      this.replyTo(entry, msg.ref, { status: 'error', response: { reason: err.code, message: err.message } });
+      this.replyTo(entry, msg.ref, { status: 'error', response: failure(err.code, err.message) });
       return;
     }
     this.log.error({ err, sessionId: this.sessionId, topic: msg.topic, event: msg.event }, 'channel handler crashed; the channel is closed with phx_error');
-    this.replyTo(entry, msg.ref, { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this event; it was not applied, and the channel was restarted (phx_error): rejoin. Please report it.' } });
+    this.replyTo(entry, msg.ref, { status: 'error', response: failure(ErrorCodes.INTERNAL, 'The server failed to handle this event; it was not applied, and the channel was restarted (phx_error): rejoin. Please report it.') });
     return this.crash(entry);
   }
 
@@ -333,7 +336,7 @@ export class SocketSession implements Session {
   private async join(msg: PhoenixMessage): Promise<void> {
     const joinRef = msg.joinRef ?? msg.ref;
     if (joinRef === null) {
-      this.send(encodeReply(null, null, msg.topic, 'error', { reason: 'frame_bad_field', message: 'phx_join needs a join_ref (element 0) or ref (element 1).' }));
+      this.send(encodeReply(null, null, msg.topic, 'error', failure(ErrorCodes.FRAME_BAD_FIELD, 'phx_join needs a join_ref (element 0) or ref (element 1).')));
       return;
     }
     const existing = this.channels.get(msg.topic);
@@ -343,12 +346,12 @@ export class SocketSession implements Session {
       await this.remove(existing, 'duplicate_join');
     }
     if (this.channels.size >= this.options.maxChannels) {
-      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', { reason: 'too many channels joined', message: `A socket may join at most ${this.options.maxChannels} channels; leave one first.` }));
+      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', failure(ErrorCodes.TOO_MANY_CHANNELS, `A socket may join at most ${this.options.maxChannels} channels; leave one first.`)));
       return;
     }
     const route = this.routes.find((r) => r.matches(msg.topic));
     if (!route) {
-      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', { reason: 'unmatched topic', message: `No channel serves topic ${JSON.stringify(msg.topic)}; rooms are "hub:<hub_sid>".` }));
+      this.send(encodeReply(joinRef, msg.ref, msg.topic, 'error', failure(ErrorCodes.UNMATCHED_TOPIC, `No channel serves topic ${JSON.stringify(msg.topic)}; rooms are "hub:<hub_sid>".`)));
       return;
     }
     const ctx = this.makeContext(msg.topic, joinRef);
@@ -359,10 +362,10 @@ export class SocketSession implements Session {
     } catch (err) {
       if (err instanceof PlexusError) {
         this.log.warn({ err: err.message, code: err.code, topic: msg.topic }, 'join failed');
-        reply = { status: 'error', response: { reason: err.code, message: err.message } };
+        reply = { status: 'error', response: failure(err.code, err.message) };
       } else {
         this.log.error({ err, topic: msg.topic }, 'join failed');
-        reply = { status: 'error', response: { reason: 'internal_error', message: 'The server failed to handle this join; try again.' } };
+        reply = { status: 'error', response: failure(ErrorCodes.INTERNAL, 'The server failed to handle this join; try again.') };
       }
     }
     if (reply.status !== 'ok') {

@@ -1,51 +1,15 @@
-import { STATUS_CODES } from 'node:http';
 import uWS from 'uWebSockets.js';
-import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, WebSocket, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest as UwsRequest, HttpResponse as UwsResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { CloseCodes, PlexusError } from '../errors.ts';
+import { CloseCodes, CloseReasons, ErrorCodes, PlexusError } from '../errors.ts';
 import type { Connection, LocalPublisher } from '../realtime/connection.ts';
-import type { HttpHandler, HttpResponse } from './http-types.ts';
+import type { HttpHandler } from './http-types.ts';
+import { UPGRADE_HEADERS } from './socket-types.ts';
+import type { SocketHandlers, UpgradeHeaders, UpgradePolicy } from './socket-types.ts';
+import { FlushQueue, UwsConnection, type ConnectionOwner, type UserData } from './uws-connection.ts';
+import { errorResponse, serveHttp, writeInHandler } from './uws-http.ts';
 
-/** What the application does with WebSocket connections; `D` is the session data {@link SocketHandlers.authorize} returns and {@link SocketHandlers.open} gets. */
-export interface SocketHandlers<D = unknown> {
-  /**
-   * Decides, before the upgrade, whether to accept the socket; returns the
-   * session data passed to {@link open}. Throwing a PlexusError answers the
-   * upgrade with its status and `{error: {code, message}}`.
-   *
-   * Synchronous on purpose: the upgrade completes inside uWS's upgrade
-   * handler. uWebSockets 20.30 can close a socket upgraded later, from a
-   * corked callback, right after its open event (code 1006, nothing sent;
-   * uNetworking/uWebSockets PR #1929), and warns about every uncorked one.
-   * Work that must wait (verifying a token) goes in the returned data as a
-   * Promise, for the socket's handlers to wait on.
-   */
-  authorize(params: Record<string, string>, remoteAddress: string, headers: UpgradeHeaders): D;
-  /** A socket opened with the data its {@link authorize} returned; returns the receiver of its frames and close. */
-  open(connection: Connection, data: D): SocketReceiver;
-}
-
-/** The upgrade request's headers that {@link SocketHandlers.authorize} may check (absent ones are missing). */
-export interface UpgradeHeaders {
-  origin?: string;
-  host?: string;
-  'x-forwarded-for'?: string;
-  'x-forwarded-proto'?: string;
-  'x-forwarded-host'?: string;
-}
-
-const UPGRADE_HEADERS = ['origin', 'host', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host'] as const;
-
-/** Receives one socket's frames and its close. */
-export interface SocketReceiver {
-  /**
-   * One frame. `data` is a view that is valid only during the call: copy it
-   * to keep it. Text frames are valid UTF-8 (uWS closes sockets that send
-   * anything else).
-   */
-  frame(data: Uint8Array, isBinary: boolean): void;
-  close(code: number, reason: string): void;
-}
+export type { SocketHandlers, SocketReceiver, UpgradeHeaders, UpgradePolicy } from './socket-types.ts';
 
 /** Options of {@link UwsServer}. */
 export interface UwsServerOptions {
@@ -68,159 +32,16 @@ export interface UwsServerOptions {
   maxBodyBytes: number;
   /** URL path of the WebSocket endpoint. */
   socketPath: string;
+  /** The protocol's upgrade rules (realtime's phoenixUpgradePolicy); default: any query, no subprotocol. */
+  upgradePolicy?: UpgradePolicy;
 }
 
-interface UserData {
-  connection: UwsConnection | null;
-  params: Record<string, string>;
-  remoteAddress: string;
-  data: unknown;
-}
 
 const decoder = new TextDecoder();
-let nextConnectionId = 1;
 /** How often a socket near its backpressure limit is checked again, ms. */
 const SUSPECT_RECHECK_MS = 50;
-
-/** Pending sends made outside a uWS callback, flushed once per event-loop turn. */
-const pendingFlush = new Set<UwsConnection>();
-let flushScheduled = false;
-function scheduleFlush(conn: UwsConnection): void {
-  pendingFlush.add(conn);
-  if (!flushScheduled) {
-    flushScheduled = true;
-    setImmediate(flushAll);
-  }
-}
-function flushAll(): void {
-  flushScheduled = false;
-  for (const conn of pendingFlush) conn.flush();
-  pendingFlush.clear();
-}
-/**
- * Writes now the queued frames of the sockets subscribed to `topic`, before
- * a publish to it: uWS writes a publish at once, so a reply still waiting in
- * a socket's outbox (say a join reply) would otherwise reach it after the
- * broadcast that followed it. Costs a walk over this turn's pending sockets,
- * usually none.
- */
-function flushPendingIn(topic: string): void {
-  if (pendingFlush.size === 0) return;
-  for (const conn of pendingFlush) {
-    if (!conn.topics.has(topic)) continue;
-    conn.flush();
-    pendingFlush.delete(conn);
-  }
-}
-
-/** Depth of uWS callbacks on the stack: inside one, uWS has already corked the socket. */
-let inCallback = 0;
-
-/** What a connection tells its server: topic membership (for the backpressure check) and slow-consumer closes. */
-interface ConnectionOwner {
-  readonly maxBackpressureBytes: number;
-  joined(conn: UwsConnection, topic: string): void;
-  left(conn: UwsConnection, topic: string): void;
-  slowConsumer(conn: UwsConnection, buffered: number): void;
-}
-
-class UwsConnection implements Connection {
-  readonly id = nextConnectionId++;
-  closed = false;
-  private outbox: Array<string | Uint8Array> = [];
-
-  /** Topics this socket is subscribed to (uWS keeps its own copy; this one lets the server find a topic's sockets). */
-  readonly topics = new Set<string>();
-
-  constructor(
-    private readonly ws: WebSocket<UserData>,
-    readonly params: Record<string, string>,
-    readonly remoteAddress: string,
-    private readonly owner: ConnectionOwner,
-  ) {}
-
-  send(frame: string | Uint8Array): void {
-    if (this.closed) return;
-    if (inCallback > 0 && this.outbox.length === 0) {
-      this.write(frame);
-      return;
-    }
-    this.outbox.push(frame);
-    scheduleFlush(this);
-  }
-
-  private write(frame: string | Uint8Array): void {
-    // 2: uWS dropped the frame, the socket is at its backpressure limit.
-    if (this.ws.send(frame, typeof frame !== 'string') !== 1) this.checkBackpressure();
-  }
-
-  /**
-   * Closes the socket with 4008 when more than `maxBackpressureBytes` wait
-   * in its send queue (uWS would otherwise drop frames silently, or close
-   * without a close frame: 1006).
-   */
-  checkBackpressure(): void {
-    if (this.closed) return;
-    const buffered = this.ws.getBufferedAmount();
-    if (buffered >= this.owner.maxBackpressureBytes) this.owner.slowConsumer(this, buffered);
-  }
-
-  /** Writes the frames queued outside callbacks, corked into one batch. */
-  flush(): void {
-    if (this.closed || this.outbox.length === 0) return;
-    const frames = this.outbox;
-    this.outbox = [];
-    this.ws.cork(() => {
-      for (const f of frames) {
-        if (this.closed) break;
-        this.write(f);
-      }
-    });
-  }
-
-  subscribe(topic: string): void {
-    if (this.closed || this.topics.has(topic)) return;
-    this.ws.subscribe(topic);
-    this.topics.add(topic);
-    this.owner.joined(this, topic);
-  }
-
-  unsubscribe(topic: string): void {
-    if (this.closed || !this.topics.delete(topic)) return;
-    this.ws.unsubscribe(topic);
-    this.owner.left(this, topic);
-  }
-
-  /** Bytes waiting in this socket's send queue (0 once closed). */
-  bufferedAmount(): number {
-    return this.closed ? 0 : this.ws.getBufferedAmount();
-  }
-
-  /** Publishes a text frame (string or UTF-8 bytes) to `topic`, except to this socket. */
-  publishExceptSelf(topic: string, frame: string | Uint8Array): void {
-    if (!this.closed) this.ws.publish(topic, frame, false);
-  }
-
-  close(code: number, reason: string): void {
-    if (this.closed) return;
-    this.flush();
-    if (this.closed) return;
-    this.closed = true;
-    // Corked: outside a uWS callback the close frame would otherwise be an uncorked write.
-    this.ws.cork(() => this.ws.end(code, reason.slice(0, 120)));
-  }
-
-  /** @internal marks the socket closed after uWS reported the close; returns the topics it was in. */
-  markClosed(): Set<string> {
-    this.closed = true;
-    this.outbox = [];
-    return this.topics;
-  }
-}
-
-function statusLine(status: number): string {
-  return `${status} ${STATUS_CODES[status] ?? 'Unknown'}`;
-}
+/** Accepts every upgrade and answers no subprotocol. */
+const PLAIN_WEBSOCKET: UpgradePolicy = { refuse: () => null, subprotocol: () => '' };
 
 /**
  * The uWebSockets.js transport: one HTTP + WebSocket server. It is the only
@@ -242,6 +63,9 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
   private readonly suspects = new Set<UwsConnection>();
   private suspectTimer: NodeJS.Timeout | null = null;
   readonly maxBackpressureBytes: number;
+  /** Sockets with frames waiting for the end-of-turn flush (this server's; see {@link UwsConnection}). */
+  readonly flushes = new FlushQueue();
+  private readonly policy: UpgradePolicy;
   /** The port actually bound (useful with port 0). */
   port = 0;
 
@@ -252,6 +76,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
     private readonly log: Logger,
   ) {
     this.maxBackpressureBytes = options.maxBackpressureBytes;
+    this.policy = options.upgradePolicy ?? PLAIN_WEBSOCKET;
     this.app = uWS.App();
     this.app.ws<UserData>(options.socketPath, {
       maxPayloadLength: Math.max(options.maxFrameBytes * 4, 64 * 1024),
@@ -268,31 +93,22 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
         const conn = new UwsConnection(ws, ud.params, ud.remoteAddress, this);
         ud.connection = conn;
         this.connections.add(conn);
-        inCallback++;
-        try {
-          const receiver = this.sockets.open(conn, ud.data);
-          (ud as UserData & { receiver?: SocketReceiver }).receiver = receiver;
-        } finally {
-          inCallback--;
-        }
+        // uWS has corked this socket during open and message: its own sends are written at once, others' wait.
+        ud.receiver = conn.inCallback(() => this.sockets.open(conn, ud.data));
       },
       message: (ws, message, isBinary) => {
-        const ud = ws.getUserData() as UserData & { receiver?: SocketReceiver };
+        const ud = ws.getUserData();
         const conn = ud.connection;
-        if (!conn || conn.closed || !ud.receiver) return;
+        const receiver = ud.receiver;
+        if (!conn || conn.closed || !receiver) return;
         if (message.byteLength > options.maxFrameBytes) {
           conn.close(CloseCodes.FRAME_TOO_LARGE, `frame of ${message.byteLength} bytes is over the ${options.maxFrameBytes}-byte limit`);
           return;
         }
-        inCallback++;
-        try {
-          ud.receiver.frame(new Uint8Array(message), isBinary);
-        } finally {
-          inCallback--;
-        }
+        conn.inCallback(() => receiver.frame(new Uint8Array(message), isBinary));
       },
       close: (ws, code, message) => {
-        const ud = ws.getUserData() as UserData & { receiver?: SocketReceiver };
+        const ud = ws.getUserData();
         const conn = ud.connection;
         if (conn) {
           for (const topic of conn.markClosed()) this.left(conn, topic);
@@ -302,7 +118,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
         ud.receiver?.close(code, decoder.decode(message));
       },
     });
-    this.app.any('/*', (res, req) => this.handleHttp(res, req));
+    this.app.any('/*', (res, req) => serveHttp(res, req, this.http, options.maxBodyBytes, this.log));
   }
 
   private upgrade(res: UwsResponse, req: UwsRequest, context: uWS.us_socket_context_t): void {
@@ -313,16 +129,16 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
     const key = req.getHeader('sec-websocket-key');
     const requested = req.getHeader('sec-websocket-protocol');
     const extensions = req.getHeader('sec-websocket-extensions');
-    // phoenix.js 1.8's authToken option offers subprotocols "phoenix, base64url.bearer.phx.<token>"; answer "phoenix".
-    const protocol = requested.split(',').map((s) => s.trim()).includes('phoenix') ? 'phoenix' : '';
+    const protocol = this.policy.subprotocol(requested.split(',').map((s) => s.trim()).filter((s) => s !== ''));
     const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
     const headers: UpgradeHeaders = {};
     for (const name of UPGRADE_HEADERS) {
       const value = req.getHeader(name);
       if (value !== '') headers[name] = value;
     }
-    if (params.vsn !== '2.0.0') {
-      res.writeStatus(statusLine(400)).writeHeader('content-type', 'text/plain').end(`Plexus speaks Phoenix Channels V2 only: connect to ${this.options.socketPath}?vsn=2.0.0`);
+    const refusal = this.policy.refuse(params);
+    if (refusal) {
+      writeInHandler(res, refusal);
       return;
     }
     let data: unknown;
@@ -330,79 +146,15 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       data = this.sockets.authorize(params, remoteAddress, headers);
     } catch (err) {
       const status = err instanceof PlexusError ? err.status : 500;
-      const code = err instanceof PlexusError ? err.code : 'internal_error';
+      const code = err instanceof PlexusError ? err.code : ErrorCodes.INTERNAL;
       const message = err instanceof PlexusError ? err.message : 'internal error';
       if (!(err instanceof PlexusError)) this.log.error({ err }, 'socket authorization failed');
       // The same shape as the HTTP API's errors: {error: {code, message}}.
-      res.writeStatus(statusLine(status)).writeHeader('content-type', 'application/json').end(JSON.stringify({ error: { code, message } }));
+      writeInHandler(res, errorResponse(status, code, message));
       return;
     }
     // Inside the upgrade handler, so uWS has the response corked already.
     res.upgrade<UserData>({ connection: null, params, remoteAddress, data }, key, protocol, extensions, context);
-  }
-
-  private handleHttp(res: UwsResponse, req: UwsRequest): void {
-    const method = req.getCaseSensitiveMethod().toUpperCase();
-    const path = req.getUrl();
-    const query = new URLSearchParams(req.getQuery() ?? '');
-    const headers: Record<string, string> = Object.create(null);
-    req.forEach((k, v) => {
-      headers[k] = v;
-    });
-    const remoteAddress = decoder.decode(res.getRemoteAddressAsText());
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-    });
-    const respond = (r: HttpResponse) => {
-      if (aborted) return;
-      res.cork(() => {
-        res.writeStatus(statusLine(r.status));
-        for (const [k, v] of Object.entries(r.headers ?? {})) res.writeHeader(k, v);
-        const body = r.body ?? '';
-        if (method === 'HEAD') {
-          res.endWithoutBody(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
-        } else {
-          res.end(body);
-        }
-      });
-    };
-    const run = (body: Buffer | null) => {
-      let result: HttpResponse | Promise<HttpResponse>;
-      try {
-        result = this.http({ method, path, query, headers, remoteAddress, body });
-      } catch (err) {
-        result = Promise.reject(err);
-      }
-      Promise.resolve(result).then(respond, (err: unknown) => {
-        if (err instanceof PlexusError) {
-          // An expected failure with its own code and status, e.g. 503 `unavailable` (the database did not answer).
-          this.log.warn({ err: err.message, code: err.code, method, path }, 'http handler failed');
-          respond({ status: err.status, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: err.code, message: err.message } }) });
-          return;
-        }
-        this.log.error({ err, method, path }, 'http handler failed');
-        respond({ status: 500, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'internal_error', message: 'The server failed to handle this request.' } }) });
-      });
-    };
-    if (method !== 'POST' && method !== 'PUT' && method !== 'PATCH') {
-      run(null);
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLarge = false;
-    res.onData((chunk, isLast) => {
-      if (tooLarge) return;
-      size += chunk.byteLength;
-      if (size > this.options.maxBodyBytes) {
-        tooLarge = true;
-        respond({ status: 413, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ error: { code: 'body_too_large', message: `Request body is over ${this.options.maxBodyBytes} bytes.` } }) });
-        return;
-      }
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) run(Buffer.concat(chunks));
-    });
   }
 
   /**
@@ -411,7 +163,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
    * checked for slow consumers (closed with 4008).
    */
   publishLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
-    flushPendingIn(topic);
+    this.flushes.flushPendingIn(topic);
     if (except instanceof UwsConnection && !except.closed) {
       except.publishExceptSelf(topic, frame);
     } else {
@@ -476,7 +228,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
       { code: CloseCodes.SLOW_CONSUMER, connection: conn.id, remoteAddress: conn.remoteAddress, bufferedBytes: buffered, limit: this.maxBackpressureBytes },
       'closing slow consumer: its send queue passed MAX_BACKPRESSURE_BYTES',
     );
-    conn.close(CloseCodes.SLOW_CONSUMER, 'slow consumer: send queue over the backpressure limit; reconnect');
+    conn.close(CloseCodes.SLOW_CONSUMER, CloseReasons.SLOW_CONSUMER);
   }
 
   /** Local subscribers of `topic` as uWS counts them. */

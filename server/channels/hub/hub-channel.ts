@@ -8,7 +8,7 @@ import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
 import { addOwner, removeOwner } from '../../db/hub-roles.ts';
 import { banFromHub } from '../../db/hub-bans.ts';
 import { isActiveInvite } from '../../db/hub-updates.ts';
-import { CloseCodes } from '../../errors.ts';
+import { CloseCodes, CloseReasons, ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { AppConfigKeys } from '../../app-config.ts';
 import type { Connection } from '../../realtime/connection.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
@@ -175,22 +175,22 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   async join(params: unknown): Promise<Reply> {
     const { schemas } = this.deps;
     if (!schemas.joinParams(params)) {
-      return error('invalid_payload', `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
+      return error(ErrorCodes.INVALID_PAYLOAD, `Join params invalid: ${describeErrors(schemas.joinParams.errors)}. Send {profile: {...}, context: {...}}.`);
     }
     const p = params as { profile: Record<string, unknown>; context: Record<string, unknown>; auth_token?: string | null; creator_assignment_token?: string | null };
     const tooLarge = this.metaTooLarge(p.profile, p.context);
     if (tooLarge) return tooLarge;
     const hub = await findHubBySid(this.deps.db, this.hubSid);
-    if (!hub) return error('not_found', 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
-    if (hub.entryMode === 'deny') return error('closed', 'Hub no longer accessible: the room was closed by its owner.');
+    if (!hub) return error(ErrorCodes.HUB_NOT_FOUND, 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
+    if (hub.entryMode === 'deny') return error(ErrorCodes.HUB_CLOSED, 'Hub no longer accessible: the room was closed by its owner.');
     let identified: IdentifiedAccount | null = null;
     if (p.auth_token) {
       identified = this.deps.accounts ? await this.deps.accounts.identify(p.auth_token) : null;
-      if (!identified) return error('sign_in_failed', 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
+      if (!identified) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
     }
     // Reticulum's join_with_hub: with features|require_account_for_join, anonymous members are denied.
     if (!identified && this.deps.appConfig && (await this.deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
-      return error('join_denied', 'Join denied: this server requires an account to join rooms; sign in and join with your auth_token.');
+      return error(ErrorCodes.JOIN_DENIED, 'Join denied: this server requires an account to join rooms; sign in and join with your auth_token.');
     }
     const refused = await admissionRefusal(this.deps.db, hub, this.sessionId, identified);
     if (refused) return refused;
@@ -204,7 +204,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     if (hub.entryMode === 'invite' && !this.perms.update_hub) {
       const invite = (params as { hub_invite_id?: string | null }).hub_invite_id;
       const active = invite ? await isActiveInvite(this.deps.db, hub.id, invite) : false;
-      if (!active) return error('join_denied', 'Join denied: this room is invite-only. Ask an owner for an invite link (it carries hub_invite_id).');
+      if (!active) return error(ErrorCodes.JOIN_DENIED, 'Join denied: this room is invite-only. Ask an owner for an invite link (it carries hub_invite_id).');
     }
     this.meta = {
       phx_ref: '',
@@ -234,7 +234,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const max = this.deps.presenceMetaMaxBytes ?? DEFAULT_PRESENCE_META_MAX_BYTES;
     const bytes = jsonBytes(profile, max) + jsonBytes(context, max);
     if (bytes <= max) return null;
-    return error('invalid_payload', `profile and context together are over ${max} bytes of JSON (PRESENCE_META_MAX_BYTES); nothing was changed. Send a smaller profile (display name, avatar id) and context.`, { max_bytes: max });
+    return error(ErrorCodes.INVALID_PAYLOAD, `profile and context together are over ${max} bytes of JSON (PRESENCE_META_MAX_BYTES); nothing was changed. Send a smaller profile (display name, avatar id) and context.`, { max_bytes: max });
   }
 
   /** Runs `op` after every earlier presence operation of this channel. */
@@ -299,7 +299,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         if (handlers && Object.hasOwn(handlers, event)) return handlers[event]!(this, payload);
         const flag = PRESENCE_FLAG_EVENTS.get(event);
         if (flag) return this.clientUpdate(event, payload, (m) => ({ ...m, [flag[0]]: flag[1] }));
-        return error('unknown_event', `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
+        return error(ErrorCodes.UNKNOWN_EVENT, `The hub channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
       }
     }
   }
@@ -349,7 +349,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     try {
       parsed = JSON.parse(naf);
     } catch {
-      return error('invalid_payload', 'nafr.naf is not valid JSON; send {naf: JSON.stringify({dataType, data})}.');
+      return error(ErrorCodes.INVALID_PAYLOAD, 'nafr.naf is not valid JSON; send {naf: JSON.stringify({dataType, data})}.');
     }
     return this.onNaf(parsed);
   }
@@ -362,21 +362,21 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     if (envelope.dataType === 'um') {
       const d = (envelope.data as { d: Array<Record<string, unknown>> }).d;
       if (d.some((e) => e.isFirstSync)) {
-        return error('invalid_payload', 'An "um" update may not carry isFirstSync; send first syncs as single "u" messages.');
+        return error(ErrorCodes.INVALID_PAYLOAD, 'An "um" update may not carry isFirstSync; send first syncs as single "u" messages.');
       }
     }
     const data = envelope.data;
     // isFirstSync and persistent are booleans (schema); persistent first syncs are checked too (see the class docstring).
     if (envelope.dataType === 'u' && data.isFirstSync === true) {
       if (typeof data.template !== 'string') {
-        return error('spawn_denied', 'A first sync must name its template (data.template), which must be one you may spawn.');
+        return error(ErrorCodes.SPAWN_DENIED, 'A first sync must name its template (data.template), which must be one you may spawn.');
       }
       const needed = spawnPermissionFor(data.template);
       if (needed === undefined) {
-        return error('spawn_denied', `Template ${JSON.stringify(data.template.slice(0, 64))} may not be spawned; spawnable templates end in -avatar, -media, -camera, -drawing, -pen or -emoji.`);
+        return error(ErrorCodes.SPAWN_DENIED, `Template ${JSON.stringify(data.template.slice(0, 64))} may not be spawned; spawnable templates end in -avatar, -media, -camera, -drawing, -pen or -emoji.`);
       }
       if (needed !== null && !this.perms?.[needed]) {
-        return error('spawn_denied', `Spawning ${JSON.stringify(data.template.slice(0, 64))} needs the ${needed} permission, which this room does not give you.`, { permission: needed });
+        return error(ErrorCodes.SPAWN_DENIED, permissionDeniedMessage(`Spawning ${JSON.stringify(data.template.slice(0, 64))}`, needed), { permission: needed });
       }
       this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
       return undefined;
@@ -391,7 +391,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     const { schemas } = this.deps;
     if (!schemas.message(payload)) return invalid('message', describeErrors(schemas.message.errors), '{type: "chat", body: "..."}');
     if (this.perms && !this.perms.text_chat) {
-      return error('permission_denied', 'Sending messages needs the text_chat permission, which this room does not give you.', { permission: 'text_chat' });
+      return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage('Sending messages', 'text_chat'), { permission: 'text_chat' });
     }
     // session_id is always the last key: the fan-out's block filters read the sender there.
     this.ctx.broadcast('message', { ...withoutKey(payload as Record<string, unknown>, 'session_id'), session_id: this.sessionId });
@@ -406,14 +406,14 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
   private clientUpdate(event: string, payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta, enters = false): Reply | Promise<Reply | undefined> {
     if (this.presenceBucket && !this.presenceBucket.take()) {
       const { perSecond, burst } = this.deps.presenceUpdateRate!;
-      return error('rate_limited', `${event}: too many presence updates: at most ${perSecond} a second (bursts of ${burst}, PRESENCE_UPDATE_RATE_PER_SECOND / PRESENCE_UPDATE_BURST); this one was not applied. Send only the latest state, less often.`);
+      return error(ErrorCodes.RATE_LIMITED, `${event}: too many presence updates: at most ${perSecond} a second (bursts of ${burst}, PRESENCE_UPDATE_RATE_PER_SECOND / PRESENCE_UPDATE_BURST); this one was not applied. Send only the latest state, less often.`);
     }
     return this.updateMeta(payload, change, enters);
   }
 
   /** Replaces this session's meta and broadcasts ONE diff (leave old + join new). */
   private updateMeta(payload: unknown, change: (meta: NewPresenceMeta) => NewPresenceMeta, enters = false): Reply | Promise<Reply | undefined> {
-    if (!this.deps.schemas.object(payload)) return error('invalid_payload', 'The payload must be a JSON object (or null).');
+    if (!this.deps.schemas.object(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'The payload must be a JSON object (or null).');
     return this.serial(async () => {
       const current = this.meta;
       if (!current?.phx_ref || this.terminated) return undefined;
@@ -428,7 +428,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         ? await this.deps.presence.updateIfRoomBelow(this.ctx.topic, this.sessionId, phx_ref, next, limit)
         : await this.deps.presence.update(this.ctx.topic, this.sessionId, phx_ref, next);
       if (updated === 'full') {
-        return error('room_full', `The room is full: ${limit} people are in it (room_size). Wait in the lobby and try again when someone leaves.`, { room_size: limit });
+        return error(ErrorCodes.ROOM_FULL, `The room is full: ${limit} people are in it (room_size). Wait in the lobby and try again when someone leaves.`, { room_size: limit });
       }
       if (!updated) return undefined;
       this.meta = updated.meta;
@@ -514,7 +514,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       case 'kick': {
         if (this.account) await banFromHub(this.deps.db, this.hub.id, { accountId: this.account.accountId, until: new Date(command.until) });
         this.ctx.push('kicked', { session_id: this.sessionId, by_session_id: command.by, banned_until: new Date(command.until).toISOString() });
-        this.ctx.session.connection.close(CloseCodes.KICKED, 'removed from the room by a moderator');
+        this.ctx.session.connection.close(CloseCodes.KICKED, CloseReasons.KICKED);
         return;
       }
       case 'mute':
@@ -559,7 +559,7 @@ function withoutKey<T extends Record<string, unknown>>(o: T, key: string): T {
 }
 
 function invalid(event: string, what: string, expected: string): Reply {
-  return error('invalid_payload', `${event}: ${what}; expected ${expected}.`);
+  return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${what}; expected ${expected}.`);
 }
 
 /** The route that serves `hub:<hub_sid>` topics. */

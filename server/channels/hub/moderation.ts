@@ -2,6 +2,7 @@ import type { Knex } from 'knex';
 import { banFromHub } from '../../db/hub-bans.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
 import type { Connection } from '../../realtime/connection.ts';
+import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
@@ -53,15 +54,15 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
 
   /** Validates the payload and finds the target in the room's presence; returns the target's id or an error reply. */
   async function target(member: HubMember, event: string, payload: unknown, permission: keyof HubPermissions | null): Promise<string | Reply> {
-    if (!validTarget(payload)) return error('invalid_payload', `${event}: ${describeErrors(validTarget.errors)}; expected {session_id: "<a member's session_id>"}.`);
+    if (!validTarget(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(validTarget.errors)}; expected {session_id: "<a member's session_id>"}.`);
     if (permission && !member.permissions[permission]) {
-      return error('permission_denied', `${event} needs the ${permission} permission (room owners have it); you do not.`, { permission });
+      return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, permission, 'room owners'), { permission });
     }
     const sessionId = (payload as { session_id: string }).session_id;
-    if (sessionId === member.sessionId) return error('invalid_payload', `${event}: you cannot ${event.replace('_', ' ')} yourself.`);
+    if (sessionId === member.sessionId) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: you cannot ${event.replace('_', ' ')} yourself.`);
     const present = await deps.presence.list(member.ctx.topic);
     // Own keys only: a session_id "__proto__" or "toString" must not find Object.prototype's members.
-    if (!Object.hasOwn(present, sessionId)) return error('not_found', `${event}: no member with session_id ${JSON.stringify(sessionId.slice(0, 64))} is in this room.`);
+    if (!Object.hasOwn(present, sessionId)) return error(ErrorCodes.HUB_NOT_FOUND, `${event}: no member with session_id ${JSON.stringify(sessionId.slice(0, 64))} is in this room.`);
     return sessionId;
   }
 
@@ -89,11 +90,11 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
       return ok();
     },
     unblock: async (member, payload) => {
-      if (!validTarget(payload)) return error('invalid_payload', `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
+      if (!validTarget(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
       const t = (payload as { session_id: string }).session_id;
       // A blocked member may have left (and may come back with the same session): its block can still be lifted.
       if (!deps.filters.isFiltered(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
-        return error('not_found', `unblock: you have not blocked session_id ${JSON.stringify(t.slice(0, 64))}, and no member with session_id ${JSON.stringify(t.slice(0, 64))} is in this room.`);
+        return error(ErrorCodes.HUB_NOT_FOUND, `unblock: you have not blocked session_id ${JSON.stringify(t.slice(0, 64))}, and no member with session_id ${JSON.stringify(t.slice(0, 64))} is in this room.`);
       }
       deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, false);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: false });
@@ -109,7 +110,7 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     if (typeof t !== 'string') return t;
     const present = await deps.presence.list(member.ctx.topic);
     const signedIn = Object.hasOwn(present, t) && present[t]!.metas.some((m) => (m.roles as { signed_in?: boolean } | undefined)?.signed_in === true);
-    if (!signedIn) return error('not_signed_in', `${event}: only signed-in members can be owners; ask them to sign in first.`);
+    if (!signedIn) return error(ErrorCodes.NOT_SIGNED_IN, `${event}: only signed-in members can be owners; ask them to sign in first.`);
     await deps.members.toSession(t, { op: 'set_owner', topic: member.ctx.topic, by: member.sessionId, owner });
     return ok();
   }

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
 import { pinObject, unpinObject } from '../../db/room-objects.ts';
-import { ErrorCodes } from '../../errors.ts';
+import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
@@ -85,7 +85,7 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
     const bad = checkPayload(event, payload);
     if (bad) return bad;
     if (!member.permissions.pin_objects) {
-      return error(ErrorCodes.PERMISSION_DENIED, `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
+      return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
     }
     if (!member.roles.signed_in && !member.roles.creator) {
       return error(ErrorCodes.PERMISSION_DENIED, `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
@@ -104,7 +104,7 @@ export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
       return error(ErrorCodes.NOT_LOGGED_IN, `${event} needs you to be signed in (saved entities belong to an account).`);
     }
     if (!member.permissions.pin_objects) {
-      return error(ErrorCodes.UNAUTHORIZED, `${event} needs the pin_objects permission, which this room does not give you.`, { permission: 'pin_objects' });
+      return error(ErrorCodes.UNAUTHORIZED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
     }
     return null;
   }

@@ -4,6 +4,7 @@ import type { MemberPermissions } from '../../auth/permissions.ts';
 import type { HubChanges } from '../../db/hub-updates.ts';
 import { activeInvite, revokeInvite, updateHub } from '../../db/hub-updates.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
+import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
@@ -106,7 +107,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
 
   function needs(member: HubMember, event: string, permission: keyof HubPermissions): Reply | null {
     if (member.permissions[permission]) return null;
-    return error('permission_denied', `${event} needs the ${permission} permission (room owners have it); you do not.`, { permission });
+    return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, permission, 'room owners'), { permission });
   }
 
   async function refresh(member: HubMember, stale: string[]): Promise<void> {
@@ -119,18 +120,18 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     update_hub: async (member, payload) => {
       const denied = needs(member, 'update_hub', 'update_hub');
       if (denied) return denied;
-      if (!validUpdate(payload)) return error('invalid_payload', `update_hub: ${describeErrors(validUpdate.errors)}; send any of {name, description, member_permissions: {flag: true|false}, room_size, allow_promotion, entry_mode: "allow"|"invite", user_data}.`);
+      if (!validUpdate(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${describeErrors(validUpdate.errors)}; send any of {name, description, member_permissions: {flag: true|false}, room_size, allow_promotion, entry_mode: "allow"|"invite", user_data}.`);
       const nul = findNul(payload);
-      if (nul) return error('invalid_payload', `update_hub: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
+      if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
       const p = payload as Record<string, unknown>;
       if (p.allow_promotion !== undefined && !member.permissions.update_hub_promotion) {
-        return error('permission_denied', 'Changing allow_promotion needs the update_hub_promotion permission (server admins).', { permission: 'update_hub_promotion' });
+        return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage('Changing allow_promotion', 'update_hub_promotion', 'server admins'), { permission: 'update_hub_promotion' });
       }
       let changes: HubChanges;
       try {
         changes = toHubChanges(p, member.hub.memberPermissions);
       } catch (err) {
-        return error('invalid_payload', `update_hub: ${(err as Error).message}.`);
+        return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${(err as Error).message}.`);
       }
       const stale = await updateHub(deps.db, member.hub.id, changes);
       if (stale.length > 0) await refresh(member, stale);
@@ -139,9 +140,9 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     update_scene: async (member, payload) => {
       const denied = needs(member, 'update_scene', 'update_hub');
       if (denied) return denied;
-      if (!validScene(payload)) return error('invalid_payload', `update_scene: ${describeErrors(validScene.errors)}; send {url: "https://..."}.`);
+      if (!validScene(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${describeErrors(validScene.errors)}; send {url: "https://..."}.`);
       const nul = findNul(payload);
-      if (nul) return error('invalid_payload', `update_scene: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
+      if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
       await updateHub(deps.db, member.hub.id, { sceneUrl: (payload as { url: string }).url });
       await refresh(member, ['scene']);
       return ok();
@@ -149,21 +150,21 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     close_hub: async (member, payload) => {
       const denied = needs(member, 'close_hub', 'close_hub');
       if (denied) return denied;
-      if (!validEmpty(payload)) return error('invalid_payload', 'close_hub takes no payload ({}).');
+      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'close_hub takes no payload ({}).');
       await updateHub(deps.db, member.hub.id, { entryMode: 'deny' });
       await refresh(member, ['entry_mode']);
       return ok();
     },
     // The invite events answer as Reticulum's: a refusal is `{}` (no hub_invite_id) and changes nothing.
     fetch_invite: async (member, payload) => {
-      if (!validEmpty(payload)) return error('invalid_payload', 'fetch_invite takes no payload ({}).');
+      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'fetch_invite takes no payload ({}).');
       if (!member.permissions.update_hub) return ok();
       return ok({ hub_invite_id: await activeInvite(deps.db, member.hub.id) });
     },
     revoke_invite: async (member, payload) => {
-      if (!validInvite(payload)) return error('invalid_payload', `revoke_invite: ${describeErrors(validInvite.errors)}; send {hub_invite_id}.`);
+      if (!validInvite(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `revoke_invite: ${describeErrors(validInvite.errors)}; send {hub_invite_id}.`);
       const nul = findNul(payload);
-      if (nul) return error('invalid_payload', `revoke_invite: ${nul} contains a NUL character (\\u0000); send the hub_invite_id fetch_invite gave.`);
+      if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `revoke_invite: ${nul} contains a NUL character (\\u0000); send the hub_invite_id fetch_invite gave.`);
       if (!member.permissions.update_hub) return ok();
       const fresh = await revokeInvite(deps.db, member.hub.id, (payload as { hub_invite_id: string }).hub_invite_id);
       return ok(fresh === null ? {} : { hub_invite_id: fresh });

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type { PermsTokens } from '../../auth/perms-token.ts';
 import { claimCreatorAssignment } from '../../db/hubs.ts';
+import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import { admissionRefusal } from './admission.ts';
 import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
@@ -40,10 +41,10 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
   const validEmpty = ajv.compile({ type: ['object', 'null'] });
   return {
     sign_in: async (member, payload) => {
-      if (!validSignIn(payload)) return error('invalid_payload', `sign_in: ${describeErrors(validSignIn.errors)}; send {token, creator_assignment_token?}.`);
+      if (!validSignIn(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `sign_in: ${describeErrors(validSignIn.errors)}; send {token, creator_assignment_token?}.`);
       const p = payload as { token: string; creator_assignment_token?: string | null };
       const identified = await deps.accountTokens.identify(p.token);
-      if (!identified) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
+      if (!identified) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
       const refused = await admissionRefusal(deps.db, member.hub, member.sessionId, identified);
       if (refused) return refused;
       const account = { accountId: identified.accountId, isAdmin: identified.isAdmin };
@@ -54,7 +55,7 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
       return ok({ perms_token: await deps.permsTokens.issueFor(member) });
     },
     sign_out: async (member, payload) => {
-      if (!validEmpty(payload)) return error('invalid_payload', 'sign_out takes no payload ({}).');
+      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'sign_out takes no payload ({}).');
       await member.setAccount(null);
       if (deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
         setTimeout(() => {
@@ -64,7 +65,7 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
       return ok();
     },
     refresh_perms_token: async (member, payload) => {
-      if (!validEmpty(payload)) return error('invalid_payload', 'refresh_perms_token takes no payload ({}).');
+      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'refresh_perms_token takes no payload ({}).');
       return ok({ perms_token: await deps.permsTokens.issueFor(member) });
     },
   };

@@ -1,3 +1,4 @@
+import { ErrorCodes } from '../../errors.ts';
 import { Type } from '@sinclair/typebox';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, ChannelRoute, Reply } from '../../realtime/channel.ts';
@@ -37,11 +38,11 @@ class RetChannel implements Channel {
   ) {}
 
   async join(params: unknown): Promise<Reply> {
-    if (!validate.join(params)) return error('invalid_payload', `Join params invalid: ${describeErrors(validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
+    if (!validate.join(params)) return error(ErrorCodes.INVALID_PAYLOAD, `Join params invalid: ${describeErrors(validate.join.errors)}. Send {hub_id: "<hub_sid>"}.`);
     const token = params.token;
     if (token) {
       const account = this.deps.accounts ? await this.deps.accounts.verify(token) : null;
-      if (!account) return error('sign_in_failed', 'Sign in failed: the token is invalid, expired or revoked.');
+      if (!account) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the token is invalid, expired or revoked.');
       this.account = account;
     }
     return ok({ vapid_public_key: null, session_id: this.ctx.session.sessionId });
@@ -49,14 +50,14 @@ class RetChannel implements Channel {
 
   async handleIn(event: string, payload: unknown): Promise<Reply> {
     if (event === 'refresh_perms_token') {
-      if (!this.deps.permsTokens) return error('unknown_event', 'This server issues no perms tokens.');
+      if (!this.deps.permsTokens) return error(ErrorCodes.UNKNOWN_EVENT, 'This server issues no perms tokens.');
       return ok({ perms_token: await this.deps.permsTokens.issueGlobal(this.account) });
     }
     if (event === 'change_hub') {
-      if (!validate.changeHub(payload)) return error('invalid_payload', `change_hub: ${describeErrors(validate.changeHub.errors)}; expected {hub_id}.`);
+      if (!validate.changeHub(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `change_hub: ${describeErrors(validate.changeHub.errors)}; expected {hub_id}.`);
       return ok();
     }
-    return error('unknown_event', `The ret channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
+    return error(ErrorCodes.UNKNOWN_EVENT, `The ret channel does not handle ${JSON.stringify(event.slice(0, 64))}.`);
   }
 
   terminate(): void {}
