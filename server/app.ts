@@ -38,6 +38,9 @@ import { Fanout } from './realtime/fanout.ts';
 import { SocketSession } from './realtime/socket-session.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer } from './transport/uws-server.ts';
+import type { SocketHandlers, UwsServerOptions } from './transport/uws-server.ts';
+import type { HttpHandler } from './transport/http-types.ts';
+import type { LocalPublisher } from './realtime/connection.ts';
 import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
 import { WebSecurity } from './http/web-security.ts';
 import { burstSpec, MemoryRateLimits, type RateLimits } from './realtime/rate-limits.ts';
@@ -52,7 +55,26 @@ export interface ServerDeps {
   directory?: NodeDirectory;
   /** Per-key limits (HTTP per IP, sign-in mails); default Redis-backed with `REDIS_URL`, else in memory. */
   rateLimits?: RateLimits;
+  /** Builds the transport (default: uWebSockets.js, {@link UwsServer}); the in-process test harness passes its own. */
+  transport?: TransportFactory;
 }
+
+/** What a node needs from its transport: local fan-out, listening, and closing every socket. {@link UwsServer} is one. */
+export interface ServerTransport extends LocalPublisher {
+  /** The bound port (valid after {@link listen}). */
+  readonly port: number;
+  /** Open WebSocket connections. */
+  readonly connectionCount: number;
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number>;
+  /** Stops accepting new connections (open sockets stay). */
+  stopListening(): void;
+  /** Closes every open socket with `code` and `reason`. */
+  closeAll(code: number, reason: string): void;
+}
+
+/** Makes a node's transport from its options, its HTTP handler and its socket handlers. */
+export type TransportFactory = (options: UwsServerOptions, http: HttpHandler, sockets: SocketHandlers, log: Logger) => ServerTransport;
 
 /** A running Plexus node. */
 export interface PlexusServer {
@@ -275,7 +297,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
     },
   });
 
-  const transport: UwsServer = new UwsServer(
+  const transport: ServerTransport = (deps.transport ?? ((o, h, s, l) => new UwsServer(o, h, s, l)))(
     {
       host: config.host,
       port: config.port,
