@@ -1,5 +1,5 @@
 /**
- * Moderation in process (channel-case.ts) on a two-node cluster: blocks filter naf,
+ * Moderation over the real socket on a two-node cluster: blocks filter naf,
  * nafr and message between two sessions only; kick closes the target's
  * socket on whichever node it is and keeps it out; mute reaches the target
  * only; each needs its permission.

@@ -1,5 +1,5 @@
 /**
- * Objects that persist, in process (channel-case.ts), on embedded PGlite and on
+ * Objects that persist, over the real socket, on embedded PGlite and on
  * PostgreSQL: pinned objects and saved entity state survive a server
  * restart and reach a member who joins afterwards (objects.gltf,
  * list_entities); writing needs pin_objects and a known person.
