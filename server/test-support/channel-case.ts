@@ -241,7 +241,7 @@ function lowerCaseHeaders(headers: Record<string, string> | Headers | Array<[str
 }
 
 /** What a frame is expected to be in {@link ChannelClient.assertPush} / {@link ChannelClient.assertBroadcast}: a payload to deep-equal, or a predicate. */
-export type PayloadMatch = unknown | ((payload: any) => boolean);
+export type PayloadMatch = ((payload: any) => boolean) | Record<string, unknown> | unknown[] | string | number | boolean | null;
 
 /**
  * A client socket of an in-process node: the {@link FrameClient} API of
@@ -333,7 +333,7 @@ export class ChannelClient extends FrameClient {
     return this.take((f) => f[0] === null && f[1] === null && f[3] === event, event, payload, opts);
   }
 
-  private async take(kind: (f: Frame) => boolean, event: string, payload: PayloadMatch, opts: { topic?: string; timeoutMs?: number }): Promise<any> {
+  private async take(kind: (f: Frame) => boolean, event: string, payload: PayloadMatch | undefined, opts: { topic?: string; timeoutMs?: number }): Promise<any> {
     const matches = (f: Frame) => {
       if (this.taken.has(f) || !kind(f) || (opts.topic !== undefined && f[2] !== opts.topic)) return false;
       if (payload === undefined) return true;
