@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { parseTapSummary, planTests } from './test-plan.ts';
+import { intLanes, parseTapSummary, planTests } from './test-plan.ts';
 
 describe('planTests', () => {
   const root = mkdtempSync(join(tmpdir(), 'plexus-plan-'));
@@ -81,5 +81,26 @@ describe('parseTapSummary', () => {
 
   it('returns null when the runner printed no summary', () => {
     assert.equal(parseTapSummary('TAP version 13\n# Subtest: x\n'), null);
+  });
+});
+
+describe('intLanes', () => {
+  const sources: Record<string, string> = {
+    'a/cluster.int.test.ts': "const s = await startClusterServices();",
+    'a/restart.int.test.ts': "const s = await startClusterServices({ ownRedis: true });",
+    'b/redis.int.test.ts': 'new RedisBroker({ url: process.env.TEST_REDIS_URL! })',
+    'c/big.int.test.ts': 'x'.repeat(300),
+    'c/mid.int.test.ts': 'x'.repeat(200),
+    'c/small.int.test.ts': 'x'.repeat(100),
+  };
+  const files = Object.keys(sources).sort();
+  it('puts every file that uses the shared Redis in the first lane and deals the others to the rest by weight', () => {
+    const lanes = intLanes(files, (f) => sources[f]!, 3);
+    assert.deepEqual(lanes[0], ['a/cluster.int.test.ts', 'b/redis.int.test.ts']);
+    assert.deepEqual(lanes.slice(1), [['a/restart.int.test.ts', 'c/big.int.test.ts'], ['c/mid.int.test.ts', 'c/small.int.test.ts']]);
+    assert.deepEqual(lanes.flat().sort(), files);
+  });
+  it('with one lane keeps every file in it, in order', () => {
+    assert.deepEqual(intLanes(files, (f) => sources[f]!, 1), [files]);
   });
 });

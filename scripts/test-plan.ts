@@ -88,3 +88,39 @@ export function parseTapSummary(tap: string): TapSummary | null {
     todo: found.todo ?? 0,
   };
 }
+
+/** What in a test file's source says it uses the shared `TEST_REDIS_URL` (directly or through cluster-services.ts without `ownRedis`). */
+const SHARED_REDIS = /TEST_REDIS_URL|startClusterServices\((?!\{\s*ownRedis:\s*true)/;
+
+/**
+ * Splits the integration test files into `lanes` lists run side by side
+ * (each list one file at a time). Files that use the shared Redis all go
+ * to the first lane, one after another: their nodes would otherwise see
+ * each other in the node directory, the shared session secret and the
+ * cluster-wide rate-limit keys. The other files (each with its own servers
+ * on free ports, its own databases and, when it restarts Redis, its own
+ * Redis) are dealt to the remaining lanes in turn, by the weights of
+ * `weigh` (a file's size stands in for its run time), largest first.
+ * @param source reads a file's text (relative path)
+ */
+export function intLanes(files: readonly string[], source: (file: string) => string, lanes: number, weigh: (file: string) => number = (f) => source(f).length): string[][] {
+  const out: string[][] = Array.from({ length: Math.max(1, lanes) }, () => []);
+  const load = out.map(() => 0);
+  const free: string[] = [];
+  for (const f of files) {
+    if (out.length > 1 && !SHARED_REDIS.test(source(f))) {
+      free.push(f);
+    } else {
+      out[0]!.push(f);
+      load[0]! += weigh(f);
+    }
+  }
+  const first = out.length > 1 ? 1 : 0;
+  for (const f of [...free].sort((a, b) => weigh(b) - weigh(a) || a.localeCompare(b))) {
+    let best = first;
+    for (let i = first; i < out.length; i++) if (load[i]! < load[best]!) best = i;
+    out[best]!.push(f);
+    load[best]! += weigh(f);
+  }
+  return out.map((l) => [...l].sort()).filter((l) => l.length > 0);
+}

@@ -13,7 +13,9 @@
  * Each test phase runs `node --import tsx --test --test-reporter=tap <files>`
  * with the files listed explicitly (Node 20 does not expand `**`). A phase
  * with no test files, or whose runner reports 0 tests, fails. Stops at the
- * first failing step.
+ * first failing step. The int phase runs three such runners side by side
+ * (lanes, see intLanes in test-plan.ts: the files on the shared Redis in one
+ * lane, one at a time); each lane's TAP is printed when it ends.
  *
  * Environment:
  *   TEST_DATABASE_URL  use this PostgreSQL instead of starting a temporary one
@@ -36,14 +38,14 @@
  * 0 only when everything passed.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ensureChromium } from '../ops/dev/chromium.ts';
 import { startPostgres, type PostgresServer } from '../ops/dev/postgres.ts';
 import { startRedis, type RedisServer } from '../ops/dev/redis.ts';
-import { parseTapSummary, planTests, type Phase, type TestPlan, UNIT_ROOTS } from './test-plan.ts';
+import { intLanes, parseTapSummary, planTests, type Phase, type TapSummary, type TestPlan, UNIT_ROOTS } from './test-plan.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -57,7 +59,7 @@ interface StepResult {
 }
 
 const results: StepResult[] = [];
-let current: ChildProcess | null = null;
+const running = new Set<ChildProcess>();
 let postgres: PostgresServer | null = null;
 let redis: RedisServer | null = null;
 let interrupted: NodeJS.Signals | null = null;
@@ -102,13 +104,14 @@ function runChild(
   args: string[],
   env: NodeJS.ProcessEnv,
   timeoutMs: number,
+  echo = true,
 ): Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; timedOut: boolean }> {
   return new Promise((resolveRun) => {
     const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'inherit'], detached: true });
-    current = child;
+    running.add(child);
     let kept = '';
     child.stdout!.on('data', (b: Buffer) => {
-      process.stdout.write(b);
+      if (echo) process.stdout.write(b);
       kept += b.toString('utf8');
       if (kept.length > 512 * 1024) kept = kept.slice(-256 * 1024);
     });
@@ -123,7 +126,7 @@ function runChild(
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      if (current === child) current = null;
+      running.delete(child);
       resolveRun({ code, signal, stdout: kept, timedOut });
     });
   });
@@ -198,15 +201,18 @@ async function buildClient(): Promise<boolean> {
  * on Node 20 limits each test AND each test file as a whole (a file that
  * hangs after its tests, on an open handle, is failed when it runs out).
  */
-const PHASE_INFO: Record<Phase, { title: string; where: string; concurrency: number; testTimeoutMs: number }> = {
+const PHASE_INFO: Record<Phase, { title: string; where: string; concurrency: number; testTimeoutMs: number; lanes: number }> = {
   unit: {
     title: 'unit tests',
     where: `*.test.ts under ${UNIT_ROOTS.map((d) => d + '/').join(', ')} (not *.int.test.ts)`,
     concurrency: Math.max(1, availableParallelism()),
     testTimeoutMs: 120_000,
+    lanes: 1,
   },
-  int: { title: 'integration tests', where: '*.int.test.ts anywhere outside node_modules', concurrency: 1, testTimeoutMs: 300_000 },
-  e2e: { title: 'e2e tests', where: 'e2e/**/*.e2e.test.ts', concurrency: 1, testTimeoutMs: 600_000 },
+  // Integration files mostly wait (timeouts, grace periods, restarts): three lanes side by side, one file at a
+  // time in each, the files on the shared Redis all in one lane (see intLanes in test-plan.ts).
+  int: { title: 'integration tests', where: '*.int.test.ts anywhere outside node_modules', concurrency: 1, testTimeoutMs: 300_000, lanes: 3 },
+  e2e: { title: 'e2e tests', where: 'e2e/**/*.e2e.test.ts', concurrency: 1, testTimeoutMs: 600_000, lanes: 1 },
 };
 
 async function testPhase(phase: Phase, files: string[], env: NodeJS.ProcessEnv): Promise<boolean> {
@@ -218,26 +224,48 @@ async function testPhase(phase: Phase, files: string[], env: NodeJS.ProcessEnv):
     }
     for (const f of files) out(`# file ${f}`);
     const phaseTimeoutMs = Number(process.env.TEST_PHASE_TIMEOUT_MIN || 40) * 60_000;
-    const args = [
-      '--import',
-      'tsx',
-      '--test',
-      '--test-reporter=tap',
-      `--test-concurrency=${info.concurrency}`,
-      `--test-timeout=${info.testTimeoutMs}`,
-      ...files,
-    ];
-    const r = await runChild(process.execPath, args, env, phaseTimeoutMs);
-    const s = parseTapSummary(r.stdout);
-    if (!s) {
-      return { ok: false, detail: `test runner ended (${r.code ?? r.signal}) without a summary${r.timedOut ? ', timed out' : ''}` };
+    const lanes = intLanesFor(phase, files);
+    const runLane = (laneFiles: string[]) =>
+      runChild(
+        process.execPath,
+        ['--import', 'tsx', '--test', '--test-reporter=tap', `--test-concurrency=${info.concurrency}`, `--test-timeout=${info.testTimeoutMs}`, ...laneFiles],
+        env,
+        phaseTimeoutMs,
+        lanes.length === 1,
+      );
+    // Several lanes: each lane's TAP is printed whole when it ends (not interleaved), and the summaries add up.
+    const runs = await Promise.all(
+      lanes.map(async (laneFiles, i) => {
+        const r = await runLane(laneFiles);
+        if (lanes.length > 1) {
+          out(`# lane ${i + 1} of ${lanes.length}: ${laneFiles.join(' ')}`);
+          process.stdout.write(r.stdout);
+        }
+        return r;
+      }),
+    );
+    const summaries = runs.map((r) => parseTapSummary(r.stdout));
+    const bad = runs.find((r, i) => !summaries[i]);
+    if (bad) {
+      return { ok: false, detail: `test runner ended (${bad.code ?? bad.signal}) without a summary${bad.timedOut ? ', timed out' : ''}` };
     }
+    const s = (summaries as TapSummary[]).reduce((a, b) => ({
+      tests: a.tests + b.tests, pass: a.pass + b.pass, fail: a.fail + b.fail, cancelled: a.cancelled + b.cancelled, skipped: a.skipped + b.skipped, todo: a.todo + b.todo,
+    }));
+    const r = runs.find((x) => x.code !== 0 || x.timedOut) ?? runs[0]!;
     const fail = s.fail + s.cancelled;
     if (s.tests === 0) return { ok: false, detail: 'the runner found 0 tests in these files', pass: 0, fail: 0 };
     const ok = r.code === 0 && fail === 0 && !r.timedOut;
     const detail = `${s.pass} passed, ${fail} failed` + (s.skipped ? `, ${s.skipped} skipped` : '') + (s.todo ? `, ${s.todo} todo` : '');
     return { ok, detail: ok ? detail : `${detail}; runner exit ${r.code ?? r.signal}${r.timedOut ? ', timed out' : ''}`, pass: s.pass, fail };
   });
+}
+
+/** The phase's files as lanes run side by side (one lane unless the phase asks for more). */
+function intLanesFor(phase: Phase, files: string[]): string[][] {
+  const lanes = PHASE_INFO[phase].lanes;
+  if (lanes <= 1) return [files];
+  return intLanes(files, (f) => readFileSync(join(ROOT, f), 'utf8'), lanes);
 }
 
 async function ensurePostgres(env: NodeJS.ProcessEnv): Promise<boolean> {
@@ -359,7 +387,7 @@ async function onSignal(signal: NodeJS.Signals): Promise<void> {
   if (interrupted) return;
   interrupted = signal;
   out(`\n!!! ${signal}: stopping`);
-  if (current) await killGroup(current);
+  await Promise.all([...running].map((c) => killGroup(c)));
   await stopPostgres();
   await stopRedis();
   out(`interrupted by ${signal}; the summary covers the steps that ran`);

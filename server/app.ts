@@ -41,6 +41,9 @@ import type { ChannelRoute } from './realtime/channel.ts';
 import { ConnectionsPerKey } from './realtime/connection-limit.ts';
 import { UwsServer, type SocketHandlers } from './transport/uws-server.ts';
 import { phoenixUpgradePolicy } from './realtime/phoenix-upgrade.ts';
+import type { UwsServerOptions } from './transport/uws-server.ts';
+import type { HttpHandler } from './transport/http-types.ts';
+import type { LocalPublisher } from './realtime/connection.ts';
 import { LOOPBACK_PROXIES, TrustedProxies } from './http/client-address.ts';
 import { WebSecurity } from './http/web-security.ts';
 import { burstSpec } from './realtime/rate-limits.ts';
@@ -48,7 +51,26 @@ import { burstSpec } from './realtime/rate-limits.ts';
 /** Replaceable parts, for tests and for the cluster setup; each defaults to the implementation the configuration names. */
 export interface ServerDeps extends BackendDeps {
   logger?: Logger;
+  /** Builds the transport (default: uWebSockets.js, {@link UwsServer}); the in-process test harness passes its own. */
+  transport?: TransportFactory;
 }
+
+/** What a node needs from its transport: local fan-out, listening, and closing every socket. {@link UwsServer} is one. */
+export interface ServerTransport extends LocalPublisher {
+  /** The bound port (valid after {@link listen}). */
+  readonly port: number;
+  /** Open WebSocket connections. */
+  readonly connectionCount: number;
+  /** Starts listening; resolves with the bound port. */
+  listen(): Promise<number>;
+  /** Stops accepting new connections (open sockets stay). */
+  stopListening(): void;
+  /** Closes every open socket with `code` and `reason`. */
+  closeAll(code: number, reason: string): void;
+}
+
+/** Makes a node's transport from its options, its HTTP handler and its socket handlers. */
+export type TransportFactory = (options: UwsServerOptions, http: HttpHandler, sockets: SocketHandlers, log: Logger) => ServerTransport;
 
 /** A running Plexus node. */
 export interface PlexusServer {
@@ -348,7 +370,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const parts: Parts = { config, log, backends, tokens, node, fanout, members: new RoomMembers(fanout), appConfig, proxies, web, version: packageVersion() };
   const routes = await channelRoutes(parts);
   const sessions = new OpenSessions<SocketSession>();
-  const transport: UwsServer = new UwsServer(
+  const transport: ServerTransport = (deps.transport ?? ((o, h, s, l) => new UwsServer(o, h, s, l)))(
     {
       host: config.host,
       port: config.port,

@@ -6,7 +6,7 @@
  */
 import { RET_TOPIC } from './channels/ret/ret-channel.ts';
 import type { NodeDirectory } from './directory/node-directory.ts';
-import { CloseCodes } from './errors.ts';
+import { CloseCodes, CloseReasons } from './errors.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
 
 /**
@@ -87,7 +87,7 @@ export async function shutdownNode(p: ShutdownParts): Promise<void> {
     await p.sessions.untilEmpty(p.graceMs);
   }
   p.transport.stopListening();
-  p.transport.closeAll(CloseCodes.GOING_AWAY, 'server shutting down');
+  p.transport.closeAll(CloseCodes.GOING_AWAY, CloseReasons.GOING_AWAY);
   await p.sessions.endAll();
   await p.closeBackends();
 }

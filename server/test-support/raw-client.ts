@@ -5,10 +5,11 @@ import WebSocket from 'ws';
 export type Frame = [string | null, string | null, string, string, any];
 
 /**
- * A bare WebSocket client for protocol tests: sends raw text/binary frames
- * and waits for frames matching a predicate (never a fixed sleep).
+ * What a protocol test drives: frames received so far, pushes, waits on a
+ * frame matching a predicate (never a fixed sleep). {@link RawClient} does
+ * it over a real WebSocket; test-support/channel-case.ts in process.
  */
-export class RawClient {
+export abstract class FrameClient {
   readonly frames: Frame[] = [];
   readonly rawFrames: Array<string | Buffer> = [];
   closeCode: number | null = null;
@@ -16,31 +17,23 @@ export class RawClient {
   private waiters: Array<() => void> = [];
   private nextRef = 1;
 
-  private constructor(readonly ws: WebSocket) {
-    ws.on('message', (data, isBinary) => {
-      const raw = isBinary ? (data as Buffer) : data.toString();
-      this.rawFrames.push(raw);
-      if (!isBinary) this.frames.push(JSON.parse(raw as string));
-      this.notify();
-    });
-    ws.on('close', (code, reason) => {
-      this.closeCode = code;
-      this.closeReason = reason.toString();
-      this.notify();
-    });
+  /** Sends one text or binary frame to the server. */
+  abstract sendRaw(data: string | Buffer): void;
+  /** Closes the socket from the client. */
+  abstract close(): void;
+
+  /** Records a frame from the server (text frames are parsed) and wakes the waiters. */
+  protected received(raw: string | Buffer, isBinary: boolean): void {
+    this.rawFrames.push(raw);
+    if (!isBinary) this.frames.push(JSON.parse(raw as string));
+    this.notify();
   }
 
-  /**
-   * Connects to `ws://.../socket/websocket?vsn=2.0.0` (plus `query`).
-   * @param headers extra upgrade headers (e.g. `origin`, `x-forwarded-for`); a refused upgrade rejects with its status
-   */
-  static async connect(baseUrl: string, query = '', headers: Record<string, string> = {}): Promise<RawClient> {
-    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket/websocket?vsn=2.0.0${query}`, { headers });
-    await new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    });
-    return new RawClient(ws);
+  /** Records the socket's close and wakes the waiters. */
+  protected closedWith(code: number, reason: string): void {
+    this.closeCode = code;
+    this.closeReason = reason;
+    this.notify();
   }
 
   private notify(): void {
@@ -54,14 +47,9 @@ export class RawClient {
     return String(this.nextRef++);
   }
 
-  /** Sends a raw text or binary frame. */
-  sendRaw(data: string | Buffer): void {
-    this.ws.send(data);
-  }
-
   /** Sends `[joinRef, ref, topic, event, payload]`; returns the ref. */
   push(joinRef: string | null, topic: string, event: string, payload: unknown, ref = this.ref()): string {
-    this.ws.send(JSON.stringify([joinRef, ref, topic, event, payload]));
+    this.sendRaw(JSON.stringify([joinRef, ref, topic, event, payload]));
     return ref;
   }
 
@@ -107,10 +95,43 @@ export class RawClient {
       });
     });
   }
+}
+
+/** A bare WebSocket client for protocol tests: sends raw text/binary frames over a real socket. */
+export class RawClient extends FrameClient {
+  private constructor(readonly ws: WebSocket) {
+    super();
+    ws.on('message', (data, isBinary) => this.received(isBinary ? (data as Buffer) : data.toString(), isBinary));
+    ws.on('close', (code, reason) => this.closedWith(code, reason.toString()));
+  }
+
+  /**
+   * Connects to `ws://.../socket/websocket?vsn=2.0.0` (plus `query`).
+   * @param headers extra upgrade headers (e.g. `origin`, `x-forwarded-for`); a refused upgrade rejects with its status
+   */
+  static async connect(baseUrl: string, query = '', headers: Record<string, string> = {}): Promise<RawClient> {
+    const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/socket/websocket?vsn=2.0.0${query}`, { headers });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', () => resolve());
+      ws.once('error', reject);
+    });
+    return new RawClient(ws);
+  }
+
+  /** Sends a raw text or binary frame. */
+  sendRaw(data: string | Buffer): void {
+    this.ws.send(data);
+  }
 
   close(): void {
     this.ws.close();
   }
+}
+
+/** Opens client sockets to a node: a test harness in process (channel-case.ts); a URL stands for real sockets. */
+export interface Connector<C extends FrameClient> {
+  /** Opens a socket with the extra `query` (starting with `&`) and upgrade `headers`. */
+  connect(query?: string, headers?: Record<string, string>): Promise<C>;
 }
 
 /**
@@ -137,8 +158,8 @@ export function presenceView(frames: Frame[]): Map<string, string[]> {
 }
 
 /** A client joined to a room (`joinRoom`). */
-export interface RoomMember {
-  c: RawClient;
+export interface RoomMember<C extends FrameClient = RawClient> {
+  c: C;
   /** The join_ref of the room channel. */
   jr: string;
   sessionId: string;
@@ -146,13 +167,19 @@ export interface RoomMember {
 }
 
 /**
- * Connects to `baseUrl`, joins `topic` with `{profile, context, ...params}`,
+ * Connects to `target` (a base URL: a real socket; or an in-process
+ * {@link Connector}), joins `topic` with `{profile, context, ...params}`,
  * asserts the join succeeded and waits for `presence_state`.
  * @param opts.query socket query (must start with `&`); opts.track collects the client for closing
  * @throws AssertionError when the join is refused
  */
-export async function joinRoom(baseUrl: string, topic: string, params: Record<string, unknown> = {}, opts: { query?: string; track?: RawClient[] } = {}): Promise<RoomMember> {
-  const c = await RawClient.connect(baseUrl, opts.query ?? '');
+export async function joinRoom<C extends FrameClient = RawClient>(
+  target: string | Connector<C>,
+  topic: string,
+  params: Record<string, unknown> = {},
+  opts: { query?: string; track?: C[] } = {},
+): Promise<RoomMember<C>> {
+  const c = (typeof target === 'string' ? await RawClient.connect(target, opts.query ?? '') : await target.connect(opts.query ?? '')) as C;
   opts.track?.push(c);
   const f = await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params });
   if (f[4]?.status !== 'ok') throw new assert.AssertionError({ message: `join of ${topic} refused: ${JSON.stringify(f)}` });
@@ -161,6 +188,6 @@ export async function joinRoom(baseUrl: string, topic: string, params: Record<st
 }
 
 /** Pushes `event` on the member's room channel and waits for its reply. */
-export function callIn(m: { c: RawClient; jr: string }, topic: string, event: string, payload: unknown, timeoutMs = 5000): Promise<Frame> {
+export function callIn(m: { c: FrameClient; jr: string }, topic: string, event: string, payload: unknown, timeoutMs = 5000): Promise<Frame> {
   return m.c.reply(m.c.push(m.jr, topic, event, payload), timeoutMs);
 }

@@ -5,17 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { SMTPServer } from 'smtp-server';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import { RawClient, type Frame } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { type Frame } from '../../test-support/raw-client.ts';
 import { setAccountState } from '../../db/accounts.ts';
 
 let smtp: SMTPServer;
 let smtpPort = 0;
 const mails: Array<{ to: string; body: string }> = [];
-let node: TestServer;
-const clients: RawClient[] = [];
+let node: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
   smtp = new SMTPServer({
@@ -32,7 +32,7 @@ before(async () => {
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
   smtpPort = (smtp.server.address() as { port: number }).port;
-  node = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' } });
+  node = await startChannelCase({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' } });
 });
 
 after(async () => {
@@ -41,8 +41,8 @@ after(async () => {
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
 });
 
-async function connect(): Promise<RawClient> {
-  const c = await RawClient.connect(node.url);
+async function connect(): Promise<ChannelClient> {
+  const c = await node.connect();
   clients.push(c);
   return c;
 }
@@ -90,7 +90,7 @@ async function signInByMail(email: string): Promise<string> {
 
 test('the mailed link signs the page in; the account token signs a member into a room, sign_out makes it anonymous again', async () => {
   const token = await signInByMail('Alice@Example.org');
-  const { hubSid } = await createRoom(node.url);
+  const { hubSid } = await node.createRoom();
   const topic = `hub:${hubSid}`;
   const c = await connect();
   const joined = await c.join(topic, { profile: {}, context: {}, auth_token: token });
@@ -107,7 +107,7 @@ test('the mailed link signs the page in; the account token signs a member into a
   const j = await c2.join(topic, { profile: {}, context: {} });
   const signIn = await c2.reply(c2.push(j[0], topic, 'sign_in', { token: token2 }));
   assert.equal(signIn[4].status, 'ok', JSON.stringify(signIn));
-  const jwks = (await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as { keys: object[] };
+  const jwks = (await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as { keys: object[] };
   const { payload } = await jwtVerify(signIn[4].response.perms_token, createLocalJWKSet(jwks as never), { audience: 'ret_perms', algorithms: ['RS512'] });
   assert.equal(payload.hub_id, hubSid);
   assert.notEqual(payload.account_id, '');
@@ -141,7 +141,7 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
   await db('login_tokens').update({ expires_at: new Date(Date.now() - 1000) });
   const expired = await page.reply(page.push(joined[0], topic, 'auth_verified', { token: params.get('auth_token'), payload: params.get('auth_payload') }));
   assert.equal(expired[4].response.reason, 'invalid_token');
-  const { hubSid } = await createRoom(node.url);
+  const { hubSid } = await node.createRoom();
   const c = await connect();
   const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: 'not.a.token' });
   assert.equal(j[4].response.reason, 'sign_in_failed');
@@ -149,7 +149,7 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
 
 test('sign_in with the creator assignment token makes the account the room creator; ret and the room give perms tokens with global claims; admins get postgrest_role', async () => {
   const token = await signInByMail('admin@example.org');
-  const jwks = createLocalJWKSet((await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as never);
+  const jwks = createLocalJWKSet((await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as never);
   const ret = await connect();
   const rj = await ret.join('ret', { hub_id: 'none', token });
   assert.equal(rj[4].status, 'ok', JSON.stringify(rj));
@@ -161,7 +161,7 @@ test('sign_in with the creator assignment token makes the account the room creat
   assert.match(global.sub!, /^\d+_global$/);
   const accountId = global.account_id as string;
 
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url);
+  const { hubSid, creatorAssignmentToken } = await node.createRoom();
   const topic = `hub:${hubSid}`;
   const c = await connect();
   const j = await c.join(topic, { profile: {}, context: {} });
@@ -195,7 +195,7 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
   const token = await signInByMail('carol@example.org');
   const ret = await connect();
   const rj = await ret.join('ret', { hub_id: 'none', token });
-  const accountId = (await jwtVerify((await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {})))[4].response.perms_token, createLocalJWKSet((await (await fetch(`${node.url}/.well-known/jwks.json`)).json()) as never))).payload.account_id as string;
+  const accountId = (await jwtVerify((await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {})))[4].response.perms_token, createLocalJWKSet((await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as never))).payload.account_id as string;
   assert.equal(await setAccountState(node.server.database.knex, accountId, 'disabled'), true);
   const page = await connect();
   const topic = `auth:${Math.random().toString(36).slice(2)}`;
@@ -205,7 +205,7 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
   assert.equal(r[4].status, 'ok');
   assert.deepEqual(r[4].response, {});
   assert.equal(mails.slice(before).length, 0, 'the SMTP server got nothing (a sent mail is delivered before the reply)');
-  const { hubSid } = await createRoom(node.url);
+  const { hubSid } = await node.createRoom();
   const c = await connect();
   const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: token });
   assert.equal(j[4].response.reason, 'join_denied', 'a disabled account is denied the room, as in Reticulum');
@@ -220,14 +220,14 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
 
 test('sign-in mails are limited per address and per client IP: the refused requests get rate_limited and send nothing', async () => {
   // TRUST_PROXY: the sockets come through a "proxy" on loopback that names their client in X-Forwarded-For.
-  const limited = await startTestServer({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', AUTH_MAIL_PER_ADDRESS_PER_HOUR: '3', AUTH_MAIL_PER_IP_PER_HOUR: '5', TRUST_PROXY: 'true' } });
+  const limited = await startChannelCase({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', AUTH_MAIL_PER_ADDRESS_PER_HOUR: '3', AUTH_MAIL_PER_IP_PER_HOUR: '5', TRUST_PROXY: 'true' } });
   try {
     const from = async (ip: string) => {
-      const c = await RawClient.connect(limited.url, '', { 'x-forwarded-for': `6.6.6.6, ${ip}` });
+      const c = await limited.connect('', { 'x-forwarded-for': `6.6.6.6, ${ip}` });
       clients.push(c);
       return c;
     };
-    const ask = async (c: RawClient, email: string) => {
+    const ask = async (c: ChannelClient, email: string) => {
       const topic = `auth:${Math.random().toString(36).slice(2)}`;
       const j = await c.join(topic, {});
       return (await c.reply(c.push(j[0], topic, 'auth_request', { email, origin: 'http://rooms.example' })))[4];

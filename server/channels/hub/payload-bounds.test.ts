@@ -1,20 +1,20 @@
 /**
- * Free-form payload fields are bounded in depth and size over the real
- * socket: a deeply nested profile, context, message body, naf data, glTF
+ * Free-form payload fields are bounded in depth and size in process
+ * (channel-case.ts): a deeply nested profile, context, message body, naf data, glTF
  * node, entity message or user_data is refused with invalid_payload and
  * changes nothing; the room's presence keeps working for later joiners and
  * the offender's leave is still seen.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { callIn, joinRoom, presenceView, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { callIn, joinRoom, presenceView, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: TestServer;
-const clients: RawClient[] = [];
+let node: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer();
+  node = await startChannelCase();
 });
 
 after(async () => {
@@ -22,7 +22,7 @@ after(async () => {
   await node?.stop();
 });
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember> => joinRoom(node.url, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
 
 /** `{"a": [[[...]]]}` with `levels` levels in all (the object counts as one). As JSON, 2 bytes a level. */
 function nested(levels: number): Record<string, unknown> {
@@ -37,7 +37,7 @@ function nestedJson(levels: number): string {
 }
 
 /** Sends a push whose payload is the JSON text `payload`, as is; returns the ref. */
-function pushText(c: RawClient, joinRef: string | null, topic: string, event: string, payload: string): string {
+function pushText(c: ChannelClient, joinRef: string | null, topic: string, event: string, payload: string): string {
   const ref = c.ref();
   c.sendRaw(JSON.stringify([joinRef, ref, topic, event, '@']).replace('"@"', payload));
   return ref;
@@ -50,15 +50,15 @@ function refused(f: Frame, pattern: RegExp): void {
 }
 
 /** Joins with the JSON text `params` as the join payload. */
-async function tryJoin(topic: string, params: string): Promise<{ c: RawClient; reply: Frame }> {
-  const c = await RawClient.connect(node.url);
+async function tryJoin(topic: string, params: string): Promise<{ c: ChannelClient; reply: Frame }> {
+  const c = await node.connect();
   clients.push(c);
   const ref = pushText(c, '1', topic, 'phx_join', params);
   return { c, reply: await c.reply(ref) };
 }
 
 /** A chat message from `m` reaches `to`: frames sent before it have been handled. */
-async function marker(m: RoomMember, to: RoomMember, topic: string): Promise<void> {
+async function marker(m: RoomMember<ChannelClient>, to: RoomMember<ChannelClient>, topic: string): Promise<void> {
   const body = `marker ${Math.random()}`;
   const from = to.c.frames.length;
   m.c.push(m.jr, topic, 'message', { type: 'chat', body });
@@ -66,7 +66,7 @@ async function marker(m: RoomMember, to: RoomMember, topic: string): Promise<voi
 }
 
 test('a join whose profile or context is nested 8,000 (or 40) levels deep is refused with invalid_payload, and later joiners still get presence_state', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const watcher = await join(topic);
   const before = watcher.c.frames.length;
   for (const params of [
@@ -87,7 +87,7 @@ test('a join whose profile or context is nested 8,000 (or 40) levels deep is ref
 });
 
 test('a profile_updated with a deeply nested profile is refused with invalid_payload, the stored profile is unchanged and the member\'s leave is still broadcast', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const watcher = await join(topic);
   const attacker = await join(topic, { profile: { displayName: 'Mallory' } });
   await watcher.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].joins[attacker.sessionId]);
@@ -105,7 +105,7 @@ test('a profile_updated with a deeply nested profile is refused with invalid_pay
 });
 
 test('a message body, naf data or nafr first sync nested over 32 levels, or a body over 16 KiB, is refused and not relayed', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const a = await join(topic);
   const b = await join(topic);
   const before = b.c.frames.length;
@@ -119,7 +119,7 @@ test('a message body, naf data or nafr first sync nested over 32 levels, or a bo
 });
 
 test('deeply nested glTF nodes, entity messages and user_data are refused with invalid_payload and nothing is stored', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url);
+  const { hubSid, creatorAssignmentToken } = await node.createRoom();
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   refused(await callIn(owner, topic, 'pin', { id: 'p1', gltf_node: { name: 'p1', extensions: nested(40) } }), /payload\.gltf_node is nested deeper than 32 levels/);
@@ -127,12 +127,12 @@ test('deeply nested glTF nodes, entity messages and user_data are refused with i
   refused(await callIn(owner, topic, 'update_hub', { user_data: nested(40) }), /payload\.user_data is nested deeper than 32 levels/);
   refused(await owner.c.reply(pushText(owner.c, owner.jr, topic, 'update_hub', `{"user_data":${nestedJson(8000)}}`)), /nested deeper than 64 levels/);
   assert.deepEqual((await callIn(owner, topic, 'list_entities', {}))[4].response.data, []);
-  const gltf = (await (await fetch(`${node.url}/${hubSid}/objects.gltf`)).json()) as { nodes: unknown[] };
+  const gltf = (await (await node.fetch(`${node.url}/${hubSid}/objects.gltf`)).json()) as { nodes: unknown[] };
   assert.deepEqual(gltf.nodes, []);
-  const hub = ((await (await fetch(`${node.url}/api/v1/hubs/${hubSid}`)).json()) as { hubs: Array<{ user_data: unknown }> }).hubs[0]!;
+  const hub = ((await (await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`)).json()) as { hubs: Array<{ user_data: unknown }> }).hubs[0]!;
   assert.equal(hub.user_data ?? null, null);
   // The REST PATCH takes the same fields through the same schema.
-  const res = await fetch(`${node.url}/api/v1/hubs/${hubSid}`, {
+  const res = await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorAssignmentToken}` },
     body: `{"hub":{"user_data":${nestedJson(8000)}}}`,
@@ -142,7 +142,7 @@ test('deeply nested glTF nodes, entity messages and user_data are refused with i
 });
 
 test('a push whose payload is nested deeper than 64 levels gets invalid_payload with its ref, whatever the event, and the socket stays usable', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const a = await join(topic);
   for (const event of ['launch_rockets', 'events:entered', 'message']) {
     // 30,000 levels: 60 KB, under the 64 KiB frame limit.

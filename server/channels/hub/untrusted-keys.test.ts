@@ -6,14 +6,14 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { callIn, joinRoom, RawClient, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { callIn, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: TestServer;
-const clients: RawClient[] = [];
+let node: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer();
+  node = await startChannelCase();
 });
 
 after(async () => {
@@ -21,12 +21,12 @@ after(async () => {
   await node?.stop();
 });
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember> => joinRoom(node.url, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
 
 const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__'];
 
 /** A chat message from `m` reaches `to`: every frame `m` sent before it has been handled. */
-async function marker(m: RoomMember, to: RoomMember, topic: string): Promise<void> {
+async function marker(m: RoomMember<ChannelClient>, to: RoomMember<ChannelClient>, topic: string): Promise<void> {
   const body = `marker ${Math.random()}`;
   const from = to.c.frames.length;
   m.c.push(m.jr, topic, 'message', { type: 'chat', body });
@@ -34,7 +34,7 @@ async function marker(m: RoomMember, to: RoomMember, topic: string): Promise<voi
 }
 
 test('kick, mute, block, unblock, add_owner and remove_owner of a session_id named like an Object.prototype member answer not_found and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url);
+  const { hubSid, creatorAssignmentToken } = await node.createRoom();
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const other = await join(topic);
@@ -60,7 +60,7 @@ test('kick, mute, block, unblock, add_owner and remove_owner of a session_id nam
 });
 
 test('events named toString, __proto__, constructor, hasOwnProperty or events:toString are unknown events and change no presence', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const a = await join(topic);
   const watcher = await join(topic);
   await a.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].joins[watcher.sessionId]);
@@ -75,7 +75,7 @@ test('events named toString, __proto__, constructor, hasOwnProperty or events:to
 });
 
 test('unblock of a session that is neither in the room nor blocked answers not_found; unblocking a blocked member who left still works', async () => {
-  const topic = `hub:${(await createRoom(node.url)).hubSid}`;
+  const topic = `hub:${(await node.createRoom()).hubSid}`;
   const a = await join(topic);
   const b = await join(topic);
   assert.equal((await callIn(a, topic, 'unblock', { session_id: 'nobody' }))[4].response.reason, 'not_found');

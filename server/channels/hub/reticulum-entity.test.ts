@@ -1,6 +1,6 @@
 /**
- * Reticulum's test/ret_web/channels/entity_test.exs ported to Plexus over the
- * real socket: saved entity state (bitECS) and its refusals. The rooms use
+ * Reticulum's test/ret_web/channels/entity_test.exs ported to Plexus in process
+ * (channel-case.ts): saved entity state (bitECS) and its refusals. The rooms use
  * Reticulum's restrictive member permissions (voice_chat and text_chat only,
  * its default without `permissive_rooms`), so only owners may write; an owner
  * row is written directly, as Reticulum's tests insert a HubRoleMembership.
@@ -9,22 +9,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
 import { addOwner } from '../../db/hub-roles.ts';
 import { updateHub } from '../../db/hub-updates.ts';
 import { findHubBySid } from '../../db/hubs.ts';
 import type { HubRecord } from '../../db/hubs.ts';
-import { callIn, joinRoom, RawClient, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { callIn, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
 
 const SECRET = randomBytes(32).toString('hex');
-let node: TestServer;
+let node: ChannelCase;
 let tokens: AccountTokens;
-const clients: RawClient[] = [];
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer({ env: { SESSION_SECRET: SECRET } });
+  node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
   tokens = new AccountTokens(SECRET, node.server.database.knex);
 });
 
@@ -39,7 +39,7 @@ const call = callIn;
 const RESTRICTIVE = 64 | 128;
 
 async function createHub(): Promise<{ hub: HubRecord; topic: string }> {
-  const { hubSid } = await createRoom(node.url, 'Test Hub');
+  const { hubSid } = await node.createRoom('Test Hub');
   const hub = (await findHubBySid(db(), hubSid))!;
   await updateHub(db(), hub.id, { memberPermissions: RESTRICTIVE });
   return { hub, topic: `hub:${hubSid}` };
@@ -51,11 +51,11 @@ async function createAccount(): Promise<{ accountId: string; token: string }> {
 }
 
 /** A signed-in member; with `owner`, the account first gets an owner row (HubRoleMembership). */
-async function joinAs(room: { hub: HubRecord; topic: string }, opts: { owner?: boolean; anonymous?: boolean } = {}): Promise<RoomMember> {
-  if (opts.anonymous) return joinRoom(node.url, room.topic, {}, { track: clients });
+async function joinAs(room: { hub: HubRecord; topic: string }, opts: { owner?: boolean; anonymous?: boolean } = {}): Promise<RoomMember<ChannelClient>> {
+  if (opts.anonymous) return joinRoom(node, room.topic, {}, { track: clients });
   const account = await createAccount();
   if (opts.owner) await addOwner(db(), room.hub.id, account.accountId);
-  return joinRoom(node.url, room.topic, { auth_token: account.token }, { track: clients });
+  return joinRoom(node, room.topic, { auth_token: account.token }, { track: clients });
 }
 
 /** A media entity as the Hubs client saves it: the root's transform and a child's PDF page. */

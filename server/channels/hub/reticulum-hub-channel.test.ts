@@ -1,5 +1,5 @@
 /**
- * Reticulum's own room tests, ported to Plexus over the real socket:
+ * Reticulum's own room tests, ported to Plexus in process (channel-case.ts):
  * test/ret_web/channels/hub_channel_test.exs and the cases of
  * test/ret/hub_test.exs that a client can observe (join replies, perms
  * tokens, presence roles, the HTTP API). Each test is named after the
@@ -11,22 +11,22 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { decodeJwt } from 'jose';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount, setAccountState } from '../../db/accounts.ts';
 import { activeInvite, revokeInvite, updateHub } from '../../db/hub-updates.ts';
 import { claimCreatorAssignment, findHubBySid } from '../../db/hubs.ts';
 import type { HubRecord } from '../../db/hubs.ts';
-import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
 const SECRET = randomBytes(32).toString('hex');
-let node: TestServer;
+let node: ChannelCase;
 let tokens: AccountTokens;
-const clients: RawClient[] = [];
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer({ env: { SESSION_SECRET: SECRET } });
+  node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
   tokens = new AccountTokens(SECRET, node.server.database.knex);
 });
 
@@ -46,7 +46,7 @@ async function createAccount(prefix: string): Promise<{ accountId: string; token
 
 /** Reticulum's create_hub: a room (through the API) and its record. */
 async function createHub(): Promise<{ hub: HubRecord; topic: string; creatorAssignmentToken: string }> {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Test Hub');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Test Hub');
   return { hub: (await findHubBySid(db(), hubSid))!, topic: `hub:${hubSid}`, creatorAssignmentToken };
 }
 
@@ -63,15 +63,15 @@ async function assignCreator(room: { hub: HubRecord; creatorAssignmentToken: str
 }
 
 /** Joins with Reticulum's default join params plus `params`; returns the reply frame (ok or error). */
-async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ reply: Frame; c: RawClient }> {
-  const c = await RawClient.connect(node.url);
+async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ reply: Frame; c: ChannelClient }> {
+  const c = await node.connect();
   clients.push(c);
   return { reply: await c.join(topic, { profile: {}, context: {}, ...params }), c };
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember> => joinRoom(node.url, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
 
-async function permsOf(m: RoomMember, topic: string): Promise<Record<string, unknown>> {
+async function permsOf(m: RoomMember<ChannelClient>, topic: string): Promise<Record<string, unknown>> {
   const f = await call(m, topic, 'refresh_perms_token', {});
   return decodeJwt(f[4].response.perms_token as string);
 }
@@ -187,7 +187,7 @@ test('hub_test: "should deny entry for closed hub, allow entry for re-opened hub
   assert.equal((await permsOf(await join(topic), topic)).join_hub, true);
   await updateHub(db(), hub.id, { entryMode: 'deny' });
   assert.equal((await tryJoin(topic)).reply[4].response.reason, 'closed');
-  const reopen = await fetch(`${node.url}/api/v1/hubs/${hub.hubSid}`, {
+  const reopen = await node.fetch(`${node.url}/api/v1/hubs/${hub.hubSid}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorAssignmentToken}` },
     body: JSON.stringify({ hub: { entry_mode: 'allow' } }),
@@ -205,7 +205,7 @@ test('hub_test: "should grant permssions for hub creator"', async () => {
 });
 
 test('hub_test: "should have creator assignment token if no account assigned"', async () => {
-  const res = await fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
+  const res = await node.fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
   const body = (await res.json()) as { hub_id: string; creator_assignment_token: string | null };
   assert.match(body.creator_assignment_token ?? '', /^[0-9a-f]{32}$/);
   const m = await join(`hub:${body.hub_id}`, { creator_assignment_token: body.creator_assignment_token });
@@ -213,7 +213,7 @@ test('hub_test: "should have creator assignment token if no account assigned"', 
 });
 
 test('hub_test: "should have embed token"', async () => {
-  const res = await fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
+  const res = await node.fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
   const body = (await res.json()) as { hub_id: string; embed_token: string | null };
   assert.match(body.embed_token ?? '', /^[0-9a-f]{32,64}$/);
   assert.equal((await findHubBySid(db(), body.hub_id))?.embedToken, body.embed_token);
@@ -221,7 +221,7 @@ test('hub_test: "should have embed token"', async () => {
 
 test('hub_test: "should not have creator assignment token if account assigned"', async () => {
   const account = await createAccount('test');
-  const res = await fetch(`${node.url}/api/v1/hubs`, {
+  const res = await node.fetch(`${node.url}/api/v1/hubs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `bearer: ${account.token}` },
     body: JSON.stringify({ hub: { name: 'Test Hub' } }),

@@ -1,5 +1,5 @@
 /**
- * The authorization matrix, over the real socket: each guarded hub event
+ * The authorization matrix, in process (channel-case.ts): each guarded hub event
  * pushed by each role (creator, owner, signed-in member, anonymous member,
  * kicked member) is allowed or refused as README "Roles, permissions and
  * moderation" says. The room uses Reticulum's restrictive member
@@ -8,18 +8,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
-import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
 const SECRET = randomBytes(32).toString('hex');
-let node: TestServer;
+let node: ChannelCase;
 let tokens: AccountTokens;
-const clients: RawClient[] = [];
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
+  node = await startChannelCase({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
   tokens = new AccountTokens(SECRET, node.server.database.knex);
 });
 
@@ -28,14 +28,14 @@ after(async () => {
   await node?.stop();
 });
 
-type Member = RoomMember;
+type Member = RoomMember<ChannelClient>;
 
 async function accountToken(name: string): Promise<string> {
   const account = await findOrCreateAccount(node.server.database.knex, `hash-${name}-${randomBytes(4).toString('hex')}`, false);
   return tokens.issue(account.accountId);
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node.url, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node, topic, params, { track: clients });
 const call = callIn;
 
 /**
@@ -53,7 +53,7 @@ async function callOrSilence(m: Member, topic: string, event: string, payload: u
 type Role = 'creator' | 'owner' | 'signedIn' | 'anonymous';
 
 test('each guarded event by each role is allowed or refused as specified, and a kicked member cannot come back', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Matrix');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Matrix');
   const topic = `hub:${hubSid}`;
   const m: Record<Role, Member> = {
     creator: await join(topic, { creator_assignment_token: creatorAssignmentToken }),
@@ -140,7 +140,7 @@ test('each guarded event by each role is allowed or refused as specified, and a 
   const token = (kicked.c.frames.find((f) => f[3] === 'phx_reply')![4].response.session_token) as string;
   assert.equal((await call(m.owner, topic, 'kick', { session_id: kicked.sessionId }))[4].status, 'ok');
   assert.equal(await kicked.c.waitClose(), 4003);
-  const back = await RawClient.connect(node.url, `&session_token=${encodeURIComponent(token)}`);
+  const back = await node.connect(`&session_token=${encodeURIComponent(token)}`);
   clients.push(back);
   assert.equal((await back.join(topic, { profile: {}, context: {} }))[4].response.reason, 'join_denied');
   // Finally the owners may close the room; members may not.

@@ -1,19 +1,17 @@
 /**
- * The room channel over a real socket: join shapes and errors, presence
+ * The room channel in process (test-support/channel-case.ts): join shapes and errors, presence
  * diffs, the NAF relay with spawn checks, chat, and encode-once fan-out.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { RawClient } from '../../test-support/raw-client.ts';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import type { Frame } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer } from '../../test-support/test-server.ts';
-import type { TestServer } from '../../test-support/test-server.ts';
 
-let srv: TestServer;
-const clients: RawClient[] = [];
+let srv: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  srv = await startTestServer();
+  srv = await startChannelCase();
 });
 after(async () => {
   for (const c of clients) c.close();
@@ -21,18 +19,18 @@ after(async () => {
 });
 
 interface Member {
-  c: RawClient;
+  c: ChannelClient;
   jr: string;
   sessionId: string;
   reply: any;
 }
 
 async function newRoom(): Promise<string> {
-  return `hub:${(await createRoom(srv.url, 'Channel test')).hubSid}`;
+  return `hub:${(await srv.createRoom('Channel test')).hubSid}`;
 }
 
 async function member(topic: string, name: string): Promise<Member> {
-  const c = await RawClient.connect(srv.url);
+  const c = await srv.connect();
   clients.push(c);
   const f = await c.join(topic, { profile: { displayName: name }, context: { mobile: false } });
   assert.equal(f[4].status, 'ok', JSON.stringify(f));
@@ -68,7 +66,7 @@ test('the join reply carries the hub with permissions and counts, then presence_
 });
 
 test('joining a missing room fails with not_found, a closed room with closed', async () => {
-  const c = await RawClient.connect(srv.url);
+  const c = await srv.connect();
   clients.push(c);
   const missing = await c.join('hub:ZZZZZZZ', { profile: {}, context: {} });
   assert.deepEqual([missing[4].status, missing[4].response.reason], ['error', 'not_found']);
@@ -213,7 +211,7 @@ test('a socket that closes right after its join leaves no ghost in presence', as
   const topic = await newRoom();
   const a = await member(topic, 'Watcher');
   for (let i = 0; i < 5; i++) {
-    const c = await RawClient.connect(srv.url);
+    const c = await srv.connect();
     c.push('1', topic, 'phx_join', { profile: { displayName: `ghost ${i}` }, context: {} }, '1');
     c.close();
     await c.waitClose();
@@ -252,7 +250,7 @@ test('frames sent at once on a socket that resumes with a session_token wait for
   const first = await member(topic, 'Resumer');
   first.c.close();
   await first.c.waitClose();
-  const c = await RawClient.connect(srv.url, `&session_token=${encodeURIComponent(first.reply.session_token)}`);
+  const c = await srv.connect(`&session_token=${encodeURIComponent(first.reply.session_token)}`);
   clients.push(c);
   // No waiting between frames: the socket may still be verifying its token when they arrive.
   const hb = c.push(null, 'phoenix', 'heartbeat', {});
@@ -273,7 +271,7 @@ test('frames sent at once on a socket that resumes with a session_token wait for
 
 test('a socket with an invalid session_token gets a new session', async () => {
   const topic = await newRoom();
-  const c = await RawClient.connect(srv.url, '&session_token=not-a-token');
+  const c = await srv.connect('&session_token=not-a-token');
   clients.push(c);
   const f = await c.join(topic, { profile: {}, context: {} });
   assert.equal(f[4].status, 'ok');

@@ -1,18 +1,18 @@
 /**
- * Room rules over the real socket: owners change the room (update_hub,
+ * Room rules in process (channel-case.ts): owners change the room (update_hub,
  * update_scene, close_hub, invites), everyone gets hub_refresh and the new
  * permissions at once, and members are refused without changing anything.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { callIn, joinRoom, RawClient, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
-import { createRoom, startTestServer, type TestServer } from '../../test-support/test-server.ts';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: TestServer;
-const clients: RawClient[] = [];
+let node: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer();
+  node = await startChannelCase();
 });
 
 after(async () => {
@@ -20,24 +20,24 @@ after(async () => {
   await node?.stop();
 });
 
-type Member = RoomMember;
+type Member = RoomMember<ChannelClient>;
 
-async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ c: RawClient; reply: Frame }> {
-  const c = await RawClient.connect(node.url);
+async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ c: ChannelClient; reply: Frame }> {
+  const c = await node.connect();
   clients.push(c);
   return { c, reply: await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params }) };
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node.url, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node, topic, params, { track: clients });
 const call = callIn;
 
 async function hubRow(hubSid: string): Promise<Record<string, any>> {
-  const res = await fetch(`${node.url}/api/v1/hubs/${hubSid}`);
+  const res = await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`);
   return ((await res.json()) as { hubs: Array<Record<string, any>> }).hubs[0]!;
 }
 
 test('the creator updates the room: everyone gets hub_refresh with the stale fields, and a withdrawn text_chat is enforced at once', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Before');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Before');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const member = await join(topic);
@@ -69,7 +69,7 @@ test('the creator updates the room: everyone gets hub_refresh with the stale fie
 });
 
 test('a member cannot change the room: update_hub, update_scene and close_hub are refused, invites answer {} as in Reticulum, and nothing changes', async () => {
-  const { hubSid } = await createRoom(node.url, 'Untouched');
+  const { hubSid } = await node.createRoom('Untouched');
   const topic = `hub:${hubSid}`;
   const member = await join(topic);
   for (const [event, payload, permission] of [
@@ -98,7 +98,7 @@ test('a member cannot change the room: update_hub, update_scene and close_hub ar
 });
 
 test('invite-only rooms admit joins with the active invite only; revoking it makes a new one; owners need none', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Private');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Private');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   assert.equal((await call(owner, topic, 'update_hub', { entry_mode: 'invite' }))[4].status, 'ok');
@@ -121,7 +121,7 @@ test('invite-only rooms admit joins with the active invite only; revoking it mak
 });
 
 test('update_scene and close_hub refresh the room; after close_hub new joins get closed', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Closing');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Closing');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const member = await join(topic);
@@ -135,7 +135,7 @@ test('update_scene and close_hub refresh the room; after close_hub new joins get
 });
 
 test('bad update_hub payloads are refused and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'Strict');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('Strict');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   for (const payload of [{ name: '' }, { room_size: 51 }, { entry_mode: 'deny' }, { member_permissions: { fly: 'yes' } }, { nonsense: 1 }, { user_data: { big: 'x'.repeat(20_000) } }]) {
@@ -148,7 +148,7 @@ test('bad update_hub payloads are refused and change nothing', async () => {
 });
 
 test('NUL characters in update_hub, update_scene, revoke_invite and the join\'s hub_invite_id are refused (PostgreSQL cannot store them) and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await createRoom(node.url, 'No NUL');
+  const { hubSid, creatorAssignmentToken } = await node.createRoom('No NUL');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   for (const [event, payload] of [

@@ -1,22 +1,21 @@
 /**
  * Reticulum's test/ret_web/channels/auth_channel_test.exs ported to Plexus
- * over the real socket: `auth_request` makes a login token for an email (and
+ * in process (channel-case.ts): `auth_request` makes a login token for an email (and
  * no account yet), and none for a disabled account. Mail goes to the log (no
  * SMTP_URL); the reply comes once the token is stored, so no wait is needed.
  * The sign-up switch case is listed in docs/reticulum-tests.md.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { findAccountByLogin, findOrCreateAccount, identifierHash, loadIdentifierSalt, setAccountState } from '../../db/accounts.ts';
-import { RawClient } from '../../test-support/raw-client.ts';
-import { startTestServer, type TestServer } from '../../test-support/test-server.ts';
 
 const ORIGIN = 'http://rooms.example';
-let node: TestServer;
-const clients: RawClient[] = [];
+let node: ChannelCase;
+const clients: ChannelClient[] = [];
 
 before(async () => {
-  node = await startTestServer({ env: { AUTH_ALLOWED_ORIGINS: ORIGIN } });
+  node = await startChannelCase({ env: { AUTH_ALLOWED_ORIGINS: ORIGIN } });
 });
 
 after(async () => {
@@ -27,8 +26,8 @@ after(async () => {
 const db = () => node.server.database.knex;
 
 /** Reticulum's setup: a socket joined to `auth:testauth` (a fresh topic per test here). */
-async function joinAuth(): Promise<{ c: RawClient; topic: string; jr: string }> {
-  const c = await RawClient.connect(node.url);
+async function joinAuth(): Promise<{ c: ChannelClient; topic: string; jr: string }> {
+  const c = await node.connect();
   clients.push(c);
   const topic = `auth:testauth-${Math.random().toString(36).slice(2)}`;
   const j = await c.join(topic, {});
