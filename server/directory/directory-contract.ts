@@ -78,7 +78,8 @@ export function directoryContract(name: string, factory: DirectoryClusterFactory
       assert.deepEqual(byId(await d.nodes(), d.nodeId), []);
     });
 
-    test('each node lists every started node once, with what it registered', { skip: maxNodes < 3 && 'a single-node directory' }, async () => {
+    // Cluster cases exist only for implementations that can hold several nodes (not registered, rather than skipped, otherwise).
+    if (maxNodes >= 3) test('each node lists every started node once, with what it registered', async () => {
       const nodes = await make(3);
       const ids = nodes.map((d) => d.nodeId);
       assert.equal(new Set(ids).size, 3, 'node ids are distinct');
@@ -93,7 +94,7 @@ export function directoryContract(name: string, factory: DirectoryClusterFactory
       }
     });
 
-    test('the others see a node as draining once it refreshes while draining, and drop it as soon as it closes', { skip: maxNodes < 2 && 'a single-node directory' }, async () => {
+    if (maxNodes >= 2) test('the others see a node as draining once it refreshes while draining, and drop it as soon as it closes', async () => {
       const [a, b] = (await make(2)) as [NodeDirectory, NodeDirectory];
       const ra = reporter('6000');
       a.start(ra.report);
