@@ -16,7 +16,7 @@ import { moderationHandlers } from './channels/hub/moderation.ts';
 import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
-import { loadIdentifierSalt } from './db/accounts.ts';
+import { AccountRepository } from './db/accounts.ts';
 import { createMailer, type Mailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
@@ -167,8 +167,8 @@ async function createTokenServices(config: Config, backends: Backends, log: Logg
   const secret = await sessionSecret(config, backends.secrets, log);
   return {
     sessionTokens: new SessionTokens(secret),
-    accountTokens: new AccountTokens(secret, backends.database.knex),
-    permsTokens: await PermsTokens.load(config.permsPrivateKey, config.dataDir, backends.database.knex),
+    accountTokens: new AccountTokens(secret, backends.database),
+    permsTokens: await PermsTokens.load(config.permsPrivateKey, config.dataDir, backends.database),
     mailer: createMailer(config.smtpUrl, config.mailFrom, log),
   };
 }
@@ -207,16 +207,17 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
   const { config, log, appConfig, fanout, members } = p;
   const { presence, rateLimits } = p.backends;
   const db = p.backends.database.knex;
+  const accounts = new AccountRepository(p.backends.database);
   const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
   const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
   const mailLimit = (name: string, points: number) => rateLimits.limiter({ name, points, durationSeconds: 3600 });
   return [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
     authChannelRoute({
-      db,
+      accounts,
       accountTokens,
       mailer,
-      secret: await loadIdentifierSalt(db),
+      secret: await accounts.identifierSalt(),
       allowedOrigins,
       adminEmail: config.adminEmail,
       log,
@@ -365,7 +366,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const node = new NodeState(config, config.port);
   const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
   const fanout = new Fanout(broker);
-  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
+  const appConfig = new AppConfig(database, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
   const web = webSecurity(config, node, proxies);
   const parts: Parts = { config, log, backends, tokens, node, fanout, members: new RoomMembers(fanout), appConfig, proxies, web, version: packageVersion() };
   const routes = await channelRoutes(parts);

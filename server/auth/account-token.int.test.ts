@@ -56,7 +56,7 @@ for (const backend of databaseBackends) {
       let location;
       ({ location, cleanup } = await backend.setup());
       db = await openDatabase(location);
-      tokens = new AccountTokens(SECRET, db.knex);
+      tokens = new AccountTokens(SECRET, db);
     });
     after(async () => {
       await db?.close();
@@ -158,7 +158,7 @@ for (const backend of databaseBackends) {
       assert.equal(await tokens.verify(await forge({ sub: account.accountId, iat: now - 7200, exp: now - 3600 })), null, 'expired');
       assert.equal(await tokens.verify(await forge({ sub: '987654321' })), null, 'no such account');
       assert.equal(await tokens.verify(await forge({ sub: 'not-a-number' })), null, 'not an account id');
-      assert.equal(await tokens.verify(await new AccountTokens('y'.repeat(48), db.knex).issue(account.accountId)), null, 'other secret');
+      assert.equal(await tokens.verify(await new AccountTokens('y'.repeat(48), db).issue(account.accountId)), null, 'other secret');
       assert.equal(await tokens.verify(await new SessionTokens(SECRET).issue(account.accountId)), null, 'a session token');
       assert.equal(await tokens.verify('not.a.jwt'), null);
     });
