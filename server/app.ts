@@ -9,9 +9,9 @@ import type { Broker } from './broker/broker.ts';
 import { chooseNode } from './directory/choose-node.ts';
 import type { NodeDirectory } from './directory/node-directory.ts';
 import type { SharedSecrets } from './directory/shared-secrets.ts';
-import { countPresence, hubChannelRoute } from './channels/hub/hub-channel.ts';
-import { hubView } from './channels/hub/hub-view.ts';
-import { findHubBySid } from './db/hubs.ts';
+import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { HubRepository } from './db/hub-repository.ts';
+import { Rooms } from './rooms/rooms.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
 import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
@@ -200,6 +200,24 @@ interface Parts {
   proxies: TrustedProxies;
   web: WebSecurity;
   version: string;
+  /** The rows of rooms. */
+  hubs: HubRepository;
+  /** The room domain: views, counts, refresh (`hub_refresh`). */
+  rooms: Rooms;
+}
+
+/** This node's room members (hub channel control messages), the rows of rooms and the room domain over them. */
+function roomDomain(config: Config, backends: Backends, fanout: Fanout): Pick<Parts, 'members' | 'hubs' | 'rooms'> {
+  const members = new RoomMembers(fanout);
+  const hubs = new HubRepository(backends.database);
+  const rooms = new Rooms({
+    hubs,
+    presence: backends.presence,
+    defaultRoomSize: config.defaultRoomSize,
+    broadcast: (topic, event, payload) => fanout.publish(topic, encodeBroadcast(topic, event, payload)),
+    reloadMembers: (topic) => members.toRoom({ op: 'room_changed', topic }),
+  });
+  return { members, hubs, rooms };
 }
 
 /** The channels a socket can join: `ret`, `auth:*` and `hub:*`. */
@@ -250,26 +268,17 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
 
 /** The REST API, pages and static client; `connectionCount` is the transport's, for /health. */
 function httpRouter(p: Parts, connectionCount: () => number): Router {
-  const { config, backends, fanout, members } = p;
-  const { database, presence, broker, directory } = backends;
+  const { config, backends } = p;
+  const { database, broker, directory } = backends;
   return buildRouter({
-    db: database.knex,
-    presence,
+    hubs: p.hubs,
+    rooms: p.rooms,
     clientDir: config.clientDir,
-    defaultRoomSize: config.defaultRoomSize,
     version: p.version,
     jwks: () => p.tokens.permsTokens.jwks(),
     accounts: p.tokens.accountTokens,
     appConfig: p.appConfig,
     maxRoomSize: config.maxRoomSize,
-    roomChanged: async (hubSid, staleFields) => {
-      const topic = `hub:${hubSid}`;
-      await members.toRoom({ op: 'room_changed', topic });
-      const hub = await findHubBySid(database.knex, hubSid);
-      if (!hub) return;
-      const counts = countPresence(await presence.list(topic));
-      fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
-    },
     createLimiter: backends.rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
     proxies: p.proxies,
     web: p.web,
@@ -368,7 +377,7 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const fanout = new Fanout(broker);
   const appConfig = new AppConfig(database, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
   const web = webSecurity(config, node, proxies);
-  const parts: Parts = { config, log, backends, tokens, node, fanout, members: new RoomMembers(fanout), appConfig, proxies, web, version: packageVersion() };
+  const parts: Parts = { config, log, backends, tokens, node, fanout, appConfig, proxies, web, version: packageVersion(), ...roomDomain(config, backends, fanout) };
   const routes = await channelRoutes(parts);
   const sessions = new OpenSessions<SocketSession>();
   const transport: ServerTransport = (deps.transport ?? ((o, h, s, l) => new UwsServer(o, h, s, l)))(
