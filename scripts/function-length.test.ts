@@ -3,8 +3,10 @@
  * server/**\/*.ts with the TypeScript compiler API and lists the functions,
  * methods, accessors, constructors and function/arrow expressions over the
  * limit. For now it asserts only on the files already reshaped (the wiring:
- * app.ts, backends.ts, lifecycle.ts, presence/resync.ts, directory/); the
- * others are printed as known offenders for a later stage to fix.
+ * app.ts, backends.ts, lifecycle.ts, presence/resync.ts, directory/; the
+ * room domain and the layers around it: rooms/, db/, http/, auth/,
+ * channels/auth/, app-config.ts); the others are printed as known offenders
+ * for a later stage to fix.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,7 +21,19 @@ const MAX_LINES = 80;
 const ROOT = path.resolve(import.meta.dirname, '..');
 
 /** Files (relative to the repository, `/`-separated) or folders (ending in `/`) that must keep every function within the limit. */
-const ENFORCED = ['server/app.ts', 'server/backends.ts', 'server/lifecycle.ts', 'server/presence/resync.ts', 'server/directory/'];
+const ENFORCED = [
+  'server/app.ts',
+  'server/backends.ts',
+  'server/lifecycle.ts',
+  'server/presence/resync.ts',
+  'server/directory/',
+  'server/rooms/',
+  'server/db/',
+  'server/http/',
+  'server/auth/',
+  'server/channels/auth/',
+  'server/app-config.ts',
+];
 
 /** A function over the limit. */
 interface LongFunction {

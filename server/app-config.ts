@@ -1,5 +1,5 @@
-import type { Knex } from 'knex';
-import { listAppConfigs, setAppConfigValues } from './db/app-configs.ts';
+import { AppConfigRepository } from './db/app-configs.ts';
+import type { Database } from './db/database.ts';
 import { ErrorCodes, PlexusError } from './errors.ts';
 import { findNul } from './protocol/nul-bytes.ts';
 
@@ -104,22 +104,26 @@ function deepSet(target: Record<string, unknown>, path: string[], value: unknown
  */
 export class AppConfig {
   private cache: { at: number; entries: Promise<Map<string, unknown>> } | null = null;
+  private readonly rows: AppConfigRepository;
 
   /**
+   * @param database where the values are kept (`app_configs`)
    * @param defaults the values that come from the server's configuration
    *   (`features|max_room_size`, `features|default_room_size`), always reported
    * @param ttlMs cache lifetime, ms
    */
   constructor(
-    private readonly db: Knex,
+    database: Pick<Database, 'knex'>,
     private readonly defaults: { maxRoomSize: number; defaultRoomSize: number },
     private readonly ttlMs = APP_CONFIG_CACHE_MS,
-  ) {}
+  ) {
+    this.rows = new AppConfigRepository(database);
+  }
 
   private entries(): Promise<Map<string, unknown>> {
     const now = Date.now();
     if (this.cache && now - this.cache.at < this.ttlMs) return this.cache.entries;
-    const entries = listAppConfigs(this.db).then((list) => new Map(list.map((e) => [e.key, e.value] as const)));
+    const entries = this.rows.list().then((list) => new Map(list.map((e) => [e.key, e.value] as const)));
     const cache = { at: now, entries };
     this.cache = cache;
     // A failed read is not kept: the next caller asks the database again.
@@ -162,7 +166,7 @@ export class AppConfig {
    */
   async set(body: unknown): Promise<void> {
     const entries = collapseAppConfig(body);
-    await setAppConfigValues(this.db, entries);
+    await this.rows.set(entries);
     this.cache = null;
   }
 }

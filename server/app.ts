@@ -9,14 +9,14 @@ import type { Broker } from './broker/broker.ts';
 import { chooseNode } from './directory/choose-node.ts';
 import type { NodeDirectory } from './directory/node-directory.ts';
 import type { SharedSecrets } from './directory/shared-secrets.ts';
-import { countPresence, hubChannelRoute } from './channels/hub/hub-channel.ts';
-import { hubView } from './channels/hub/hub-view.ts';
-import { findHubBySid } from './db/hubs.ts';
+import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { HubRepository } from './db/hub-repository.ts';
+import { Rooms } from './rooms/rooms.ts';
 import { moderationHandlers } from './channels/hub/moderation.ts';
 import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
-import { loadIdentifierSalt } from './db/accounts.ts';
+import { AccountRepository } from './db/accounts.ts';
 import { createMailer, type Mailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
@@ -167,8 +167,8 @@ async function createTokenServices(config: Config, backends: Backends, log: Logg
   const secret = await sessionSecret(config, backends.secrets, log);
   return {
     sessionTokens: new SessionTokens(secret),
-    accountTokens: new AccountTokens(secret, backends.database.knex),
-    permsTokens: await PermsTokens.load(config.permsPrivateKey, config.dataDir, backends.database.knex),
+    accountTokens: new AccountTokens(secret, backends.database),
+    permsTokens: await PermsTokens.load(config.permsPrivateKey, config.dataDir, backends.database),
     mailer: createMailer(config.smtpUrl, config.mailFrom, log),
   };
 }
@@ -200,6 +200,24 @@ interface Parts {
   proxies: TrustedProxies;
   web: WebSecurity;
   version: string;
+  /** The rows of rooms. */
+  hubs: HubRepository;
+  /** The room domain: views, counts, refresh (`hub_refresh`). */
+  rooms: Rooms;
+}
+
+/** This node's room members (hub channel control messages), the rows of rooms and the room domain over them. */
+function roomDomain(config: Config, backends: Backends, fanout: Fanout): Pick<Parts, 'members' | 'hubs' | 'rooms'> {
+  const members = new RoomMembers(fanout);
+  const hubs = new HubRepository(backends.database);
+  const rooms = new Rooms({
+    hubs,
+    presence: backends.presence,
+    defaultRoomSize: config.defaultRoomSize,
+    broadcast: (topic, event, payload) => fanout.publish(topic, encodeBroadcast(topic, event, payload)),
+    reloadMembers: (topic) => members.toRoom({ op: 'room_changed', topic }),
+  });
+  return { members, hubs, rooms };
 }
 
 /** The channels a socket can join: `ret`, `auth:*` and `hub:*`. */
@@ -207,16 +225,17 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
   const { config, log, appConfig, fanout, members } = p;
   const { presence, rateLimits } = p.backends;
   const db = p.backends.database.knex;
+  const accounts = new AccountRepository(p.backends.database);
   const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
   const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
   const mailLimit = (name: string, points: number) => rateLimits.limiter({ name, points, durationSeconds: 3600 });
   return [
     retChannelRoute({ accounts: accountTokens, permsTokens }),
     authChannelRoute({
-      db,
+      accounts,
       accountTokens,
       mailer,
-      secret: await loadIdentifierSalt(db),
+      secret: await accounts.identifierSalt(),
       allowedOrigins,
       adminEmail: config.adminEmail,
       log,
@@ -249,26 +268,17 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
 
 /** The REST API, pages and static client; `connectionCount` is the transport's, for /health. */
 function httpRouter(p: Parts, connectionCount: () => number): Router {
-  const { config, backends, fanout, members } = p;
-  const { database, presence, broker, directory } = backends;
+  const { config, backends } = p;
+  const { database, broker, directory } = backends;
   return buildRouter({
-    db: database.knex,
-    presence,
+    hubs: p.hubs,
+    rooms: p.rooms,
     clientDir: config.clientDir,
-    defaultRoomSize: config.defaultRoomSize,
     version: p.version,
     jwks: () => p.tokens.permsTokens.jwks(),
     accounts: p.tokens.accountTokens,
     appConfig: p.appConfig,
     maxRoomSize: config.maxRoomSize,
-    roomChanged: async (hubSid, staleFields) => {
-      const topic = `hub:${hubSid}`;
-      await members.toRoom({ op: 'room_changed', topic });
-      const hub = await findHubBySid(database.knex, hubSid);
-      if (!hub) return;
-      const counts = countPresence(await presence.list(topic));
-      fanout.publish(topic, encodeBroadcast(topic, 'hub_refresh', { hubs: [hubView(hub, counts, config.defaultRoomSize)], session_id: null, stale_fields: staleFields }));
-    },
     createLimiter: backends.rateLimits.limiter(burstSpec('http-create', config.httpCreateRatePerMinute, config.httpCreateBurst)),
     proxies: p.proxies,
     web: p.web,
@@ -365,9 +375,9 @@ export async function createServer(config: Config, deps: ServerDeps = {}): Promi
   const node = new NodeState(config, config.port);
   const proxies = new TrustedProxies([...config.trustedProxies, ...(config.trustProxy ? LOOPBACK_PROXIES : [])]);
   const fanout = new Fanout(broker);
-  const appConfig = new AppConfig(database.knex, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
+  const appConfig = new AppConfig(database, { maxRoomSize: config.maxRoomSize, defaultRoomSize: config.defaultRoomSize });
   const web = webSecurity(config, node, proxies);
-  const parts: Parts = { config, log, backends, tokens, node, fanout, members: new RoomMembers(fanout), appConfig, proxies, web, version: packageVersion() };
+  const parts: Parts = { config, log, backends, tokens, node, fanout, appConfig, proxies, web, version: packageVersion(), ...roomDomain(config, backends, fanout) };
   const routes = await channelRoutes(parts);
   const sessions = new OpenSessions<SocketSession>();
   const transport: ServerTransport = (deps.transport ?? ((o, h, s, l) => new UwsServer(o, h, s, l)))(

@@ -49,6 +49,58 @@ function forge(claims: { sub: string; aud?: string; iss?: string; iat?: number; 
   return jwt.sign(new TextEncoder().encode(`account:${SECRET}`));
 }
 
+/** The account token tests of a backend's suite (on the module's db and tokens). */
+function accountTokenTests(): void {
+  test('an account token is an HS512 JWT for the account, 12 weeks long, and verifies to the account', async () => {
+    const account = await newAccount(true);
+    const token = await tokens.issue(account.accountId);
+    assert.equal(decodeProtectedHeader(token).alg, 'HS512');
+    const claims = decodeJwt(token);
+    assert.equal(claims.sub, account.accountId);
+    assert.equal(claims.aud, 'ret_account');
+    assert.equal(claims.iss, 'plexus');
+    assert.equal(claims.exp! - claims.iat!, ACCOUNT_TTL_SECONDS);
+    assert.equal(ACCOUNT_TTL_SECONDS, 12 * 7 * 24 * 3600);
+    assert.deepEqual(await tokens.verify(token), { accountId: account.accountId, isAdmin: true });
+  });
+
+  test('tokens issued before min_token_issued_at are refused; later ones work', async () => {
+    const account = await newAccount();
+    const now = Math.floor(Date.now() / 1000);
+    const old = await forge({ sub: account.accountId, iat: now - 60 });
+    assert.ok(await tokens.verify(old));
+    assert.equal(await revokeAccountTokens(db.knex, account.accountId, new Date((now - 30) * 1000)), true);
+    assert.equal(await tokens.verify(old), null, 'issued before the revocation');
+    assert.ok(await tokens.verify(await forge({ sub: account.accountId, iat: now - 10 })), 'issued after it');
+    assert.equal((await findAccount(db.knex, account.accountId))?.minTokenIssuedAt.getTime(), (now - 30) * 1000);
+  });
+
+  test('a disabled account has its tokens refused until enabled again', async () => {
+    const account = await newAccount();
+    const token = await tokens.issue(account.accountId);
+    assert.equal(await setAccountState(db.knex, account.accountId, 'disabled'), true);
+    assert.equal(await tokens.verify(token), null);
+    await setAccountState(db.knex, account.accountId, 'enabled');
+    assert.ok(await tokens.verify(token));
+    assert.equal(await setAccountState(db.knex, '999999999', 'disabled'), false);
+  });
+
+  test('tokens with a wrong audience, issuer, algorithm, key or expiry, or for no account, are refused', async () => {
+    const account = await newAccount();
+    const now = Math.floor(Date.now() / 1000);
+    assert.equal(await tokens.verify(await forge({ sub: account.accountId, aud: 'ret_perms' })), null, 'wrong aud');
+    assert.equal(await tokens.verify(await forge({ sub: account.accountId, aud: 'ret_session' })), null, 'session aud');
+    assert.equal(await tokens.verify(await forge({ sub: account.accountId, iss: 'ret' })), null, 'wrong iss');
+    assert.equal(await tokens.verify(await forge({ sub: account.accountId }, 'HS256')), null, 'HS256');
+    assert.equal(await tokens.verify(await forge({ sub: account.accountId, iat: now - 7200, exp: now - 3600 })), null, 'expired');
+    assert.equal(await tokens.verify(await forge({ sub: '987654321' })), null, 'no such account');
+    assert.equal(await tokens.verify(await forge({ sub: 'not-a-number' })), null, 'not an account id');
+    assert.equal(await tokens.verify(await new AccountTokens('y'.repeat(48), db).issue(account.accountId)), null, 'other secret');
+    assert.equal(await tokens.verify(await new SessionTokens(SECRET).issue(account.accountId)), null, 'a session token');
+    assert.equal(await tokens.verify('not.a.jwt'), null);
+  });
+}
+
 for (const backend of databaseBackends) {
   describe(`accounts and account tokens on ${backend.name}`, () => {
     let cleanup: () => Promise<void>;
@@ -56,7 +108,7 @@ for (const backend of databaseBackends) {
       let location;
       ({ location, cleanup } = await backend.setup());
       db = await openDatabase(location);
-      tokens = new AccountTokens(SECRET, db.knex);
+      tokens = new AccountTokens(SECRET, db);
     });
     after(async () => {
       await db?.close();
@@ -114,53 +166,6 @@ for (const backend of databaseBackends) {
       assert.equal((await db.knex('login_tokens').where({ identifier_hash: 'expired-hash' })).length, 0);
     });
 
-    test('an account token is an HS512 JWT for the account, 12 weeks long, and verifies to the account', async () => {
-      const account = await newAccount(true);
-      const token = await tokens.issue(account.accountId);
-      assert.equal(decodeProtectedHeader(token).alg, 'HS512');
-      const claims = decodeJwt(token);
-      assert.equal(claims.sub, account.accountId);
-      assert.equal(claims.aud, 'ret_account');
-      assert.equal(claims.iss, 'plexus');
-      assert.equal(claims.exp! - claims.iat!, ACCOUNT_TTL_SECONDS);
-      assert.equal(ACCOUNT_TTL_SECONDS, 12 * 7 * 24 * 3600);
-      assert.deepEqual(await tokens.verify(token), { accountId: account.accountId, isAdmin: true });
-    });
-
-    test('tokens issued before min_token_issued_at are refused; later ones work', async () => {
-      const account = await newAccount();
-      const now = Math.floor(Date.now() / 1000);
-      const old = await forge({ sub: account.accountId, iat: now - 60 });
-      assert.ok(await tokens.verify(old));
-      assert.equal(await revokeAccountTokens(db.knex, account.accountId, new Date((now - 30) * 1000)), true);
-      assert.equal(await tokens.verify(old), null, 'issued before the revocation');
-      assert.ok(await tokens.verify(await forge({ sub: account.accountId, iat: now - 10 })), 'issued after it');
-      assert.equal((await findAccount(db.knex, account.accountId))?.minTokenIssuedAt.getTime(), (now - 30) * 1000);
-    });
-
-    test('a disabled account has its tokens refused until enabled again', async () => {
-      const account = await newAccount();
-      const token = await tokens.issue(account.accountId);
-      assert.equal(await setAccountState(db.knex, account.accountId, 'disabled'), true);
-      assert.equal(await tokens.verify(token), null);
-      await setAccountState(db.knex, account.accountId, 'enabled');
-      assert.ok(await tokens.verify(token));
-      assert.equal(await setAccountState(db.knex, '999999999', 'disabled'), false);
-    });
-
-    test('tokens with a wrong audience, issuer, algorithm, key or expiry, or for no account, are refused', async () => {
-      const account = await newAccount();
-      const now = Math.floor(Date.now() / 1000);
-      assert.equal(await tokens.verify(await forge({ sub: account.accountId, aud: 'ret_perms' })), null, 'wrong aud');
-      assert.equal(await tokens.verify(await forge({ sub: account.accountId, aud: 'ret_session' })), null, 'session aud');
-      assert.equal(await tokens.verify(await forge({ sub: account.accountId, iss: 'ret' })), null, 'wrong iss');
-      assert.equal(await tokens.verify(await forge({ sub: account.accountId }, 'HS256')), null, 'HS256');
-      assert.equal(await tokens.verify(await forge({ sub: account.accountId, iat: now - 7200, exp: now - 3600 })), null, 'expired');
-      assert.equal(await tokens.verify(await forge({ sub: '987654321' })), null, 'no such account');
-      assert.equal(await tokens.verify(await forge({ sub: 'not-a-number' })), null, 'not an account id');
-      assert.equal(await tokens.verify(await new AccountTokens('y'.repeat(48), db.knex).issue(account.accountId)), null, 'other secret');
-      assert.equal(await tokens.verify(await new SessionTokens(SECRET).issue(account.accountId)), null, 'a session token');
-      assert.equal(await tokens.verify('not.a.jwt'), null);
-    });
+    accountTokenTests();
   });
 }

@@ -1,7 +1,6 @@
 import { SignJWT, jwtVerify } from 'jose';
-import type { Knex } from 'knex';
-import { findAccount } from '../db/accounts.ts';
-import type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from '../channels/hub/hub-member.ts';
+import { AccountRepository, type AccountSource } from '../db/accounts.ts';
+import type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from './account-ref.ts';
 
 /** Audience claim of account tokens. */
 export const ACCOUNT_AUDIENCE = 'ret_account';
@@ -18,16 +17,16 @@ export const ACCOUNT_TTL_SECONDS = 12 * 7 * 24 * 3600;
  */
 export class AccountTokens implements AccountTokenVerifier {
   private readonly key: Uint8Array;
+  private readonly accounts: AccountRepository;
 
   /**
    * @param secret the node's shared secret (SESSION_SECRET or the generated one), at least 32 bytes;
    *   the HMAC key is the UTF-8 of `"account:" + secret`, so it differs from the session tokens' key
+   * @param accounts where accounts are looked up: an AccountRepository or the Database
    */
-  constructor(
-    secret: string,
-    private readonly db: Knex,
-  ) {
+  constructor(secret: string, accounts: AccountSource) {
     this.key = new TextEncoder().encode(`account:${secret}`);
+    this.accounts = AccountRepository.of(accounts);
   }
 
   /** Issues a token for `accountId`. */
@@ -61,7 +60,7 @@ export class AccountTokens implements AccountTokenVerifier {
       return null;
     }
     if (!sub || iat === undefined) return null;
-    const account = await findAccount(this.db, sub);
+    const account = await this.accounts.find(sub);
     if (!account) return null;
     if (iat * 1000 < Math.floor(account.minTokenIssuedAt.getTime() / 1000) * 1000) return null;
     return { accountId: account.accountId, isAdmin: account.isAdmin, disabled: account.state !== 'enabled' };

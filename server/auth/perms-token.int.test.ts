@@ -14,7 +14,7 @@ import { createLocalJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } 
 import { openDatabase, type Database } from '../db/database.ts';
 import { permissionsFor } from './permissions.ts';
 import { PERMS_TTL_SECONDS, PermsTokens } from './perms-token.ts';
-import type { HubMember } from '../channels/hub/hub-member.ts';
+import type { PermsSubject } from './perms-token.ts';
 
 let db: Database;
 let dirs: string[] = [];
@@ -42,17 +42,17 @@ async function verifyWithJwks(perms: PermsTokens, token: string): Promise<JWTPay
 }
 
 /** The parts of a member a perms token reads. */
-function member(opts: { accountId: string | null; isAdmin?: boolean; hubSid: string; owner?: boolean; bits?: number }): HubMember {
+function member(opts: { accountId: string | null; isAdmin?: boolean; hubSid: string; owner?: boolean; bits?: number }): PermsSubject {
   const roles = { owner: opts.owner ?? false, creator: false, signed_in: opts.accountId !== null };
   return {
     account: opts.accountId === null ? null : { accountId: opts.accountId, isAdmin: opts.isAdmin ?? false },
     permissions: permissionsFor(opts.bits ?? 255, roles as never),
     hub: { hubSid: opts.hubSid },
-  } as unknown as HubMember;
+  };
 }
 
 test('a room perms token is RS512, lasts 5 minutes, carries Reticulum claims and verifies with the JWKS', async () => {
-  const perms = await PermsTokens.load(pem(), tmp(), db.knex);
+  const perms = await PermsTokens.load(pem(), tmp(), db);
   const jwk = perms.jwks().keys[0]!;
   assert.equal(jwk.kty, 'RSA');
   assert.equal(jwk.alg, 'RS512');
@@ -81,7 +81,7 @@ test('a room perms token is RS512, lasts 5 minutes, carries Reticulum claims and
 });
 
 test('an anonymous member gets account_id "" and only the room member flags; an admin gets postgrest_role', async () => {
-  const perms = await PermsTokens.load(pem(), tmp(), db.knex);
+  const perms = await PermsTokens.load(pem(), tmp(), db);
   const anon = await verifyWithJwks(perms, await perms.issueFor(member({ accountId: null, hubSid: 'room567', bits: 64 })));
   assert.equal(anon.account_id, '');
   assert.equal(anon.sub, '_room567');
@@ -95,8 +95,8 @@ test('an anonymous member gets account_id "" and only the room member flags; an 
 });
 
 test('a token signed with another key, or for another audience, does not verify with the JWKS', async () => {
-  const perms = await PermsTokens.load(pem(), tmp(), db.knex);
-  const other = await PermsTokens.load(pem(), tmp(), db.knex);
+  const perms = await PermsTokens.load(pem(), tmp(), db);
+  const other = await PermsTokens.load(pem(), tmp(), db);
   const token = await other.issueFor(member({ accountId: '1', hubSid: 'abc1234' }));
   await assert.rejects(verifyWithJwks(perms, token));
   const own = await perms.issueFor(member({ accountId: '1', hubSid: 'abc1234' }));
@@ -107,16 +107,16 @@ test('without PERMS_PRIVATE_KEY the first node generates the key into DATA_DIR/p
   const fresh = await openDatabase({ pgliteDir: null });
   try {
     const dirA = tmp();
-    const a = await PermsTokens.load(null, dirA, fresh.knex);
+    const a = await PermsTokens.load(null, dirA, fresh);
     const file = path.join(dirA, 'perms-key.pem');
     assert.match(fs.readFileSync(file, 'utf8'), /BEGIN PRIVATE KEY/);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
-    const again = await PermsTokens.load(null, dirA, fresh.knex);
+    const again = await PermsTokens.load(null, dirA, fresh);
     assert.equal(again.jwk.kid, a.jwk.kid, 'a restart keeps the key');
     // Another node of the deployment (same database, its own DATA_DIR, which may hold a stale key).
     const dirB = tmp();
     fs.writeFileSync(path.join(dirB, 'perms-key.pem'), pem());
-    const b = await PermsTokens.load(null, dirB, fresh.knex);
+    const b = await PermsTokens.load(null, dirB, fresh);
     assert.equal(b.jwk.kid, a.jwk.kid, 'one key per deployment');
     assert.equal(fs.readFileSync(path.join(dirB, 'perms-key.pem'), 'utf8'), fs.readFileSync(file, 'utf8'));
     const p = await verifyWithJwks(a, await b.issueFor(member({ accountId: '3', hubSid: 'abc1234' })));
@@ -132,8 +132,8 @@ test('a stored key file from before the database knew one becomes the deployment
     const dir = tmp();
     const key = pem();
     fs.writeFileSync(path.join(dir, 'perms-key.pem'), key);
-    const configured = await PermsTokens.load(key, tmp(), db.knex);
-    const loaded = await PermsTokens.load(null, dir, fresh.knex);
+    const configured = await PermsTokens.load(key, tmp(), db);
+    const loaded = await PermsTokens.load(null, dir, fresh);
     assert.equal(loaded.jwk.kid, configured.jwk.kid);
   } finally {
     await fresh.close();
@@ -142,11 +142,11 @@ test('a stored key file from before the database knew one becomes the deployment
 
 test('PERMS_PRIVATE_KEY wins over the stored key, and a non-RSA key is refused', async () => {
   const key = pem();
-  const a = await PermsTokens.load(key, tmp(), db.knex);
-  const b = await PermsTokens.load(key, tmp(), db.knex);
+  const a = await PermsTokens.load(key, tmp(), db);
+  const b = await PermsTokens.load(key, tmp(), db);
   assert.equal(a.jwk.kid, b.jwk.kid);
   assert.equal(a.jwk.n, b.jwk.n);
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  await assert.rejects(PermsTokens.load(ec, tmp(), db.knex), /must be an RSA key/);
-  await assert.rejects(PermsTokens.load('garbage', tmp(), db.knex), /not a PEM private key/);
+  await assert.rejects(PermsTokens.load(ec, tmp(), db), /must be an RSA key/);
+  await assert.rejects(PermsTokens.load('garbage', tmp(), db), /not a PEM private key/);
 });

@@ -2,9 +2,19 @@ import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, typ
 import fs from 'node:fs';
 import path from 'node:path';
 import { SignJWT, exportJWK, type JWK } from 'jose';
-import type { Knex } from 'knex';
-import { agreeOnAppSecret, readAppSecret } from '../db/accounts.ts';
-import type { AccountRef, HubMember } from '../channels/hub/hub-member.ts';
+import { AccountRepository, type AccountSource } from '../db/accounts.ts';
+import type { HubPermissions } from './permissions.ts';
+import type { AccountRef } from './account-ref.ts';
+
+/** Whom a room perms token is for: a member of a room (the hub channel's member is one). */
+export interface PermsSubject {
+  /** The signed-in account, or null for an anonymous member. */
+  readonly account: AccountRef | null;
+  /** The member's current room permissions. */
+  readonly permissions: HubPermissions;
+  /** The room (its public hub_sid). */
+  readonly hub: { readonly hubSid: string };
+}
 
 /** Audience claim of perms tokens (Reticulum's `ret_perms`). */
 export const PERMS_AUDIENCE = 'ret_perms';
@@ -44,14 +54,16 @@ export class PermsTokens {
    * node of a cluster signs with one key); the first node to start stores
    * its `dataDir/perms-key.pem`, or a new 2048-bit RSA key. The agreed key is
    * (re)written to `dataDir/perms-key.pem` (mode 0600) when that file differs.
+   * @param secrets where the deployment's key is kept (`app_secrets`): an AccountRepository or the Database
    * @throws Error when the configured PEM is not an RSA private key
    */
-  static async load(configuredPem: string | null, dataDir: string, db: Knex): Promise<PermsTokens> {
+  static async load(configuredPem: string | null, dataDir: string, secrets: AccountSource): Promise<PermsTokens> {
+    const repository = AccountRepository.of(secrets);
     let pem = configuredPem;
     if (!pem) {
       const file = path.join(dataDir, 'perms-key.pem');
       const local = fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : null;
-      pem = (await readAppSecret(db, 'perms_private_key')) ?? (await agreeOnAppSecret(db, 'perms_private_key', local ?? newRsaKeyPem()));
+      pem = (await repository.readAppSecret('perms_private_key')) ?? (await repository.agreeOnAppSecret('perms_private_key', local ?? newRsaKeyPem()));
       if (pem !== local) {
         fs.mkdirSync(dataDir, { recursive: true });
         fs.writeFileSync(file, pem, { mode: 0o600 });
@@ -83,7 +95,7 @@ export class PermsTokens {
    * `aud` `"ret_perms"`, RS512, 5 minutes. This is the function the join
    * reply's `perms_token` and `refresh_perms_token` use.
    */
-  issueFor(member: HubMember): Promise<string> {
+  issueFor(member: PermsSubject): Promise<string> {
     const accountId = member.account?.accountId ?? '';
     return this.sign({ ...member.permissions, ...globalClaims(member.account), hub_id: member.hub.hubSid, account_id: accountId }, `${accountId}_${member.hub.hubSid}`);
   }

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
+import type { Database } from './database.ts';
 
 /**
  * Accounts and email sign-in (Reticulum `accounts`, `logins`,
@@ -148,4 +149,81 @@ export async function agreeOnAppSecret(db: Knex, name: string, candidate: string
 export async function readAppSecret(db: Knex, name: string): Promise<string | null> {
   const row = (await db('app_secrets').where({ name }).first('value')) as { value: string } | undefined;
   return row?.value ?? null;
+}
+
+/**
+ * What {@link AccountRepository.of} takes: a repository, the {@link Database},
+ * or (deprecated: for the channels/hub tests until the rooms pass) a knex handle.
+ */
+export type AccountSource = AccountRepository | Pick<Database, 'knex'> | Knex;
+
+/**
+ * Accounts, logins, login tokens and the deployment's shared secrets
+ * (`accounts`, `logins`, `login_tokens`, `app_secrets`), over the
+ * {@link Database}: the way code outside db/ reaches them (auth/, the auth
+ * channel). Methods are the free functions of this module; each throws the
+ * driver's error (or PlexusError `unavailable` on a timeout) when the database fails.
+ */
+export class AccountRepository {
+  constructor(private readonly database: Pick<Database, 'knex'>) {}
+
+  /** `source` as a repository (itself when it is one). */
+  static of(source: AccountSource): AccountRepository {
+    if (source instanceof AccountRepository) return source;
+    return new AccountRepository(typeof source === 'function' ? { knex: source } : source);
+  }
+
+  private get db(): Knex {
+    return this.database.knex;
+  }
+
+  /** The salt of {@link identifierHash}, agreed once per deployment. */
+  identifierSalt(): Promise<string> {
+    return loadIdentifierSalt(this.db);
+  }
+
+  /** The account with this id, or null. */
+  find(accountId: string): Promise<AccountRecord | null> {
+    return findAccount(this.db, accountId);
+  }
+
+  /** The account whose login is `hash`, or null. */
+  findByLogin(hash: string): Promise<AccountRecord | null> {
+    return findAccountByLogin(this.db, hash);
+  }
+
+  /** The account of the login `hash`, created when there is none (see {@link findOrCreateAccount}). */
+  findOrCreate(hash: string, isAdmin: boolean): Promise<AccountRecord> {
+    return findOrCreateAccount(this.db, hash, isAdmin);
+  }
+
+  /** Enables or disables an account; false when there is no such account. */
+  setState(accountId: string, state: 'enabled' | 'disabled'): Promise<boolean> {
+    return setAccountState(this.db, accountId, state);
+  }
+
+  /** Refuses the account's tokens issued before `at`; false when there is no such account. */
+  revokeTokens(accountId: string, at?: Date): Promise<boolean> {
+    return revokeAccountTokens(this.db, accountId, at);
+  }
+
+  /** A single-use login token for the login `hash`, and the key of the link's payload. */
+  createLoginToken(hash: string): Promise<{ token: string; payloadKey: Buffer }> {
+    return createLoginToken(this.db, hash);
+  }
+
+  /** Uses up a login token; null when unknown, used or expired. */
+  consumeLoginToken(token: string): Promise<{ identifierHash: string; payloadKey: Buffer } | null> {
+    return consumeLoginToken(this.db, token);
+  }
+
+  /** The shared secret `name`: `candidate` for the first node to ask, else what the first one stored. */
+  agreeOnAppSecret(name: string, candidate: string): Promise<string> {
+    return agreeOnAppSecret(this.db, name, candidate);
+  }
+
+  /** The shared secret `name`, or null when none is stored yet. */
+  readAppSecret(name: string): Promise<string | null> {
+    return readAppSecret(this.db, name);
+  }
 }

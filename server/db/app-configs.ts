@@ -1,4 +1,5 @@
 import type { Knex } from 'knex';
+import type { Database } from './database.ts';
 
 /**
  * Reticulum's runtime app config (`app_configs`, reference/reticulum.md §5,
@@ -36,4 +37,19 @@ export async function setAppConfigValues(db: Knex, entries: ReadonlyArray<readon
         .merge({ value: JSON.stringify({ value }), updated_at: new Date() });
     }
   });
+}
+
+/** The `app_configs` rows over the {@link Database}: what server/app-config.ts reads and writes. */
+export class AppConfigRepository {
+  constructor(private readonly database: Pick<Database, 'knex'>) {}
+
+  /** Every stored value, oldest first (see {@link listAppConfigs}). */
+  list(): Promise<AppConfigEntry[]> {
+    return listAppConfigs(this.database.knex);
+  }
+
+  /** Sets each `[key, value]` in one transaction (see {@link setAppConfigValues}). */
+  set(entries: ReadonlyArray<readonly [string, unknown]>): Promise<void> {
+    return setAppConfigValues(this.database.knex, entries);
+  }
 }

@@ -6,12 +6,18 @@ import type { Knex } from 'knex';
  * an account, or both.
  */
 
-/** Bans `sessionId` (and `accountId` when given) from the room until `until`. */
+/**
+ * Bans `sessionId` (and `accountId` when given) from the room until `until`.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function banFromHub(db: Knex, hubId: string, ban: { sessionId?: string | null; accountId?: string | null; until: Date }): Promise<void> {
   await db('hub_bans').insert({ hub_id: hubId, session_id: ban.sessionId ?? null, account_id: ban.accountId ?? null, expires_at: ban.until });
 }
 
-/** When the latest ban of this session or account in the room ends, or null when none is in force. */
+/**
+ * When the latest ban of this session or account in the room ends, or null when none is in force.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function bannedUntil(db: Knex, hubId: string, sessionId: string, accountId: string | null): Promise<Date | null> {
   const row = (await db('hub_bans')
     .where({ hub_id: hubId })

@@ -31,6 +31,7 @@ const STALE_NAME: Record<keyof HubChanges, string> = {
 /**
  * Writes `changes` to the room's row (and its slug when the name changes).
  * @returns the `stale_fields` of `hub_refresh`: names of the fields that were given
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
  */
 export async function updateHub(db: Knex, hubId: string, changes: HubChanges): Promise<string[]> {
   const row: Record<string, unknown> = {};
@@ -52,7 +53,10 @@ export async function updateHub(db: Knex, hubId: string, changes: HubChanges): P
   return stale;
 }
 
-/** The room's active invite id (`hub_invite_id`), creating one when there is none. */
+/**
+ * The room's active invite id (`hub_invite_id`), creating one when there is none.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function activeInvite(db: Knex, hubId: string): Promise<string> {
   const row = (await db('hub_invites').where({ hub_id: hubId, state: 'active' }).first('hub_invite_sid')) as { hub_invite_sid: string } | undefined;
   if (row) return row.hub_invite_sid;
@@ -66,6 +70,7 @@ export async function activeInvite(db: Knex, hubId: string): Promise<string> {
  * there is one active invite per room, as in Reticulum.
  * @returns null (and nothing changes) when `inviteSid` is not this room's active
  *   invite: another room's, an unknown one, or one already revoked
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
  */
 export async function revokeInvite(db: Knex, hubId: string, inviteSid: string): Promise<string | null> {
   const n = await db('hub_invites').where({ hub_id: hubId, hub_invite_sid: inviteSid, state: 'active' }).update({ state: 'revoked', updated_at: new Date() });
@@ -74,7 +79,10 @@ export async function revokeInvite(db: Knex, hubId: string, inviteSid: string): 
   return activeInvite(db, hubId);
 }
 
-/** True when `inviteSid` is the room's active invite. */
+/**
+ * True when `inviteSid` is the room's active invite.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function isActiveInvite(db: Knex, hubId: string, inviteSid: string): Promise<boolean> {
   return (await db('hub_invites').where({ hub_id: hubId, hub_invite_sid: inviteSid, state: 'active' }).first('hub_invite_id')) !== undefined;
 }

@@ -149,14 +149,20 @@ export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord
   }
 }
 
-/** The room with this hub_sid, or null. */
+/**
+ * The room with this hub_sid, or null.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord | null> {
   if (!HUB_SID_PATTERN.test(hubSid)) return null;
   const row = await db<HubRow>('hubs').where({ hub_sid: hubSid }).first();
   return row ? hubFromRow(row as HubRow) : null;
 }
 
-/** True when `token` is the room's creator assignment token and unspent (compared by hash; see {@link claimCreatorAssignment}). */
+/**
+ * True when `token` is the room's creator assignment token and unspent (compared by hash; see {@link claimCreatorAssignment}).
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: string): Promise<boolean> {
   const row = (await db('hubs').where({ hub_id: hubId }).first('creator_assignment_token_hash')) as { creator_assignment_token_hash: string | null } | undefined;
   return !!row?.creator_assignment_token_hash && row.creator_assignment_token_hash === hashToken(token);
@@ -171,6 +177,7 @@ export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: s
  * assignment if token is already used").
  * @returns true when this call made `accountId` the creator; false when the
  *   token is wrong, already spent, or the room has a creator
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
  */
 export async function claimCreatorAssignment(db: Knex, hubId: string, token: string, accountId: string): Promise<boolean> {
   const rows = await db('hubs')

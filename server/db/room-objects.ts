@@ -5,7 +5,10 @@ import type { Knex } from 'knex';
  * glTF node per (room, object_id), replayed through `GET /<hub_sid>/objects.gltf`.
  */
 
-/** Stores (or replaces) the pinned glTF node of `objectId` in the room. */
+/**
+ * Stores (or replaces) the pinned glTF node of `objectId` in the room.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function pinObject(db: Knex, hubId: string, objectId: string, gltfNode: Record<string, unknown>, accountId: string | null): Promise<void> {
   await db('room_objects')
     .insert({ hub_id: hubId, object_id: objectId, gltf_node: JSON.stringify(gltfNode), account_id: accountId })
@@ -13,7 +16,10 @@ export async function pinObject(db: Knex, hubId: string, objectId: string, gltfN
     .merge({ gltf_node: JSON.stringify(gltfNode), updated_at: new Date() });
 }
 
-/** Removes a pinned object; returns true when there was one. */
+/**
+ * Removes a pinned object; returns true when there was one.
+ * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
+ */
 export async function unpinObject(db: Knex, hubId: string, objectId: string): Promise<boolean> {
   return (await db('room_objects').where({ hub_id: hubId, object_id: objectId }).delete()) > 0;
 }

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../app-config.ts';
-import type { AccountRef, AccountTokenVerifier } from '../channels/hub/hub-member.ts';
+import type { AccountRef, AccountTokenVerifier } from '../auth/account-ref.ts';
 import { ErrorCodes, PlexusError } from '../errors.ts';
 import type { HttpRequest, HttpResponse } from '../transport/http-types.ts';
 import { bearerToken, json, jsonError } from './router.ts';

@@ -63,9 +63,115 @@ async function eventually(what: string, probe: () => Promise<boolean>, ms = 15_0
   }
 }
 
+/** The one-node suite's server, and the lines it logged. */
+let node: TestServer;
+const logLines: string[] = [];
+
+/** The permissive-rooms and join switches' tests of the one-node suite (on the module's node). */
+function joinSwitchTests(): void {
+  test('features.permissive_rooms gives new rooms every member permission; without it members get voice and text chat only', async () => {
+    const admin = await tokenFor(node, 'admin@example.org', true);
+    const perms = async () => {
+      const { hub_id } = (await (await postHub(node)).json()) as { hub_id: string };
+      return ((await (await fetch(`${node.url}/api/v1/hubs/${hub_id}`)).json()) as { hubs: Array<{ member_permissions: Record<string, boolean> }> }).hubs[0]!.member_permissions;
+    };
+    assert.deepEqual(await perms(), { spawn_and_move_media: false, spawn_camera: false, spawn_drawing: false, pin_objects: false, spawn_emoji: false, fly: false, voice_chat: true, text_chat: true });
+    assert.equal((await postConfig(node, admin, { features: { permissive_rooms: true } })).status, 200);
+    assert.ok(Object.values(await perms()).every((v) => v === true));
+    assert.equal((await postConfig(node, admin, { features: { permissive_rooms: false } })).status, 200);
+    assert.equal((await perms()).spawn_and_move_media, false);
+  });
+
+  test('joining hub does not work if sign in required', async () => {
+    // Reticulum's test/ret_web/channels/hub_channel_test.exs, with what Plexus adds: signed-in members still join.
+    const admin = await tokenFor(node, 'admin@example.org', true);
+    const { hubSid } = await createRoom(node.url);
+    assert.equal((await postConfig(node, admin, { features: { require_account_for_join: true } })).status, 200);
+    try {
+      const anon = await tryJoin(node, hubSid);
+      assert.equal(anon[4].status, 'error');
+      assert.equal(anon[4].response.reason, 'join_denied');
+      const signedIn = await tryJoin(node, hubSid, { auth_token: await tokenFor(node, 'member@example.org') });
+      assert.equal(signedIn[4].status, 'ok', JSON.stringify(signedIn[4]));
+      // Signing out lets the member go, 5 s later (phx_close), as Reticulum does.
+      const c = clients[clients.length - 1]!;
+      const topic = `hub:${hubSid}`;
+      assert.equal((await c.reply(c.push(signedIn[0], topic, 'sign_out', {})))[4].status, 'ok');
+      await c.waitFor((f: Frame) => f[2] === topic && f[3] === 'phx_close', 15_000);
+    } finally {
+      assert.equal((await postConfig(node, admin, { features: { require_account_for_join: false } })).status, 200);
+    }
+    assert.equal((await tryJoin(node, hubSid))[4].status, 'ok');
+  });
+}
+
+/** The sign-up and room-creation switches' tests of the one-node suite (on the module's node and logLines). */
+function signUpSwitchTests(): void {
+  test('Login token is not created for an email if sign up is disabled', async () => {
+    // Reticulum's test/ret_web/channels/auth_channel_test.exs, plus: existing accounts still get a link, and a link
+    // mailed before sign-up was disabled creates no account.
+    const db = node.server.database.knex;
+    const admin = await tokenFor(node, 'admin@example.org', true);
+    const salt = await loadIdentifierSalt(db);
+    const tokensFor = async (email: string) => Number((await db('login_tokens').where({ identifier_hash: identifierHash(email, salt) }).count<{ count: string }[]>('* as count'))[0]!.count);
+    const c = await RawClient.connect(node.url);
+    clients.push(c);
+    const request = async (email: string): Promise<Frame> => {
+      const topic = `auth:${randomBytes(6).toString('hex')}`;
+      const j = await c.join(topic, {});
+      return c.reply(c.push(j[0], topic, 'auth_request', { email, origin: node.url }));
+    };
+    // A link asked for while sign-up is open, for an email without an account.
+    const from = logLines.length;
+    const early = `${randomBytes(6).toString('hex')}@example.org`;
+    const topic = `auth:${randomBytes(6).toString('hex')}`;
+    const j = await c.join(topic, {});
+    assert.equal((await c.reply(c.push(j[0], topic, 'auth_request', { email: early, origin: node.url })))[4].status, 'ok');
+    await eventually('the sign-in link is logged', async () => logLines.slice(from).some((l) => l.includes(early)));
+    const link = new URL(/http:\/\/[^\s"\\]+auth_topic[^\s"\\]+/.exec(logLines.slice(from).find((l) => l.includes(early))!)![0]);
+
+    assert.equal((await postConfig(node, admin, { features: { disable_sign_up: true } })).status, 200);
+    try {
+      const stranger = 'admin2@mozilla.com';
+      assert.equal((await request(stranger))[4].status, 'ok', 'the reply does not tell whether the email has an account');
+      assert.equal(await tokensFor(stranger), 0);
+      assert.equal(await findAccountByLogin(db, identifierHash(stranger, salt)), null);
+      // An existing account still gets its link.
+      await tokenFor(node, 'known@example.org');
+      assert.equal((await request('known@example.org'))[4].status, 'ok');
+      assert.equal(await tokensFor('known@example.org'), 1);
+      // The early link no longer makes an account.
+      const v = await c.reply(c.push(j[0], topic, 'auth_verified', { token: link.searchParams.get('auth_token'), payload: link.searchParams.get('auth_payload') }));
+      assert.equal(v[4].response.reason, 'invalid_token');
+      assert.match(v[4].response.message, /Sign-up is closed/);
+      assert.equal(await findAccountByLogin(db, identifierHash(early, salt)), null);
+    } finally {
+      assert.equal((await postConfig(node, admin, { features: { disable_sign_up: false } })).status, 200);
+    }
+    assert.equal((await request('later@example.org'))[4].status, 'ok');
+    assert.equal(await tokensFor('later@example.org'), 1);
+  });
+
+  test('with room creation disabled admins still create rooms, and a bad token is refused before the switch is read', async () => {
+    const admin = await tokenFor(node, 'admin@example.org', true);
+    assert.equal((await postConfig(node, admin, { features: { disable_room_creation: true } })).status, 200);
+    try {
+      const refused = await postHub(node);
+      assert.equal(refused.status, 401);
+      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /disable_room_creation/);
+      assert.equal((await postHub(node, await tokenFor(node, 'member@example.org'))).status, 401);
+      const byAdmin = await postHub(node, admin);
+      assert.equal(byAdmin.status, 200);
+      assert.equal(((await byAdmin.json()) as { creator_assignment_token: unknown }).creator_assignment_token, null);
+    } finally {
+      assert.equal((await postConfig(node, admin, { features: { disable_room_creation: false } })).status, 200);
+    }
+    assert.equal((await postHub(node, 'not-a-token')).status, 401);
+    assert.equal((await postHub(node)).status, 200);
+  });
+}
+
 describe('on one node', () => {
-  let node: TestServer;
-  const logLines: string[] = [];
   before(async () => {
     const sink = new Writable({
       write(chunk: Buffer, _enc, done) {
@@ -132,103 +238,8 @@ describe('on one node', () => {
     assert.equal(config.list, null);
   });
 
-  test('features.permissive_rooms gives new rooms every member permission; without it members get voice and text chat only', async () => {
-    const admin = await tokenFor(node, 'admin@example.org', true);
-    const perms = async () => {
-      const { hub_id } = (await (await postHub(node)).json()) as { hub_id: string };
-      return ((await (await fetch(`${node.url}/api/v1/hubs/${hub_id}`)).json()) as { hubs: Array<{ member_permissions: Record<string, boolean> }> }).hubs[0]!.member_permissions;
-    };
-    assert.deepEqual(await perms(), { spawn_and_move_media: false, spawn_camera: false, spawn_drawing: false, pin_objects: false, spawn_emoji: false, fly: false, voice_chat: true, text_chat: true });
-    assert.equal((await postConfig(node, admin, { features: { permissive_rooms: true } })).status, 200);
-    assert.ok(Object.values(await perms()).every((v) => v === true));
-    assert.equal((await postConfig(node, admin, { features: { permissive_rooms: false } })).status, 200);
-    assert.equal((await perms()).spawn_and_move_media, false);
-  });
-
-  test('joining hub does not work if sign in required', async () => {
-    // Reticulum's test/ret_web/channels/hub_channel_test.exs, with what Plexus adds: signed-in members still join.
-    const admin = await tokenFor(node, 'admin@example.org', true);
-    const { hubSid } = await createRoom(node.url);
-    assert.equal((await postConfig(node, admin, { features: { require_account_for_join: true } })).status, 200);
-    try {
-      const anon = await tryJoin(node, hubSid);
-      assert.equal(anon[4].status, 'error');
-      assert.equal(anon[4].response.reason, 'join_denied');
-      const signedIn = await tryJoin(node, hubSid, { auth_token: await tokenFor(node, 'member@example.org') });
-      assert.equal(signedIn[4].status, 'ok', JSON.stringify(signedIn[4]));
-      // Signing out lets the member go, 5 s later (phx_close), as Reticulum does.
-      const c = clients[clients.length - 1]!;
-      const topic = `hub:${hubSid}`;
-      assert.equal((await c.reply(c.push(signedIn[0], topic, 'sign_out', {})))[4].status, 'ok');
-      await c.waitFor((f: Frame) => f[2] === topic && f[3] === 'phx_close', 15_000);
-    } finally {
-      assert.equal((await postConfig(node, admin, { features: { require_account_for_join: false } })).status, 200);
-    }
-    assert.equal((await tryJoin(node, hubSid))[4].status, 'ok');
-  });
-
-  test('Login token is not created for an email if sign up is disabled', async () => {
-    // Reticulum's test/ret_web/channels/auth_channel_test.exs, plus: existing accounts still get a link, and a link
-    // mailed before sign-up was disabled creates no account.
-    const db = node.server.database.knex;
-    const admin = await tokenFor(node, 'admin@example.org', true);
-    const salt = await loadIdentifierSalt(db);
-    const tokensFor = async (email: string) => Number((await db('login_tokens').where({ identifier_hash: identifierHash(email, salt) }).count<{ count: string }[]>('* as count'))[0]!.count);
-    const c = await RawClient.connect(node.url);
-    clients.push(c);
-    const request = async (email: string): Promise<Frame> => {
-      const topic = `auth:${randomBytes(6).toString('hex')}`;
-      const j = await c.join(topic, {});
-      return c.reply(c.push(j[0], topic, 'auth_request', { email, origin: node.url }));
-    };
-    // A link asked for while sign-up is open, for an email without an account.
-    const from = logLines.length;
-    const early = `${randomBytes(6).toString('hex')}@example.org`;
-    const topic = `auth:${randomBytes(6).toString('hex')}`;
-    const j = await c.join(topic, {});
-    assert.equal((await c.reply(c.push(j[0], topic, 'auth_request', { email: early, origin: node.url })))[4].status, 'ok');
-    await eventually('the sign-in link is logged', async () => logLines.slice(from).some((l) => l.includes(early)));
-    const link = new URL(/http:\/\/[^\s"\\]+auth_topic[^\s"\\]+/.exec(logLines.slice(from).find((l) => l.includes(early))!)![0]);
-
-    assert.equal((await postConfig(node, admin, { features: { disable_sign_up: true } })).status, 200);
-    try {
-      const stranger = 'admin2@mozilla.com';
-      assert.equal((await request(stranger))[4].status, 'ok', 'the reply does not tell whether the email has an account');
-      assert.equal(await tokensFor(stranger), 0);
-      assert.equal(await findAccountByLogin(db, identifierHash(stranger, salt)), null);
-      // An existing account still gets its link.
-      await tokenFor(node, 'known@example.org');
-      assert.equal((await request('known@example.org'))[4].status, 'ok');
-      assert.equal(await tokensFor('known@example.org'), 1);
-      // The early link no longer makes an account.
-      const v = await c.reply(c.push(j[0], topic, 'auth_verified', { token: link.searchParams.get('auth_token'), payload: link.searchParams.get('auth_payload') }));
-      assert.equal(v[4].response.reason, 'invalid_token');
-      assert.match(v[4].response.message, /Sign-up is closed/);
-      assert.equal(await findAccountByLogin(db, identifierHash(early, salt)), null);
-    } finally {
-      assert.equal((await postConfig(node, admin, { features: { disable_sign_up: false } })).status, 200);
-    }
-    assert.equal((await request('later@example.org'))[4].status, 'ok');
-    assert.equal(await tokensFor('later@example.org'), 1);
-  });
-
-  test('with room creation disabled admins still create rooms, and a bad token is refused before the switch is read', async () => {
-    const admin = await tokenFor(node, 'admin@example.org', true);
-    assert.equal((await postConfig(node, admin, { features: { disable_room_creation: true } })).status, 200);
-    try {
-      const refused = await postHub(node);
-      assert.equal(refused.status, 401);
-      assert.match(((await refused.json()) as { error: { message: string } }).error.message, /disable_room_creation/);
-      assert.equal((await postHub(node, await tokenFor(node, 'member@example.org'))).status, 401);
-      const byAdmin = await postHub(node, admin);
-      assert.equal(byAdmin.status, 200);
-      assert.equal(((await byAdmin.json()) as { creator_assignment_token: unknown }).creator_assignment_token, null);
-    } finally {
-      assert.equal((await postConfig(node, admin, { features: { disable_room_creation: false } })).status, 200);
-    }
-    assert.equal((await postHub(node, 'not-a-token')).status, 401);
-    assert.equal((await postHub(node)).status, 200);
-  });
+  joinSwitchTests();
+  signUpSwitchTests();
 });
 
 describe('in a cluster', () => {

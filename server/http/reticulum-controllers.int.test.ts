@@ -66,6 +66,56 @@ async function json200(res: Response): Promise<any> {
   return res.json();
 }
 
+/** hub_controller_test.exs's tests of a room owner's PATCH (on the suite's node and its signed-in member). */
+function ownerUpdateTests(n: { get: () => TestServer }, authenticated: () => Promise<string>): void {
+  test('The room owner can update a hub', async () => {
+    const auth = await authenticated();
+    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
+    const { hubs } = await json200(await updateHub(n.get(), hub_id, { name: 'New Name' }, auth));
+    assert.equal(hubs[0].name, 'New Name');
+  });
+
+  test('The room owner can change the member_permissions of a hub', async () => {
+    const auth = await authenticated();
+    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
+    const row = await n.get().server.database.knex('hubs').where({ hub_sid: hub_id }).first();
+    const stored = memberPermissionsFromBits(row.member_permissions);
+    assert.equal(stored.spawn_camera, false);
+    assert.equal(stored.spawn_and_move_media, false);
+    assert.equal(stored.pin_objects, false);
+
+    let { hubs } = await json200(await updateHub(n.get(), hub_id, { member_permissions: { spawn_camera: true, pin_objects: true } }, auth));
+    assert.equal(hubs[0].member_permissions.spawn_camera, true);
+    assert.equal(hubs[0].member_permissions.spawn_and_move_media, false);
+    assert.equal(hubs[0].member_permissions.pin_objects, true);
+
+    ({ hubs } = await json200(await updateHub(n.get(), hub_id, { member_permissions: { spawn_and_move_media: true, pin_objects: false } }, auth)));
+    assert.equal(hubs[0].member_permissions.spawn_camera, true);
+    assert.equal(hubs[0].member_permissions.spawn_and_move_media, true);
+    assert.equal(hubs[0].member_permissions.pin_objects, false);
+  });
+
+  test('The room owner can allow the promotion of a hub', async () => {
+    const auth = await authenticated();
+    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
+    const row = await n.get().server.database.knex('hubs').where({ hub_sid: hub_id }).first();
+    assert.equal(row.allow_promotion, false);
+    await setConfigValue(n.get(), { features: { public_rooms: true } });
+    let { hubs } = await json200(await updateHub(n.get(), hub_id, { allow_promotion: true }, auth));
+    assert.equal(hubs[0].allow_promotion, true);
+    ({ hubs } = await json200(await updateHub(n.get(), hub_id, { allow_promotion: false }, auth)));
+    assert.equal(hubs[0].allow_promotion, false);
+    await setConfigValue(n.get(), { features: { public_rooms: false } });
+  });
+
+  test('An error is returned of the scene cannot be found', async () => {
+    const auth = await authenticated();
+    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
+    // Plexus has no scenes (issue 14), so no scene_id is found.
+    assert.equal((await updateHub(n.get(), hub_id, { name: 'New Name', scene_id: 'badscene' }, auth)).status, 422);
+  });
+}
+
 describe('test/ret_web/controllers/api/hub_controller_test.exs', () => {
   const n = node();
   // Reticulum's setup: create_account ("test", "test2").
@@ -113,52 +163,7 @@ describe('test/ret_web/controllers/api/hub_controller_test.exs', () => {
     assert.equal((await updateHub(n.get(), hub_id, { name: 'New Name' }, null)).status, 401);
   });
 
-  test('The room owner can update a hub', async () => {
-    const auth = await authenticated();
-    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
-    const { hubs } = await json200(await updateHub(n.get(), hub_id, { name: 'New Name' }, auth));
-    assert.equal(hubs[0].name, 'New Name');
-  });
-
-  test('The room owner can change the member_permissions of a hub', async () => {
-    const auth = await authenticated();
-    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
-    const row = await n.get().server.database.knex('hubs').where({ hub_sid: hub_id }).first();
-    const stored = memberPermissionsFromBits(row.member_permissions);
-    assert.equal(stored.spawn_camera, false);
-    assert.equal(stored.spawn_and_move_media, false);
-    assert.equal(stored.pin_objects, false);
-
-    let { hubs } = await json200(await updateHub(n.get(), hub_id, { member_permissions: { spawn_camera: true, pin_objects: true } }, auth));
-    assert.equal(hubs[0].member_permissions.spawn_camera, true);
-    assert.equal(hubs[0].member_permissions.spawn_and_move_media, false);
-    assert.equal(hubs[0].member_permissions.pin_objects, true);
-
-    ({ hubs } = await json200(await updateHub(n.get(), hub_id, { member_permissions: { spawn_and_move_media: true, pin_objects: false } }, auth)));
-    assert.equal(hubs[0].member_permissions.spawn_camera, true);
-    assert.equal(hubs[0].member_permissions.spawn_and_move_media, true);
-    assert.equal(hubs[0].member_permissions.pin_objects, false);
-  });
-
-  test('The room owner can allow the promotion of a hub', async () => {
-    const auth = await authenticated();
-    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
-    const row = await n.get().server.database.knex('hubs').where({ hub_sid: hub_id }).first();
-    assert.equal(row.allow_promotion, false);
-    await setConfigValue(n.get(), { features: { public_rooms: true } });
-    let { hubs } = await json200(await updateHub(n.get(), hub_id, { allow_promotion: true }, auth));
-    assert.equal(hubs[0].allow_promotion, true);
-    ({ hubs } = await json200(await updateHub(n.get(), hub_id, { allow_promotion: false }, auth)));
-    assert.equal(hubs[0].allow_promotion, false);
-    await setConfigValue(n.get(), { features: { public_rooms: false } });
-  });
-
-  test('An error is returned of the scene cannot be found', async () => {
-    const auth = await authenticated();
-    const { hub_id } = await json200(await createHub(n.get(), { name: 'Test Hub' }, auth));
-    // Plexus has no scenes (issue 14), so no scene_id is found.
-    assert.equal((await updateHub(n.get(), hub_id, { name: 'New Name', scene_id: 'badscene' }, auth)).status, 422);
-  });
+  ownerUpdateTests(n, authenticated);
 });
 
 describe('test/ret_web/controllers/api/app_config_controller_test.exs', () => {

@@ -78,6 +78,13 @@ export function jsonObject(options: Record<string, unknown> = {}): TUnsafe<Recor
   return Type.Unsafe<Record<string, unknown>>({ ...options, type: 'object' });
 }
 
+/**
+ * Deepest nesting of a free-form field (objects and arrays; `{}` is 1) that
+ * payloads and bodies may carry: Hubs sends 3-5 levels; 32 keeps every later
+ * serialization far from the stack limit (as channels/hub/schemas.ts's MAX_FIELD_DEPTH).
+ */
+export const MAX_FIELD_DEPTH = 32;
+
 /** `{jsonBounds: ...}` as schema options (spread into a TypeBox schema or a hand-written one). */
 export function jsonBounds(bounds: JsonBounds): { jsonBounds: JsonBounds } {
   return { jsonBounds: bounds.maxBytes === undefined ? { maxDepth: bounds.maxDepth } : { maxDepth: bounds.maxDepth, maxBytes: bounds.maxBytes } };

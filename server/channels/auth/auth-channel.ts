@@ -1,10 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Type } from '@sinclair/typebox';
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { AccountTokens } from '../../auth/account-token.ts';
 import type { Mailer } from '../../auth/mailer.ts';
-import { consumeLoginToken, createLoginToken, findAccountByLogin, findOrCreateAccount, identifierHash } from '../../db/accounts.ts';
+import { identifierHash, type AccountRepository } from '../../db/accounts.ts';
 import { ErrorCodes } from '../../errors.ts';
 import { AppConfigKeys } from '../../app-config.ts';
 import { error, ok } from '../../realtime/channel.ts';
@@ -14,10 +13,11 @@ import { compile, describeErrors } from '../../validation/validator.ts';
 
 /** What the auth channel needs. */
 export interface AuthChannelDeps {
-  db: Knex;
+  /** Accounts, logins and login tokens. */
+  accounts: AccountRepository;
   accountTokens: AccountTokens;
   mailer: Mailer;
-  /** Salt of email hashes (`loadIdentifierSalt` in server/db/accounts.ts: one per deployment, kept in the database). */
+  /** Salt of email hashes (`AccountRepository.identifierSalt` in server/db/accounts.ts: one per deployment, kept in the database). */
   secret: string;
   /** Origins a sign-in link may point at (`auth_request.origin` must be one). */
   allowedOrigins: () => readonly string[];
@@ -145,10 +145,10 @@ class AuthChannel implements Channel {
     }
     this.requested = true;
     // A disabled account gets no link, nor (with sign-up disabled) an email without an account; the reply is the same, as Reticulum's.
-    const existing = await findAccountByLogin(this.deps.db, hash);
+    const existing = await this.deps.accounts.findByLogin(hash);
     if (existing?.state === 'disabled') return ok();
     if (!existing && (await this.signUpDisabled())) return ok();
-    const { token, payloadKey } = await createLoginToken(this.deps.db, hash);
+    const { token, payloadKey } = await this.deps.accounts.createLoginToken(hash);
     const link = new URL('/', origin);
     link.searchParams.set('auth_topic', this.ctx.topic);
     link.searchParams.set('auth_token', token);
@@ -166,16 +166,16 @@ class AuthChannel implements Channel {
   private async verified(payload: unknown): Promise<Reply> {
     if (!valid.verified(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `auth_verified: ${describeErrors(valid.verified.errors)}; send {token, payload} from the link.`);
     const { token, payload: sealed } = payload;
-    const login = await consumeLoginToken(this.deps.db, token);
+    const login = await this.deps.accounts.consumeLoginToken(token);
     const email = login ? unseal(login.payloadKey, sealed) : null;
     if (!login || email === null || identifierHash(email, this.deps.secret) !== login.identifierHash) {
       return error(ErrorCodes.INVALID_TOKEN, 'This sign-in link is invalid, used or expired (links last 30 minutes); ask for a new one.');
     }
     const isAdmin = this.deps.adminEmail !== null && email.trim().toLowerCase() === this.deps.adminEmail.trim().toLowerCase();
-    if (!(await findAccountByLogin(this.deps.db, login.identifierHash)) && (await this.signUpDisabled())) {
+    if (!(await this.deps.accounts.findByLogin(login.identifierHash)) && (await this.signUpDisabled())) {
       return error(ErrorCodes.INVALID_TOKEN, 'Sign-up is closed on this server: only existing accounts may sign in.');
     }
-    const account = await findOrCreateAccount(this.deps.db, login.identifierHash, isAdmin);
+    const account = await this.deps.accounts.findOrCreate(login.identifierHash, isAdmin);
     if (account.state !== 'enabled') {
       return error(ErrorCodes.INVALID_TOKEN, 'This account is disabled and cannot sign in; ask the server\'s administrator.');
     }
