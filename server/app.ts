@@ -22,6 +22,7 @@ import { PermsTokens } from './auth/perms-token.ts';
 import { roomRuleHandlers } from './channels/hub/room-rules.ts';
 import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
+import { RoomBlocks } from './channels/hub/blocks.ts';
 import { retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
 import { compileHubSchemas } from './channels/hub/schemas.ts';
@@ -208,6 +209,7 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
   const { presence, rateLimits } = p.backends;
   const db = p.backends.database.knex;
   const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
+  const blocks = new RoomBlocks(fanout);
   const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
   const mailLimit = (name: string, points: number) => rateLimits.limiter({ name, points, durationSeconds: 3600 });
   return [
@@ -231,7 +233,7 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
       defaultRoomSize: config.defaultRoomSize,
       log,
       members,
-      filters: fanout,
+      filters: blocks,
       accounts: accountTokens,
       permsTokens,
       presenceMetaMaxBytes: config.presenceMetaMaxBytes,
@@ -239,7 +241,7 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
       appConfig,
       handlers: {
         ...signInHandlers({ db, accountTokens, permsTokens, appConfig }),
-        ...moderationHandlers({ db, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
+        ...moderationHandlers({ db, presence, members, blocks, kickBanSeconds: config.kickBanSeconds }),
         ...objectHandlers({ db }),
         ...roomRuleHandlers({ db, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
       },

@@ -10,7 +10,7 @@ import { banFromHub } from '../../db/hub-bans.ts';
 import { isActiveInvite } from '../../db/hub-updates.ts';
 import { CloseCodes, CloseReasons, ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { AppConfigKeys } from '../../app-config.ts';
-import type { Connection } from '../../realtime/connection.ts';
+import type { RoomBlocks } from './blocks.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { PresenceStore, NewPresenceMeta } from '../../presence/presence-store.ts';
@@ -45,8 +45,8 @@ export interface HubChannelDeps {
   members?: RoomMembers;
   /** Issues the join reply's `perms_token`; without it the reply carries null. */
   permsTokens?: { issueFor(member: HubMember): Promise<string> };
-  /** Per-recipient filters of the fan-out (blocks). */
-  filters?: { setFilter(topic: string, connection: Connection, sender: string, on: boolean): void };
+  /** This node's blocks (the fan-out's per-recipient filters of rooms). */
+  filters?: RoomBlocks;
   /** Largest `profile` plus `context` of a member, in bytes of JSON (config PRESENCE_META_MAX_BYTES); default {@link DEFAULT_PRESENCE_META_MAX_BYTES}. */
   presenceMetaMaxBytes?: number;
   /** Per-member token bucket on client-driven presence meta updates (config PRESENCE_UPDATE_*); absent: no limit. */
@@ -327,7 +327,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     prefix.copy(out, 0);
     bytes.copy(out, prefix.length, literalStart, literalEnd);
     suffix.copy(out, out.length - suffix.length);
-    this.ctx.publishFrom(out);
+    this.ctx.publishFrom(out, this.sessionId);
     return undefined;
   }
 
@@ -342,7 +342,7 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     if (!schemas.nafr(payload)) return invalid('nafr', describeErrors(schemas.nafr.errors), '{naf: "<JSON string>"}');
     const naf = (payload as { naf: string }).naf;
     if (!nafTextNeedsCheck(naf)) {
-      this.ctx.broadcastFrom('nafr', { naf, from_session_id: this.sessionId });
+      this.ctx.broadcastFrom('nafr', { naf, from_session_id: this.sessionId }, this.sessionId);
       return undefined;
     }
     let parsed: unknown;
@@ -378,11 +378,11 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
       if (needed !== null && !this.perms?.[needed]) {
         return error(ErrorCodes.SPAWN_DENIED, permissionDeniedMessage(`Spawning ${JSON.stringify(data.template.slice(0, 64))}`, needed), { permission: needed });
       }
-      this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId });
+      this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), data: { ...data, creator: this.sessionId, owner: this.sessionId }, from_session_id: this.sessionId }, this.sessionId);
       return undefined;
     }
-    // from_session_id is always the last key: the fan-out's block filters read the sender there.
-    this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), from_session_id: this.sessionId });
+    // Tagged with the sender for the room's blocks (blocks.ts); from_session_id stays the last key, as it always was on the wire.
+    this.ctx.broadcastFrom('naf', { ...withoutKey(envelope, 'from_session_id'), from_session_id: this.sessionId }, this.sessionId);
     return undefined;
   }
 
@@ -393,8 +393,8 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
     if (this.perms && !this.perms.text_chat) {
       return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage('Sending messages', 'text_chat'), { permission: 'text_chat' });
     }
-    // session_id is always the last key: the fan-out's block filters read the sender there.
-    this.ctx.broadcast('message', { ...withoutKey(payload as Record<string, unknown>, 'session_id'), session_id: this.sessionId });
+    // Tagged with the sender for the room's blocks (blocks.ts); session_id stays the last key, as it always was on the wire.
+    this.ctx.broadcast('message', { ...withoutKey(payload as Record<string, unknown>, 'session_id'), session_id: this.sessionId }, this.sessionId);
     return undefined;
   }
 
@@ -530,13 +530,14 @@ export class HubChannel implements Channel, HubMember, ControlledMember {
         return;
       }
       case 'blocked_by':
-        this.deps.filters?.setFilter(this.ctx.topic, this.ctx.session.connection, command.by, command.on);
+        this.deps.filters?.set(this.ctx.topic, this.ctx.session.connection, command.by, command.on);
         return;
     }
   }
 
   terminate(): Promise<void> {
     this.terminated = true;
+    this.deps.filters?.forget(this.ctx.topic, this.ctx.session.connection);
     if (this.registered) {
       this.registered = false;
       this.deps.members?.remove(this);

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
 import { banFromHub } from '../../db/hub-bans.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
-import type { Connection } from '../../realtime/connection.ts';
+import type { RoomBlocks } from './blocks.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
@@ -15,10 +15,8 @@ export interface ModerationDeps {
   db: Knex;
   presence: PresenceStore;
   members: RoomMembers;
-  filters: {
-    setFilter(topic: string, connection: Connection, sender: string, on: boolean): void;
-    isFiltered(topic: string, connection: Connection, sender: string): boolean;
-  };
+  /** This node's blocks. */
+  blocks: RoomBlocks;
   /** How long a kick keeps the member out, in seconds (config KICK_BAN_SECONDS). */
   kickBanSeconds: number;
 }
@@ -85,7 +83,7 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     block: async (member, payload) => {
       const t = await target(member, 'block', payload, null);
       if (typeof t !== 'string') return t;
-      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, true);
+      deps.blocks.set(member.ctx.topic, member.ctx.session.connection, t, true);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: true });
       return ok();
     },
@@ -93,10 +91,10 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
       if (!validTarget(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
       const t = (payload as { session_id: string }).session_id;
       // A blocked member may have left (and may come back with the same session): its block can still be lifted.
-      if (!deps.filters.isFiltered(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
+      if (!deps.blocks.has(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
         return error(ErrorCodes.HUB_NOT_FOUND, `unblock: you have not blocked session_id ${JSON.stringify(t.slice(0, 64))}, and no member with session_id ${JSON.stringify(t.slice(0, 64))} is in this room.`);
       }
-      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, false);
+      deps.blocks.set(member.ctx.topic, member.ctx.session.connection, t, false);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: false });
       return ok();
     },
