@@ -9,23 +9,18 @@ import type { Broker } from './broker/broker.ts';
 import { chooseNode } from './directory/choose-node.ts';
 import type { NodeDirectory } from './directory/node-directory.ts';
 import type { SharedSecrets } from './directory/shared-secrets.ts';
-import { countPresence, hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { countPresence } from './channels/hub/hub-channel.ts';
+import { hubChannelRoute } from './channels/hub/index.ts';
 import { hubView } from './channels/hub/hub-view.ts';
 import { findHubBySid } from './db/hubs.ts';
-import { moderationHandlers } from './channels/hub/moderation.ts';
-import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
 import { loadIdentifierSalt } from './db/accounts.ts';
 import { createMailer, type Mailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
-import { roomRuleHandlers } from './channels/hub/room-rules.ts';
-import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
-import { RoomBlocks } from './channels/hub/blocks.ts';
 import { retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
-import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { ErrorCodes, PlexusError } from './errors.ts';
@@ -209,7 +204,6 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
   const { presence, rateLimits } = p.backends;
   const db = p.backends.database.knex;
   const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
-  const blocks = new RoomBlocks(fanout);
   const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
   const mailLimit = (name: string, points: number) => rateLimits.limiter({ name, points, durationSeconds: 3600 });
   return [
@@ -228,22 +222,19 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
     hubChannelRoute({
       db,
       presence,
-      schemas: compileHubSchemas(),
-      sessionTokens,
-      defaultRoomSize: config.defaultRoomSize,
-      log,
+      fanout,
       members,
-      filters: blocks,
-      accounts: accountTokens,
+      sessionTokens,
+      accountTokens,
       permsTokens,
-      presenceMetaMaxBytes: config.presenceMetaMaxBytes,
-      presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       appConfig,
-      handlers: {
-        ...signInHandlers({ db, accountTokens, permsTokens, appConfig }),
-        ...moderationHandlers({ db, presence, members, blocks, kickBanSeconds: config.kickBanSeconds }),
-        ...objectHandlers({ db }),
-        ...roomRuleHandlers({ db, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
+      log,
+      settings: {
+        defaultRoomSize: config.defaultRoomSize,
+        maxRoomSize: config.maxRoomSize,
+        kickBanSeconds: config.kickBanSeconds,
+        presenceMetaMaxBytes: config.presenceMetaMaxBytes,
+        presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       },
     }),
   ];
