@@ -9,22 +9,17 @@ import type { Broker } from './broker/broker.ts';
 import { chooseNode } from './directory/choose-node.ts';
 import type { NodeDirectory } from './directory/node-directory.ts';
 import type { SharedSecrets } from './directory/shared-secrets.ts';
-import { hubChannelRoute } from './channels/hub/hub-channel.ts';
+import { hubChannelRoute } from './channels/hub/index.ts';
 import { HubRepository } from './db/hub-repository.ts';
 import { Rooms } from './rooms/rooms.ts';
-import { moderationHandlers } from './channels/hub/moderation.ts';
-import { signInHandlers } from './channels/hub/sign-in.ts';
 import { authChannelRoute } from './channels/auth/auth-channel.ts';
 import { AccountTokens } from './auth/account-token.ts';
 import { AccountRepository } from './db/accounts.ts';
 import { createMailer, type Mailer } from './auth/mailer.ts';
 import { PermsTokens } from './auth/perms-token.ts';
-import { roomRuleHandlers } from './channels/hub/room-rules.ts';
-import { objectHandlers } from './channels/hub/objects.ts';
 import { RoomMembers } from './channels/hub/room-members.ts';
 import { retChannelRoute } from './channels/ret/ret-channel.ts';
 import { encodeBroadcast } from './protocol/phoenix-codec.ts';
-import { compileHubSchemas } from './channels/hub/schemas.ts';
 import type { Config } from './config.ts';
 import type { Database } from './db/database.ts';
 import { ErrorCodes, PlexusError } from './errors.ts';
@@ -245,22 +240,19 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
     hubChannelRoute({
       db,
       presence,
-      schemas: compileHubSchemas(),
-      sessionTokens,
-      defaultRoomSize: config.defaultRoomSize,
-      log,
+      fanout,
       members,
-      filters: fanout,
-      accounts: accountTokens,
+      sessionTokens,
+      accountTokens,
       permsTokens,
-      presenceMetaMaxBytes: config.presenceMetaMaxBytes,
-      presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       appConfig,
-      handlers: {
-        ...signInHandlers({ db, accountTokens, permsTokens, appConfig }),
-        ...moderationHandlers({ db, presence, members, filters: fanout, kickBanSeconds: config.kickBanSeconds }),
-        ...objectHandlers({ db }),
-        ...roomRuleHandlers({ db, presence, defaultRoomSize: config.defaultRoomSize, maxRoomSize: config.maxRoomSize }),
+      log,
+      settings: {
+        defaultRoomSize: config.defaultRoomSize,
+        maxRoomSize: config.maxRoomSize,
+        kickBanSeconds: config.kickBanSeconds,
+        presenceMetaMaxBytes: config.presenceMetaMaxBytes,
+        presenceUpdateRate: { perSecond: config.presenceUpdateRatePerSecond, burst: config.presenceUpdateBurst },
       },
     }),
   ];

@@ -31,6 +31,7 @@ export type BrokerClusterFactory = (n: number) => Promise<BrokerCluster>;
 interface Received {
   topic: string;
   bytes: Buffer;
+  sender: string | undefined;
 }
 
 /** Collects every frame a node receives and lets a test wait for a given one. */
@@ -38,8 +39,8 @@ class Inbox {
   readonly frames: Received[] = [];
   private waiters: Array<() => void> = [];
   constructor(broker: Broker) {
-    broker.onFrame((topic, frame) => {
-      this.frames.push({ topic, bytes: typeof frame === 'string' ? Buffer.from(frame, 'utf8') : Buffer.from(frame) });
+    broker.onFrame((topic, frame, sender) => {
+      this.frames.push({ topic, bytes: typeof frame === 'string' ? Buffer.from(frame, 'utf8') : Buffer.from(frame), sender });
       for (const w of this.waiters) w();
     });
   }
@@ -108,6 +109,28 @@ export function brokerContract(name: string, factory: BrokerClusterFactory): voi
       b.publish('hub:one', 'from-b');
       await ia.waitFor('hub:one', 'from-b');
       assert.deepEqual(ia.texts('hub:one'), ['from-b']);
+    });
+
+    test('a frame reaches the other nodes with the sender it was published with, and one published without a sender arrives without', async () => {
+      const c = await make(2);
+      const [a, b] = c.nodes as [Broker, Broker];
+      const ib = new Inbox(b);
+      b.subscribe('hub:senders');
+      await c.settle();
+      a.publish('hub:senders', '["tagged"]', 'session-é-1');
+      a.publish('hub:senders', Buffer.from('["tagged bytes"]', 'utf8'), 'a0b1c2d3-0000-4000-8000-000000000000');
+      a.publish('hub:senders', '["untagged"]');
+      a.publish('hub:senders', 'sentinel');
+      await ib.waitFor('hub:senders', 'sentinel');
+      assert.deepEqual(
+        ib.frames.map((f) => [f.bytes.toString('utf8'), f.sender]),
+        [
+          ['["tagged"]', 'session-é-1'],
+          ['["tagged bytes"]', 'a0b1c2d3-0000-4000-8000-000000000000'],
+          ['["untagged"]', undefined],
+          ['sentinel', undefined],
+        ],
+      );
     });
 
     test('a node that is not subscribed, or has unsubscribed, receives nothing', async () => {

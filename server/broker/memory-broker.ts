@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Broker } from './broker.ts';
+import type { Broker, FrameHandler } from './broker.ts';
 
 /**
  * An in-process bus that several {@link MemoryBroker}s (nodes in one process,
@@ -17,8 +17,8 @@ export class MemoryBus {
     this.nodes.delete(node);
   }
   /** @internal delivers to every attached node but the sender that subscribes to `topic`. */
-  deliver(from: MemoryBroker, topic: string, frame: string | Uint8Array): void {
-    for (const node of this.nodes) if (node !== from) node.receive(topic, frame);
+  deliver(from: MemoryBroker, topic: string, frame: string | Uint8Array, sender: string | undefined): void {
+    for (const node of this.nodes) if (node !== from) node.receive(topic, frame, sender);
   }
 }
 
@@ -26,15 +26,15 @@ export class MemoryBus {
 export class MemoryBroker implements Broker {
   readonly nodeId: string;
   private readonly topics = new Set<string>();
-  private handler: (topic: string, frame: string | Uint8Array) => void = () => {};
+  private handler: FrameHandler = () => {};
 
   constructor(private readonly bus: MemoryBus = new MemoryBus(), nodeId: string = randomUUID()) {
     this.nodeId = nodeId;
     bus.attach(this);
   }
 
-  publish(topic: string, frame: string | Uint8Array): void {
-    this.bus.deliver(this, topic, frame);
+  publish(topic: string, frame: string | Uint8Array, sender?: string): void {
+    this.bus.deliver(this, topic, frame, sender);
   }
   subscribe(topic: string): void {
     this.topics.add(topic);
@@ -42,12 +42,12 @@ export class MemoryBroker implements Broker {
   unsubscribe(topic: string): void {
     this.topics.delete(topic);
   }
-  onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void {
+  onFrame(handler: FrameHandler): void {
     this.handler = handler;
   }
   /** @internal called by the bus */
-  receive(topic: string, frame: string | Uint8Array): void {
-    if (this.topics.has(topic)) this.handler(topic, frame);
+  receive(topic: string, frame: string | Uint8Array, sender: string | undefined): void {
+    if (this.topics.has(topic)) this.handler(topic, frame, sender);
   }
   /** Number of topics this node is subscribed to (for tests). */
   get subscriptionCount(): number {

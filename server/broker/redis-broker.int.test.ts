@@ -83,6 +83,32 @@ describe('RedisBroker on Redis', () => {
     }
   });
 
+  test('a message of another envelope format (a node of another version) is dropped, and the format-2 message after it arrives with its sender', async () => {
+    const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
+    const sender = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
+    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
+    const raw = new Redis(redisUrl);
+    try {
+      const got: Array<[string, string | undefined]> = [];
+      receiver.onFrame((_topic, frame, from) => got.push([Buffer.from(frame as Uint8Array).toString('utf8'), from]));
+      receiver.subscribe('hub:v');
+      await sender.synced();
+      await receiver.synced();
+      // Format 1: node id, then frames as a 4-byte length and the bytes (no format byte, no sender).
+      const old = Buffer.from('["old format"]', 'utf8');
+      const length = Buffer.alloc(4);
+      length.writeUInt32BE(old.length, 0);
+      await raw.publish(prefix + 'hub:v', Buffer.concat([randomBytes(16), length, old]));
+      sender.publish('hub:v', '["new format"]', 'session-1');
+      await eventually(() => got.length >= 1, 'the format-2 frame');
+      assert.deepEqual(got, [['["new format"]', 'session-1']]);
+    } finally {
+      await sender.close();
+      await receiver.close();
+      raw.disconnect();
+    }
+  });
+
   test('status() reports both connections ready, and close() ends them', async () => {
     const node = new RedisBroker({ url: redisUrl });
     await node.synced();

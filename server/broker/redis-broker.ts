@@ -1,9 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import type { Broker, BrokerStatus } from './broker.ts';
+import type { Broker, BrokerStatus, FrameHandler } from './broker.ts';
 
 /** Bytes of the node id header at the start of every message this broker publishes. */
 export const NODE_ID_BYTES = 16;
+
+/**
+ * The envelope format, the byte after the node id. 2: each frame carries its
+ * sender (format 1, before it, had no such byte and no senders). A message of
+ * another format is dropped: every node of a cluster must run the same version.
+ */
+export const ENVELOPE_FORMAT = 2;
+
+/** Bytes before the first frame of a message: the node id and the format byte. */
+const HEADER_BYTES = NODE_ID_BYTES + 1;
+
+/** Bytes before a frame's sender: the frame's length (4) and the sender's (2). */
+const ENTRY_HEADER_BYTES = 6;
+
+/** Longest sender, in bytes of UTF-8 (its length is 2 bytes). */
+export const MAX_SENDER_BYTES = 0xffff;
 
 /** A batch is sent at once, without waiting for the next send, when its frames reach this many bytes. */
 const MAX_BATCH_BYTES = 256 * 1024;
@@ -93,11 +109,16 @@ export interface RedisBrokerStatus extends BrokerStatus {
  * batches of several topics leave as one command (a Lua script that
  * publishes each in order; sharded pub/sub sends one `SPUBLISH` per topic,
  * since a script cannot publish across shards). Order per topic is kept.
- * A message is the publishing node's 16-byte id followed by one or more
- * frames, each as a 4-byte big-endian length and the frame's UTF-8 bytes.
+ * A message is the publishing node's 16-byte id, the envelope format byte
+ * ({@link ENVELOPE_FORMAT}), then one or more frames, each as the frame's
+ * length (4 bytes, big-endian), its sender's length (2 bytes, big-endian;
+ * 0: no sender), the sender's UTF-8 bytes and the frame's UTF-8 bytes. The
+ * format is internal to a cluster: all its nodes run the same version (a
+ * node of another format drops these messages, and these nodes drop its).
  * Redis delivers a node's own publishes to its own subscriber connection
  * too, and those are dropped by comparing the id. Frames from other nodes
- * reach the `onFrame` handler one by one, in order, as bytes (`Buffer`s).
+ * reach the `onFrame` handler one by one, in order, as bytes (`Buffer`s),
+ * each with its sender.
  *
  * Outages: ioredis reconnects by itself and, with `autoResubscribe` (on),
  * subscribes the subscriber connection to every current channel again.
@@ -115,7 +136,7 @@ export class RedisBroker implements Broker {
   private readonly pub: Redis;
   private readonly sub: Redis;
   private readonly topics = new Set<string>();
-  private handler: (topic: string, frame: string | Uint8Array) => void = () => {};
+  private handler: FrameHandler = () => {};
   private dropped = 0;
   private closed = false;
   private readonly pending = new Set<Promise<unknown>>();
@@ -143,7 +164,7 @@ export class RedisBroker implements Broker {
       throw new Error(`RedisBroker nodeId must be 32 lower-case hex digits (got ${JSON.stringify(nodeId)}); leave it unset for a random one.`);
     }
     this.nodeId = nodeId;
-    this.header = Buffer.from(nodeId, 'hex');
+    this.header = Buffer.concat([Buffer.from(nodeId, 'hex'), Buffer.of(ENVELOPE_FORMAT)]);
     this.prefix = opts.channelPrefix ?? 'plexus:t:';
     this.prefixBytes = Buffer.byteLength(this.prefix);
     this.sharded = opts.sharded ?? false;
@@ -175,19 +196,24 @@ export class RedisBroker implements Broker {
    * now and sent with the topic's other waiting frames at the next send (see
    * the class doc; at once when the batch reaches 256 KiB). Fire-and-forget: when the
    * publish connection is not ready, the frame is dropped and counted in
-   * {@link status}.
+   * {@link status}. An empty `sender` is sent as none.
+   * @throws RangeError when `sender` is over {@link MAX_SENDER_BYTES} bytes of UTF-8
    */
-  publish(topic: string, frame: string | Uint8Array): void {
+  publish(topic: string, frame: string | Uint8Array, sender?: string): void {
     if (this.closed) return;
+    const senderBytes = sender ? Buffer.byteLength(sender, 'utf8') : 0;
+    if (senderBytes > MAX_SENDER_BYTES) throw new RangeError(`A frame's sender is at most ${MAX_SENDER_BYTES} bytes of UTF-8 (got ${senderBytes}).`);
     if (this.pub.status !== 'ready' || this.unresponsive) {
       this.dropped++;
       return;
     }
     const body = typeof frame === 'string' ? Buffer.from(frame, 'utf8') : Buffer.from(frame.buffer, frame.byteOffset, frame.byteLength);
     // Copied now: the caller may reuse its buffer once publish returns.
-    const entry = Buffer.allocUnsafe(4 + body.length);
+    const entry = Buffer.allocUnsafe(ENTRY_HEADER_BYTES + senderBytes + body.length);
     entry.writeUInt32BE(body.length, 0);
-    body.copy(entry, 4);
+    entry.writeUInt16BE(senderBytes, 4);
+    if (senderBytes > 0) entry.write(sender!, ENTRY_HEADER_BYTES, 'utf8');
+    body.copy(entry, ENTRY_HEADER_BYTES + senderBytes);
     const list = this.batch.get(topic);
     if (list) list.push(entry);
     else this.batch.set(topic, [entry]);
@@ -334,8 +360,8 @@ export class RedisBroker implements Broker {
     this.pending.add(q);
   }
 
-  /** Sets the receiver of other nodes' frames: `(topic, frame bytes)`. */
-  onFrame(handler: (topic: string, frame: string | Uint8Array) => void): void {
+  /** Sets the receiver of other nodes' frames: `(topic, frame bytes, sender)`. */
+  onFrame(handler: FrameHandler): void {
     this.handler = handler;
   }
 
@@ -364,17 +390,22 @@ export class RedisBroker implements Broker {
   }
 
   private receive(channel: Buffer, message: Buffer): void {
-    if (this.closed || message.length < NODE_ID_BYTES) return;
+    if (this.closed || message.length < HEADER_BYTES) return;
     if (message.compare(this.header, 0, NODE_ID_BYTES, 0, NODE_ID_BYTES) === 0) return;
+    // Another envelope format: a node of another version (see ENVELOPE_FORMAT).
+    if (message[NODE_ID_BYTES] !== ENVELOPE_FORMAT) return;
     const topic = channel.toString('utf8', this.prefixBytes);
     // A message that was in flight when unsubscribe() was called.
     if (!this.topics.has(topic)) return;
-    let at = NODE_ID_BYTES;
-    while (at + 4 <= message.length) {
+    let at = HEADER_BYTES;
+    while (at + ENTRY_HEADER_BYTES <= message.length) {
       const length = message.readUInt32BE(at);
-      const end = at + 4 + length;
+      const senderBytes = message.readUInt16BE(at + 4);
+      const start = at + ENTRY_HEADER_BYTES + senderBytes;
+      const end = start + length;
       if (end > message.length) return; // truncated: not from a Plexus node
-      this.handler(topic, message.subarray(at + 4, end));
+      const sender = senderBytes > 0 ? message.toString('utf8', at + ENTRY_HEADER_BYTES, start) : undefined;
+      this.handler(topic, message.subarray(start, end), sender);
       at = end;
     }
   }

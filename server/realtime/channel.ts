@@ -43,17 +43,22 @@ export interface ChannelContext {
   readonly session: Session;
   /** Pushes `[join_ref, null, topic, event, payload]` to this client only. */
   push(event: string, payload: unknown): void;
-  /** Broadcasts `[null, null, topic, event, payload]` to every subscriber of the topic, this client included, on every node. */
-  broadcast(event: string, payload: unknown): void;
+  /**
+   * Broadcasts `[null, null, topic, event, payload]` to every subscriber of
+   * the topic, this client included, on every node. With `sender`, the frame
+   * is tagged with it for the topic's recipient filters (Fanout's
+   * PublishOptions.sender): whoever filters that sender out does not get it.
+   */
+  broadcast(event: string, payload: unknown, sender?: string): void;
   /** Like {@link broadcast} but excludes this client (Phoenix `broadcast_from`). */
-  broadcastFrom(event: string, payload: unknown): void;
+  broadcastFrom(event: string, payload: unknown, sender?: string): void;
   /**
    * Sends an already-encoded broadcast text frame (`[null,null,topic,event,payload]`
    * as a string or UTF-8 bytes, built by the caller) to every subscriber but
-   * this client, on every node. For hot paths that splice payload bytes
-   * instead of encoding.
+   * this client, on every node, tagged with `sender` as {@link broadcast}. For
+   * hot paths that splice payload bytes instead of encoding.
    */
-  publishFrom(frame: string | Uint8Array): void;
+  publishFrom(frame: string | Uint8Array, sender?: string): void;
   /** Closes this channel from the server: sends `phx_close` and terminates it with reason `server`. */
   close(): void;
 }

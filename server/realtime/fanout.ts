@@ -1,26 +1,55 @@
 import type { Broker } from '../broker/broker.ts';
 import type { Connection, LocalPublisher } from './connection.ts';
 
+/** How {@link Fanout.publish} delivers one frame. */
+export interface PublishOptions {
+  /** A local connection that does not get the frame (Phoenix `broadcast_from`'s sender). */
+  except?: Connection;
+  /**
+   * Who the frame is from (an opaque id, e.g. a session id), carried with the
+   * frame to the other nodes, so each node's {@link RecipientFilter} of the
+   * topic can withhold it from some of its local connections. Without it no
+   * filter applies.
+   */
+  sender?: string;
+}
+
+/**
+ * Decides, for one topic, which local connections must not get frames from
+ * a sender (set with {@link Fanout.setRecipientFilter}). The channel that
+ * owns the topic keeps it (e.g. the hub channel's blocks); the fan-out only
+ * asks it, and only for frames published with a sender.
+ */
+export interface RecipientFilter {
+  /** The local connections that must not get `sender`'s frames; undefined (or empty) when every one gets them. */
+  excluded(sender: string): ReadonlySet<Connection> | undefined;
+}
+
 /**
  * Fan-out of encoded frames: to local subscribers through the transport's
  * publisher, and to other nodes through the broker, once per topic per node.
  * Keeps the local subscribers of each topic, so the node subscribes to the
  * broker on the first local subscriber and unsubscribes after the last.
+ *
+ * A frame is encoded once and the same bytes go to every receiver (one uWS
+ * publish per node). Only in a topic with a {@link RecipientFilter} that
+ * excludes someone from a frame's sender are the frame's bytes written to
+ * each other local member one by one.
  */
 export class Fanout {
   /** Local interest in each control topic (`ctl:…`). */
   private readonly controlCounts = new Map<string, number>();
   /** Local connections per topic: the node is subscribed on the broker while a topic has any; also used for per-recipient delivery in topics with filters. */
   private readonly members = new Map<string, Set<Connection>>();
-  /** topic → sender session_id → local connections that must not receive that sender's naf/nafr/message frames. */
-  private readonly filters = new Map<string, Map<string, Set<Connection>>>();
+  /** The recipient filter of each topic that has one. */
+  private readonly filters = new Map<string, RecipientFilter>();
   private publisher: LocalPublisher | null = null;
   private controlHandler: (topic: string, message: unknown) => void = () => {};
 
   constructor(private readonly broker: Broker) {
-    broker.onFrame((topic, frame) => {
+    broker.onFrame((topic, frame, sender) => {
       if (topic.startsWith(CONTROL_PREFIX)) this.receiveControl(topic, frame);
-      else this.deliverLocal(topic, frame);
+      else this.deliverLocal(topic, frame, undefined, sender);
     });
   }
 
@@ -40,17 +69,9 @@ export class Fanout {
     set.add(connection);
   }
 
-  /** Reverses {@link subscribe} (and drops the connection's filters on `topic`). Safe on a closed connection. */
+  /** Reverses {@link subscribe}. Safe on a closed connection. */
   unsubscribe(connection: Connection, topic: string): void {
     if (!connection.closed) connection.unsubscribe(topic);
-    const filters = this.filters.get(topic);
-    if (filters) {
-      for (const [sender, blocked] of filters) {
-        blocked.delete(connection);
-        if (blocked.size === 0) filters.delete(sender);
-      }
-      if (filters.size === 0) this.filters.delete(topic);
-    }
     const set = this.members.get(topic);
     if (!set?.delete(connection)) return;
     if (set.size === 0) {
@@ -71,52 +92,30 @@ export class Fanout {
 
   /**
    * Delivers one encoded text frame (string or UTF-8 bytes) to every
-   * subscriber of `topic`, on this node (except `except`) and on every other node.
+   * subscriber of `topic`, on this node (except `options.except`) and on
+   * every other node, with `options.sender` (see {@link PublishOptions}).
    */
-  publish(topic: string, frame: string | Uint8Array, except?: Connection): void {
-    this.deliverLocal(topic, frame, except);
-    this.broker.publish(topic, frame);
+  publish(topic: string, frame: string | Uint8Array, options?: PublishOptions): void {
+    this.deliverLocal(topic, frame, options?.except, options?.sender);
+    this.broker.publish(topic, frame, options?.sender);
   }
 
   /**
-   * Stops (`on`) or resumes delivering `sender`'s `naf`, `nafr` and `message`
-   * frames on `topic` to the local `connection` (blocks, Reticulum's
-   * blocked_session_ids / blocked_by_session_ids). Topics without filters keep
-   * the encode-once path (one uWS publish); in a topic with filters, frames
-   * of a filtered sender go to each other local member one by one (the same
-   * bytes). Filters of a connection end when it unsubscribes from the topic.
+   * Sets (or, with null, removes) the recipient filter of `topic` on this
+   * node. Topics without one keep the encode-once path (one uWS publish).
    */
-  setFilter(topic: string, connection: Connection, sender: string, on: boolean): void {
-    let filters = this.filters.get(topic);
-    if (on) {
-      if (!filters) this.filters.set(topic, (filters = new Map()));
-      let blocked = filters.get(sender);
-      if (!blocked) filters.set(sender, (blocked = new Set()));
-      blocked.add(connection);
-      return;
-    }
-    const blocked = filters?.get(sender);
-    if (!filters || !blocked) return;
-    blocked.delete(connection);
-    if (blocked.size === 0) filters.delete(sender);
-    if (filters.size === 0) this.filters.delete(topic);
+  setRecipientFilter(topic: string, filter: RecipientFilter | null): void {
+    if (filter) this.filters.set(topic, filter);
+    else this.filters.delete(topic);
   }
 
-  /** True while `connection` does not get `sender`'s frames on `topic` (see {@link setFilter}). */
-  isFiltered(topic: string, connection: Connection, sender: string): boolean {
-    return this.filters.get(topic)?.get(sender)?.has(connection) ?? false;
-  }
-
-  private deliverLocal(topic: string, frame: string | Uint8Array, except?: Connection): void {
-    const filters = this.filters.get(topic);
-    if (filters) {
+  private deliverLocal(topic: string, frame: string | Uint8Array, except: Connection | undefined, sender: string | undefined): void {
+    const excluded = sender === undefined ? undefined : this.filters.get(topic)?.excluded(sender);
+    if (excluded && excluded.size > 0) {
+      // Text frames: Connection.send writes bytes as binary.
       const text = typeof frame === 'string' ? frame : utf8.decode(frame);
-      const sender = filteredSender(text);
-      const blocked = sender === null ? undefined : filters.get(sender);
-      if (blocked) {
-        for (const c of this.members.get(topic) ?? []) if (c !== except && !blocked.has(c)) c.send(text);
-        return;
-      }
+      for (const c of this.members.get(topic) ?? []) if (c !== except && !excluded.has(c)) c.send(text);
+      return;
     }
     this.publisher?.publishLocal(topic, frame, except);
   }
@@ -170,16 +169,3 @@ export class Fanout {
 export const CONTROL_PREFIX = 'ctl:';
 
 const utf8 = new TextDecoder();
-const FILTERED_EVENT = /^\[null,null,"(?:[^"\\]|\\.)*","(?:naf|nafr|message)",/;
-const SENDER_TAIL = /"(?:from_session_id|session_id)":"([^"\\]{1,128})"\}\]$/;
-
-/**
- * The sender of a broadcast `naf`, `nafr` or `message` frame, read from the
- * key the server puts last in its payload (`from_session_id`, or `session_id`
- * for `message`); null for other frames.
- */
-export function filteredSender(frame: string): string | null {
-  if (!FILTERED_EVENT.test(frame)) return null;
-  const m = SENDER_TAIL.exec(frame);
-  return m ? m[1]! : null;
-}

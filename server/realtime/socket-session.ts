@@ -7,7 +7,7 @@ import { scanFrame } from '../protocol/frame-scan.ts';
 import { TokenBucket } from './rate-limit.ts';
 import { CloseCodes, CloseReasons, ErrorCodes, PlexusError, type ErrorCode } from '../errors.ts';
 import type { Connection } from './connection.ts';
-import type { Fanout } from './fanout.ts';
+import type { Fanout, PublishOptions } from './fanout.ts';
 
 const utf8 = new TextDecoder();
 
@@ -410,14 +410,15 @@ export class SocketSession implements Session {
 
   private makeContext(topic: string, joinRef: string): ChannelContext {
     const session = this;
+    const options = new ContextPublishOptions(this.connection);
     const ctx: ChannelContext = {
       topic,
       joinRef,
       session,
       push: (event, payload) => session.send(encodeText(joinRef, null, topic, event, payload)),
-      broadcast: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload)),
-      broadcastFrom: (event, payload) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload), session.connection),
-      publishFrom: (frame) => session.fanout.publish(topic, frame, session.connection),
+      broadcast: (event, payload, sender) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload), options.to(sender)),
+      broadcastFrom: (event, payload, sender) => session.fanout.publish(topic, encodeBroadcast(topic, event, payload), options.from(sender)),
+      publishFrom: (frame, sender) => session.fanout.publish(topic, frame, options.from(sender)),
       close: () => {
         const entry = session.channels.get(topic);
         if (!entry || entry.ctx !== ctx) return;
@@ -442,5 +443,36 @@ export class SocketSession implements Session {
     this.queue = [];
     const entries = [...this.channels.values()];
     await Promise.all(entries.map((e) => this.remove(e, 'closed')));
+  }
+}
+
+/**
+ * The {@link PublishOptions} of one channel's broadcasts, made once and
+ * reused, so publishing a frame allocates no options object (a channel tags
+ * its frames with one sender, its session's id, every time).
+ */
+class ContextPublishOptions {
+  private readonly none: PublishOptions = {};
+  private readonly exceptSelf: PublishOptions;
+  private tagged: PublishOptions = {};
+  private taggedFrom: PublishOptions;
+
+  constructor(private readonly connection: Connection) {
+    this.exceptSelf = { except: connection };
+    this.taggedFrom = this.exceptSelf;
+  }
+
+  /** To everyone, tagged with `sender` when given. */
+  to(sender: string | undefined): PublishOptions {
+    if (sender === undefined) return this.none;
+    if (this.tagged.sender !== sender) this.tagged = { sender };
+    return this.tagged;
+  }
+
+  /** To everyone but this channel's connection, tagged with `sender` when given. */
+  from(sender: string | undefined): PublishOptions {
+    if (sender === undefined) return this.exceptSelf;
+    if (this.taggedFrom.sender !== sender) this.taggedFrom = { except: this.connection, sender };
+    return this.taggedFrom;
   }
 }

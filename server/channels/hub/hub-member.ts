@@ -1,6 +1,7 @@
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { ChannelContext, Reply } from '../../realtime/channel.ts';
+import type { NewPresenceMeta } from '../../presence/presence-store.ts';
 
 /** A signed-in account as the hub channel knows it. */
 export interface AccountRef {
@@ -76,13 +77,56 @@ export interface HubMember {
   roomChanged(): Promise<void>;
 }
 
+/** A change of a member's own presence meta (entered, entering, profile, flags, roles). */
+export type MetaChange = (meta: NewPresenceMeta) => NewPresenceMeta;
+
+/** A change a client's event makes to its meta, given the event's payload (a JSON object). */
+export type ClientMetaChange = (meta: NewPresenceMeta, payload: Record<string, unknown>) => NewPresenceMeta;
+
+/**
+ * The member as the hub channel's own event handlers see it: a
+ * {@link HubMember} that can also change its presence meta (presence-meta.ts).
+ */
+export interface HubSession extends HubMember {
+  /**
+   * Applies `change` to this member's meta as ONE `presence_diff`, after its
+   * earlier presence operations, limited by PRESENCE_UPDATE_* (`rate_limited`
+   * names `event`); `payload` must be a JSON object (`invalid_payload`).
+   * With `enters`, the room's size is enforced and the member is answered
+   * `{}` or `room_full`.
+   */
+  changeMeta(event: string, payload: unknown, change: ClientMetaChange, enters?: boolean): Reply | Promise<Reply | undefined>;
+}
+
 /**
  * Handles one incoming event of the hub channel for one member. It must
- * validate `payload` itself (ajv) and check the member's permissions; a
- * denied or invalid event gets an error reply and changes nothing.
+ * validate `payload` itself (validation/validator.ts) and check the member's
+ * permissions; a denied or invalid event gets an error reply and changes nothing.
  * @returns a reply to the push (`undefined` sends none)
  */
-export type HubEventHandler = (member: HubMember, payload: unknown) => Reply | undefined | Promise<Reply | undefined>;
+export type HubEventHandler = (member: HubSession, payload: unknown) => Reply | undefined | Promise<Reply | undefined>;
 
-/** Event name → handler; modules export one of these and app.ts merges them into the hub channel. */
+/** Event name → handler: each module of channels/hub/ exports one group; index.ts makes them the one table. */
 export type HubEventHandlers = Record<string, HubEventHandler>;
+
+/**
+ * The hub channel's one table from event name to handler. A Map: event
+ * names come from clients, so `toString` or `__proto__` must never find an
+ * Object.prototype member (they are `unknown_event`).
+ */
+export type HubEventTable = ReadonlyMap<string, HubEventHandler>;
+
+/**
+ * Makes the one table from the groups of handlers.
+ * @throws Error when two groups handle the same event
+ */
+export function eventTable(...groups: HubEventHandlers[]): HubEventTable {
+  const table = new Map<string, HubEventHandler>();
+  for (const group of groups) {
+    for (const [event, handler] of Object.entries(group)) {
+      if (table.has(event)) throw new Error(`hub event ${JSON.stringify(event)} is handled twice`);
+      table.set(event, handler);
+    }
+  }
+  return table;
+}

@@ -1,33 +1,29 @@
 import type { Knex } from 'knex';
 import { banFromHub } from '../../db/hub-bans.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
-import type { Connection } from '../../realtime/connection.ts';
+import type { RoomBlocks } from './blocks.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import type { RoomMembers } from './room-members.ts';
-import { createAjv, describeErrors } from './schemas.ts';
+import { describeErrors } from './schemas.ts';
+import { compile } from '../../validation/validator.ts';
+import { Type } from '@sinclair/typebox';
 
 /** What the moderation events need. */
 export interface ModerationDeps {
   db: Knex;
   presence: PresenceStore;
   members: RoomMembers;
-  filters: {
-    setFilter(topic: string, connection: Connection, sender: string, on: boolean): void;
-    isFiltered(topic: string, connection: Connection, sender: string): boolean;
-  };
+  /** This node's blocks. */
+  blocks: RoomBlocks;
   /** How long a kick keeps the member out, in seconds (config KICK_BAN_SECONDS). */
   kickBanSeconds: number;
 }
 
-const targetSchema = {
-  type: 'object',
-  required: ['session_id'],
-  properties: { session_id: { type: 'string', minLength: 1, maxLength: 64 } },
-} as const;
+const validTarget = compile(Type.Object({ session_id: Type.String({ minLength: 1, maxLength: 64 }) }));
 
 /**
  * The hub channel's moderation events (reference/reticulum.md §1.2), enforced
@@ -49,16 +45,13 @@ const targetSchema = {
  * keys only (`__proto__`, `toString`... are never members). Replies `{}`.
  */
 export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
-  const ajv = createAjv();
-  const validTarget = ajv.compile(targetSchema);
-
   /** Validates the payload and finds the target in the room's presence; returns the target's id or an error reply. */
   async function target(member: HubMember, event: string, payload: unknown, permission: keyof HubPermissions | null): Promise<string | Reply> {
     if (!validTarget(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(validTarget.errors)}; expected {session_id: "<a member's session_id>"}.`);
     if (permission && !member.permissions[permission]) {
       return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, permission, 'room owners'), { permission });
     }
-    const sessionId = (payload as { session_id: string }).session_id;
+    const sessionId = payload.session_id;
     if (sessionId === member.sessionId) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: you cannot ${event.replace('_', ' ')} yourself.`);
     const present = await deps.presence.list(member.ctx.topic);
     // Own keys only: a session_id "__proto__" or "toString" must not find Object.prototype's members.
@@ -85,18 +78,18 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
     block: async (member, payload) => {
       const t = await target(member, 'block', payload, null);
       if (typeof t !== 'string') return t;
-      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, true);
+      deps.blocks.set(member.ctx.topic, member.ctx.session.connection, t, true);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: true });
       return ok();
     },
     unblock: async (member, payload) => {
       if (!validTarget(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `unblock: ${describeErrors(validTarget.errors)}; expected {session_id}.`);
-      const t = (payload as { session_id: string }).session_id;
+      const t = payload.session_id;
       // A blocked member may have left (and may come back with the same session): its block can still be lifted.
-      if (!deps.filters.isFiltered(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
+      if (!deps.blocks.has(member.ctx.topic, member.ctx.session.connection, t) && !Object.hasOwn(await deps.presence.list(member.ctx.topic), t)) {
         return error(ErrorCodes.HUB_NOT_FOUND, `unblock: you have not blocked session_id ${JSON.stringify(t.slice(0, 64))}, and no member with session_id ${JSON.stringify(t.slice(0, 64))} is in this room.`);
       }
-      deps.filters.setFilter(member.ctx.topic, member.ctx.session.connection, t, false);
+      deps.blocks.set(member.ctx.topic, member.ctx.session.connection, t, false);
       await deps.members.toSession(t, { op: 'blocked_by', topic: member.ctx.topic, by: member.sessionId, on: false });
       return ok();
     },

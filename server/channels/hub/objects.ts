@@ -1,11 +1,14 @@
 import type { Knex } from 'knex';
+import { Type } from '@sinclair/typebox';
 import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
 import { pinObject, unpinObject } from '../../db/room-objects.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
+import { compile, nullable } from '../../validation/validator.ts';
+import type { Validator } from '../../validation/validator.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
-import { bounded, createAjv, describeErrors } from './schemas.ts';
+import { describeErrors, freeObject, hubSchemas } from './schemas.ts';
 import { findNul } from '../../protocol/nul-bytes.ts';
 
 /**
@@ -16,29 +19,137 @@ import { findNul } from '../../protocol/nul-bytes.ts';
  */
 export const MAX_OBJECT_JSON = 32 * 1024;
 
-const nid = { type: 'string', minLength: 1, maxLength: 128 } as const;
-const fileFields = {
-  file_id: { type: ['string', 'null'], maxLength: 128 },
-  file_access_token: { type: ['string', 'null'], maxLength: 256 },
-  promotion_token: { type: ['string', 'null'], maxLength: 256 },
-} as const;
-const update = {
-  type: 'object',
-  required: ['root_nid', 'nid', 'update_message'],
-  properties: { root_nid: nid, nid, update_message: { type: 'object', ...bounded() } },
-} as const;
+const nid = () => Type.String({ minLength: 1, maxLength: 128 });
+/** Accepted and ignored (no file store yet). */
+const fileFields = () => ({
+  file_id: Type.Optional(nullable(Type.String({ maxLength: 128 }))),
+  file_access_token: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+  promotion_token: Type.Optional(nullable(Type.String({ maxLength: 256 }))),
+});
+const EntityUpdate = Type.Object({ root_nid: nid(), nid: nid(), update_message: freeObject() });
 
-const schemas = {
-  pin: { type: 'object', required: ['id', 'gltf_node'], properties: { id: nid, gltf_node: { type: 'object', ...bounded() }, ...fileFields } },
-  unpin: { type: 'object', required: ['id'], properties: { id: nid, ...fileFields } },
-  save_entity_state: {
-    type: 'object',
-    required: ['nid', 'create_message'],
-    properties: { nid, create_message: { type: 'object', ...bounded() }, updates: { type: 'array', maxItems: 256, items: update }, ...fileFields },
-  },
-  update_entity_state: update,
-  delete_entity_state: { type: 'object', required: ['nid'], properties: { nid, ...fileFields } },
-} as const;
+/** The payload checks of the object events, compiled once. */
+const valid = {
+  pin: compile(Type.Object({ id: nid(), gltf_node: freeObject(), ...fileFields() })),
+  unpin: compile(Type.Object({ id: nid(), ...fileFields() })),
+  save_entity_state: compile(Type.Object({ nid: nid(), create_message: freeObject(), updates: Type.Optional(Type.Array(EntityUpdate, { maxItems: 256 })), ...fileFields() })),
+  update_entity_state: compile(EntityUpdate),
+  delete_entity_state: compile(Type.Object({ nid: nid(), ...fileFields() })),
+};
+
+/** The reply to a payload its schema refused. */
+function invalid(event: string, v: Validator<unknown>): Reply {
+  return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(v.errors)}.`);
+}
+
+/** After the schema: at most {@link MAX_OBJECT_JSON} of JSON, and no NUL character; null when it may be stored. */
+function storable(event: string, payload: unknown): Reply | null {
+  if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
+  const nul = findNul(payload);
+  if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${nul} contains a NUL character (\\u0000), which cannot be stored.`);
+  return null;
+}
+
+/** pin / unpin: the payload, then pin_objects, then a known person (`permission_denied` naming what is missing). */
+function mayPin(member: HubMember, event: string, payload: unknown): Reply | null {
+  const bad = storable(event, payload);
+  if (bad) return bad;
+  if (!member.permissions.pin_objects) {
+    return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
+  }
+  if (!member.roles.signed_in && !member.roles.creator) {
+    return error(ErrorCodes.PERMISSION_DENIED, `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
+  }
+  return null;
+}
+
+/**
+ * Entity state events, as Reticulum's `authorize(socket, :write_entity_state)`: the payload,
+ * then a known person (`not_logged_in`), then pin_objects (`unauthorized`).
+ */
+function mayWriteEntity(member: HubMember, event: string, payload: unknown): Reply | null {
+  const bad = storable(event, payload);
+  if (bad) return bad;
+  if (!member.roles.signed_in && !member.roles.creator) {
+    return error(ErrorCodes.NOT_LOGGED_IN, `${event} needs you to be signed in (saved entities belong to an account).`);
+  }
+  if (!member.permissions.pin_objects) {
+    return error(ErrorCodes.UNAUTHORIZED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
+  }
+  return null;
+}
+
+const accountOf = (m: HubMember) => m.account?.accountId ?? null;
+
+/** The pinned-object events: `pin`, `unpin`. */
+function pinHandlers(db: Knex): HubEventHandlers {
+  return {
+    pin: async (member, payload) => {
+      if (!valid.pin(payload)) return invalid('pin', valid.pin);
+      const bad = mayPin(member, 'pin', payload);
+      if (bad) return bad;
+      await pinObject(db, member.hub.id, payload.id, payload.gltf_node, accountOf(member));
+      member.ctx.broadcast('pin', { object_id: payload.id, gltf_node: payload.gltf_node, pinned_by: member.sessionId });
+      return ok();
+    },
+    unpin: async (member, payload) => {
+      if (!valid.unpin(payload)) return invalid('unpin', valid.unpin);
+      const bad = mayPin(member, 'unpin', payload);
+      if (bad) return bad;
+      if (await unpinObject(db, member.hub.id, payload.id)) member.ctx.broadcast('unpin', { object_id: payload.id });
+      return ok();
+    },
+  };
+}
+
+/** The saved-entity events: `list_entities`, `save_entity_state`, `update_entity_state`, `delete_entity_state`. */
+function entityHandlers(db: Knex): HubEventHandlers {
+  return {
+    list_entities: async (member, payload) => {
+      if (!hubSchemas.empty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'list_entities takes no payload ({}).');
+      return ok({ data: await listEntities(db, member.hub.id) });
+    },
+    save_entity_state: async (member, payload) => {
+      const v = valid.save_entity_state;
+      if (!v(payload)) return invalid('save_entity_state', v);
+      const bad = mayWriteEntity(member, 'save_entity_state', payload);
+      if (bad) return bad;
+      try {
+        const entity = await saveEntity(db, member.hub.id, payload.nid, payload.create_message, payload.updates ?? [], accountOf(member));
+        member.ctx.broadcast('entity_state_saved', { data: [entity] });
+        return ok();
+      } catch (err) {
+        if (err instanceof EntityExistsError) return error(ErrorCodes.ENTITY_STATE_ALREADY_EXISTS, `Entity ${payload.nid} is already saved in this room; update it with update_entity_state.`);
+        throw err;
+      }
+    },
+    update_entity_state: async (member, payload) => {
+      const v = valid.update_entity_state;
+      if (!v(payload)) return invalid('update_entity_state', v);
+      const bad = mayWriteEntity(member, 'update_entity_state', payload);
+      if (bad) return bad;
+      try {
+        await updateEntity(db, member.hub.id, payload);
+      } catch (err) {
+        if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity ${payload.root_nid} in this room; save it first with save_entity_state.`);
+        throw err;
+      }
+      member.ctx.broadcast('entity_state_updated', payload.update_message);
+      return ok();
+    },
+    delete_entity_state: async (member, payload) => {
+      const v = valid.delete_entity_state;
+      if (!v(payload)) return invalid('delete_entity_state', v);
+      const bad = mayWriteEntity(member, 'delete_entity_state', payload);
+      if (bad) return bad;
+      if (!(await deleteEntity(db, member.hub.id, payload.nid))) {
+        return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity or pinned object ${payload.nid} in this room; nothing was deleted.`);
+      }
+      member.ctx.broadcast('entity_state_deleted', { nid: payload.nid, creator: member.sessionId });
+      return ok();
+    },
+  };
+}
 
 /**
  * The hub channel's persistent objects (reference/reticulum.md §1.2 pin,
@@ -67,105 +178,5 @@ const schemas = {
  * string or key, are refused.
  */
 export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
-  const ajv = createAjv();
-  const validEmpty = ajv.compile({ type: ['object', 'null'] });
-  const valid = Object.fromEntries(Object.entries(schemas).map(([k, s]) => [k, ajv.compile(s)]));
-
-  function checkPayload(event: string, payload: unknown): Reply | null {
-    const v = valid[event]!;
-    if (!v(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${describeErrors(v.errors)}.`);
-    if (JSON.stringify(payload).length > MAX_OBJECT_JSON) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: the payload is over ${MAX_OBJECT_JSON} bytes of JSON.`);
-    const nul = findNul(payload);
-    if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `${event}: ${nul} contains a NUL character (\\u0000), which cannot be stored.`);
-    return null;
-  }
-
-  /** pin / unpin: the payload, then pin_objects, then a known person (`permission_denied` naming what is missing). */
-  function check(member: HubMember, event: string, payload: unknown): Reply | null {
-    const bad = checkPayload(event, payload);
-    if (bad) return bad;
-    if (!member.permissions.pin_objects) {
-      return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
-    }
-    if (!member.roles.signed_in && !member.roles.creator) {
-      return error(ErrorCodes.PERMISSION_DENIED, `${event} needs you to be signed in (objects that persist belong to an account).`, { permission: 'signed_in' });
-    }
-    return null;
-  }
-
-  /**
-   * Entity state events, as Reticulum's `authorize(socket, :write_entity_state)`: the payload,
-   * then a known person (`not_logged_in`), then pin_objects (`unauthorized`).
-   */
-  function checkEntity(member: HubMember, event: string, payload: unknown): Reply | null {
-    const bad = checkPayload(event, payload);
-    if (bad) return bad;
-    if (!member.roles.signed_in && !member.roles.creator) {
-      return error(ErrorCodes.NOT_LOGGED_IN, `${event} needs you to be signed in (saved entities belong to an account).`);
-    }
-    if (!member.permissions.pin_objects) {
-      return error(ErrorCodes.UNAUTHORIZED, permissionDeniedMessage(event, 'pin_objects'), { permission: 'pin_objects' });
-    }
-    return null;
-  }
-
-  const accountOf = (m: HubMember) => m.account?.accountId ?? null;
-
-  return {
-    pin: async (member, payload) => {
-      const bad = check(member, 'pin', payload);
-      if (bad) return bad;
-      const p = payload as { id: string; gltf_node: Record<string, unknown> };
-      await pinObject(deps.db, member.hub.id, p.id, p.gltf_node, accountOf(member));
-      member.ctx.broadcast('pin', { object_id: p.id, gltf_node: p.gltf_node, pinned_by: member.sessionId });
-      return ok();
-    },
-    unpin: async (member, payload) => {
-      const bad = check(member, 'unpin', payload);
-      if (bad) return bad;
-      const id = (payload as { id: string }).id;
-      if (await unpinObject(deps.db, member.hub.id, id)) member.ctx.broadcast('unpin', { object_id: id });
-      return ok();
-    },
-    list_entities: async (member, payload) => {
-      if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'list_entities takes no payload ({}).');
-      return ok({ data: await listEntities(deps.db, member.hub.id) });
-    },
-    save_entity_state: async (member, payload) => {
-      const bad = checkEntity(member, 'save_entity_state', payload);
-      if (bad) return bad;
-      const p = payload as { nid: string; create_message: unknown; updates?: Array<{ root_nid: string; nid: string; update_message: unknown }> };
-      try {
-        const entity = await saveEntity(deps.db, member.hub.id, p.nid, p.create_message, p.updates ?? [], accountOf(member));
-        member.ctx.broadcast('entity_state_saved', { data: [entity] });
-        return ok();
-      } catch (err) {
-        if (err instanceof EntityExistsError) return error(ErrorCodes.ENTITY_STATE_ALREADY_EXISTS, `Entity ${p.nid} is already saved in this room; update it with update_entity_state.`);
-        throw err;
-      }
-    },
-    update_entity_state: async (member, payload) => {
-      const bad = checkEntity(member, 'update_entity_state', payload);
-      if (bad) return bad;
-      const p = payload as { root_nid: string; nid: string; update_message: Record<string, unknown> };
-      try {
-        await updateEntity(deps.db, member.hub.id, p);
-      } catch (err) {
-        if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity ${p.root_nid} in this room; save it first with save_entity_state.`);
-        throw err;
-      }
-      member.ctx.broadcast('entity_state_updated', p.update_message);
-      return ok();
-    },
-    delete_entity_state: async (member, payload) => {
-      const bad = checkEntity(member, 'delete_entity_state', payload);
-      if (bad) return bad;
-      const n = (payload as { nid: string }).nid;
-      if (!(await deleteEntity(deps.db, member.hub.id, n))) {
-        return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity or pinned object ${n} in this room; nothing was deleted.`);
-      }
-      member.ctx.broadcast('entity_state_deleted', { nid: n, creator: member.sessionId });
-      return ok();
-    },
-  };
+  return { ...pinHandlers(deps.db), ...entityHandlers(deps.db) };
 }

@@ -11,7 +11,9 @@ import type { HubPermissions } from '../../auth/permissions.ts';
 import { countPresence } from './hub-channel.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
 import { hubView } from './hub-view.ts';
-import { bounded, createAjv, describeErrors } from './schemas.ts';
+import { describeErrors, freeObject, hubSchemas } from './schemas.ts';
+import { compile, nullable } from '../../validation/validator.ts';
+import { Type } from '@sinclair/typebox';
 import { findNul } from '../../protocol/nul-bytes.ts';
 
 /** What the room-rule events need. */
@@ -33,21 +35,20 @@ export const memberPermissionsSchema = {
 /** Largest `user_data` of a room, in bytes of JSON. */
 export const MAX_USER_DATA_BYTES = 16 * 1024;
 
-/** The fields of `update_hub` and of `PATCH /api/v1/hubs/:hub_sid`'s `hub` (compile with {@link createAjv}: `user_data` is bounded by `jsonBounds`). */
-export function hubChangesSchema(maxRoomSize: number): object {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    properties: {
-      name: { type: 'string', minLength: 1, maxLength: 64, pattern: '\\S' },
-      description: { type: ['string', 'null'], maxLength: 64000 },
-      member_permissions: memberPermissionsSchema,
-      room_size: { type: ['integer', 'null'], minimum: 0, maximum: maxRoomSize },
-      allow_promotion: { type: 'boolean' },
-      entry_mode: { enum: ['allow', 'invite'] },
-      user_data: { type: ['object', 'null'], ...bounded(MAX_USER_DATA_BYTES) },
+/** The fields of `update_hub` and of `PATCH /api/v1/hubs/:hub_sid`'s `hub` (`user_data` is bounded by `jsonBounds`, which the one ajv instance knows). */
+export function hubChangesSchema(maxRoomSize: number) {
+  return Type.Object(
+    {
+      name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })),
+      description: Type.Optional(nullable(Type.String({ maxLength: 64000 }))),
+      member_permissions: Type.Optional(Type.Unsafe<Partial<MemberPermissions>>(memberPermissionsSchema)),
+      room_size: Type.Optional(nullable(Type.Integer({ minimum: 0, maximum: maxRoomSize }))),
+      allow_promotion: Type.Optional(Type.Boolean()),
+      entry_mode: Type.Optional(Type.Unsafe<'allow' | 'invite'>({ enum: ['allow', 'invite'] })),
+      user_data: Type.Optional(nullable(freeObject(MAX_USER_DATA_BYTES))),
     },
-  };
+    { additionalProperties: false },
+  );
 }
 
 /**
@@ -79,6 +80,9 @@ export function toHubChanges(p: Record<string, unknown>, currentBits: number): H
   return changes;
 }
 
+const validScene = compile(Type.Object({ url: Type.String({ maxLength: 2048, pattern: '^https?://' }) }));
+const validInvite = compile(Type.Object({ hub_invite_id: Type.String({ minLength: 1, maxLength: 32 }) }));
+
 /**
  * The hub channel's room-rule events (reference/reticulum.md §1.2, §3.5),
  * for owners (`update_hub`, `close_hub` permissions), each answered `{}` or
@@ -99,11 +103,8 @@ export function toHubChanges(p: Record<string, unknown>, currentBits: number): H
  * (`HubMember.roomChanged`) before `hub_refresh` goes out.
  */
 export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
-  const ajv = createAjv();
-  const validUpdate = ajv.compile(hubChangesSchema(deps.maxRoomSize));
-  const validScene = ajv.compile({ type: 'object', required: ['url'], properties: { url: { type: 'string', maxLength: 2048, pattern: '^https?://' } } });
-  const validInvite = ajv.compile({ type: 'object', required: ['hub_invite_id'], properties: { hub_invite_id: { type: 'string', minLength: 1, maxLength: 32 } } });
-  const validEmpty = ajv.compile({ type: ['object', 'null'] });
+  const validUpdate = compile(hubChangesSchema(deps.maxRoomSize));
+  const validEmpty = hubSchemas.empty;
 
   function needs(member: HubMember, event: string, permission: keyof HubPermissions): Reply | null {
     if (member.permissions[permission]) return null;
@@ -123,7 +124,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       if (!validUpdate(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${describeErrors(validUpdate.errors)}; send any of {name, description, member_permissions: {flag: true|false}, room_size, allow_promotion, entry_mode: "allow"|"invite", user_data}.`);
       const nul = findNul(payload);
       if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
-      const p = payload as Record<string, unknown>;
+      const p = payload;
       if (p.allow_promotion !== undefined && !member.permissions.update_hub_promotion) {
         return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage('Changing allow_promotion', 'update_hub_promotion', 'server admins'), { permission: 'update_hub_promotion' });
       }
@@ -143,7 +144,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       if (!validScene(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${describeErrors(validScene.errors)}; send {url: "https://..."}.`);
       const nul = findNul(payload);
       if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
-      await updateHub(deps.db, member.hub.id, { sceneUrl: (payload as { url: string }).url });
+      await updateHub(deps.db, member.hub.id, { sceneUrl: payload.url });
       await refresh(member, ['scene']);
       return ok();
     },
@@ -166,7 +167,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       const nul = findNul(payload);
       if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `revoke_invite: ${nul} contains a NUL character (\\u0000); send the hub_invite_id fetch_invite gave.`);
       if (!member.permissions.update_hub) return ok();
-      const fresh = await revokeInvite(deps.db, member.hub.id, (payload as { hub_invite_id: string }).hub_invite_id);
+      const fresh = await revokeInvite(deps.db, member.hub.id, payload.hub_invite_id);
       return ok(fresh === null ? {} : { hub_invite_id: fresh });
     },
   };

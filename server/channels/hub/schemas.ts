@@ -1,10 +1,14 @@
-import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
-import { describeErrors as describeAny, sharedAjv } from '../../validation/validator.ts';
+import type { Ajv, ErrorObject } from 'ajv';
+import { Type } from '@sinclair/typebox';
+import type { Static, TUnsafe } from '@sinclair/typebox';
+import { compile, describeErrors as describeAny, jsonObject, nullable, sharedAjv } from '../../validation/validator.ts';
 import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
 
 /**
- * ajv schemas of every event the hub channel accepts, compiled once when
- * {@link compileHubSchemas} runs at start. Shapes follow the Hubs client
+ * TypeBox schemas of the hub channel's own events (join, NAF, chat,
+ * presence meta), compiled once when this module loads by the one schema
+ * module (validation/validator.ts); each validator narrows the payload to
+ * the schema's type. Shapes follow the Hubs client
  * (reference/naf-phoenix-client.md §5.2-§5.5, reference/reticulum.md §1.2).
  *
  * Every free-form field (profile, context, message body, naf data, glTF
@@ -44,126 +48,128 @@ export function createAjv(_options: { verbose?: boolean } = {}): Ajv {
   return sharedAjv();
 }
 
-const jsonObject = { type: 'object' } as const;
+/** A free-form JSON value: any JSON, bounded by {@link bounded}. */
+export function freeForm(maxBytes?: number): TUnsafe<unknown> {
+  return Type.Unsafe<unknown>(bounded(maxBytes));
+}
+
+/** A free-form JSON object (`{type: "object", jsonBounds}`). */
+export function freeObject(maxBytes?: number): TUnsafe<Record<string, unknown>> {
+  return jsonObject(bounded(maxBytes));
+}
+
+/** `{type: ["object", "null"]}`: the payload of events that take none (`{}`, or null). */
+export const emptyPayload = nullable(jsonObject());
 
 /**
  * A NAF field that receiving clients use as a key of a plain object
  * (`dataType`, `networkId`, `parent`; see naf-first-sync.ts): not an
  * Object.prototype name ({@link describeErrors} names the rule; it needs the
- * `verbose` errors of {@link compileHubSchemas} to tell this `not` apart).
+ * `verbose` errors of the one ajv instance to tell this `not` apart).
  */
 const nafKey = { not: { enum: OBJECT_PROTOTYPE_NAMES } } as const;
+const NAF_KEY_RULE = JSON.stringify(nafKey.not);
 
-const joinParams = {
-  type: 'object',
-  required: ['profile', 'context'],
-  properties: {
-    profile: { type: 'object', ...bounded() },
-    context: { type: 'object', ...bounded() },
-    push_subscription_endpoint: { type: ['string', 'null'] },
-    auth_token: { type: ['string', 'null'] },
-    perms_token: { type: ['string', 'null'] },
-    bot_access_key: { type: ['string', 'null'] },
-    // Looked up in the database, which cannot take U+0000.
-    hub_invite_id: { type: ['string', 'null'], maxLength: 128, pattern: '^[^\\u0000]*$' },
-    creator_assignment_token: { type: ['string', 'null'], maxLength: 128 },
+const optionalString = (options: Record<string, unknown> = {}) => Type.Optional(nullable(Type.String(options)));
+
+/** `phx_join` params of `hub:<sid>`. */
+export const JoinParams = Type.Object({
+  profile: freeObject(),
+  context: freeObject(),
+  push_subscription_endpoint: optionalString(),
+  auth_token: optionalString(),
+  perms_token: optionalString(),
+  bot_access_key: optionalString(),
+  // Looked up in the database, which cannot take U+0000.
+  hub_invite_id: optionalString({ maxLength: 128, pattern: '^[^\\u0000]*$' }),
+  creator_assignment_token: optionalString({ maxLength: 128 }),
+});
+export type JoinParams = Static<typeof JoinParams>;
+
+/** One NAF entity (`u` data, an `um` element). */
+export const NafEntity = Type.Object({
+  networkId: Type.String({ minLength: 1, maxLength: 128, ...nafKey }),
+  owner: Type.Optional(Type.String({ maxLength: 128 })),
+  creator: Type.Optional(Type.String({ maxLength: 128 })),
+  lastOwnerTime: Type.Optional(Type.Number()),
+  template: Type.Optional(Type.String({ maxLength: 256 })),
+  persistent: Type.Optional(Type.Boolean()),
+  parent: Type.Optional(nullable(Type.String({ maxLength: 128, ...nafKey }))),
+  components: Type.Optional(jsonObject()),
+  isFirstSync: Type.Optional(Type.Boolean()),
+});
+export type NafEntity = Static<typeof NafEntity>;
+
+const NafUpdateMany = Type.Object({ d: Type.Array(NafEntity, { maxItems: 1024 }) });
+const NafRemove = Type.Object({ networkId: Type.String({ minLength: 1, maxLength: 128, ...nafKey }) });
+
+/**
+ * A `naf` message `{dataType, data, clientId?}`; `data` is free-form, and
+ * for `u` an entity, for `um` `{d: [entity, ...]}`, for `r` `{networkId}`
+ * (narrow with {@link isEntityUpdate} and {@link isMultiUpdate}).
+ */
+export const NafMessage = Type.Object(
+  {
+    dataType: Type.String({ minLength: 1, maxLength: 64, ...nafKey }),
+    clientId: optionalString({ maxLength: 128 }),
+    data: freeForm(),
   },
-} as const;
-
-const nafEntity = {
-  type: 'object',
-  required: ['networkId'],
-  properties: {
-    networkId: { type: 'string', minLength: 1, maxLength: 128, ...nafKey },
-    owner: { type: 'string', maxLength: 128 },
-    creator: { type: 'string', maxLength: 128 },
-    lastOwnerTime: { type: 'number' },
-    template: { type: 'string', maxLength: 256 },
-    persistent: { type: 'boolean' },
-    parent: { type: ['string', 'null'], maxLength: 128, ...nafKey },
-    components: { type: 'object' },
-    isFirstSync: { type: 'boolean' },
+  {
+    allOf: [
+      { if: { properties: { dataType: { const: 'u' } } }, then: { properties: { data: NafEntity } } },
+      { if: { properties: { dataType: { const: 'um' } } }, then: { properties: { data: NafUpdateMany } } },
+      { if: { properties: { dataType: { const: 'r' } } }, then: { properties: { data: NafRemove } } },
+    ],
   },
-} as const;
+);
+export type NafMessage = Static<typeof NafMessage>;
 
-const naf = {
-  type: 'object',
-  required: ['dataType', 'data'],
-  properties: {
-    dataType: { type: 'string', minLength: 1, maxLength: 64, ...nafKey },
-    clientId: { type: ['string', 'null'], maxLength: 128 },
-    data: bounded(),
-  },
-  allOf: [
-    { if: { properties: { dataType: { const: 'u' } } }, then: { properties: { data: nafEntity } } },
-    {
-      if: { properties: { dataType: { const: 'um' } } },
-      then: { properties: { data: { type: 'object', required: ['d'], properties: { d: { type: 'array', maxItems: 1024, items: nafEntity } } } } },
-    },
-    {
-      if: { properties: { dataType: { const: 'r' } } },
-      then: { properties: { data: { type: 'object', required: ['networkId'], properties: { networkId: { type: 'string', minLength: 1, maxLength: 128, ...nafKey } } } } },
-    },
-  ],
-} as const;
+/** A `naf` message of dataType `u`. */
+export type NafEntityUpdate = NafMessage & { data: NafEntity };
 
-const nafr = {
-  type: 'object',
-  required: ['naf'],
-  properties: { naf: { type: 'string', minLength: 2 } },
-} as const;
+/** A valid `naf` message whose dataType is `u`: its data is an entity (the schema's `allOf`). */
+export function isEntityUpdate(m: NafMessage): m is NafEntityUpdate {
+  return m.dataType === 'u';
+}
 
-const message = {
-  type: 'object',
-  required: ['body'],
-  properties: {
-    type: { type: 'string', minLength: 1, maxLength: 32 },
-    body: bounded(MAX_MESSAGE_BODY_BYTES),
-  },
-} as const;
+/** A valid `naf` message whose dataType is `um`: its data is `{d: [entity, ...]}` (the schema's `allOf`). */
+export function isMultiUpdate(m: NafMessage): m is NafMessage & { data: Static<typeof NafUpdateMany> } {
+  return m.dataType === 'um';
+}
 
-const profileUpdated = {
-  type: 'object',
-  required: ['profile'],
-  properties: { profile: { type: 'object', ...bounded() } },
-} as const;
+/** A `nafr` message: `{naf: "<JSON of a naf message>"}`. */
+export const NafrMessage = Type.Object({ naf: Type.String({ minLength: 2 }) });
 
-const objectSpawned = {
-  type: 'object',
-  required: ['object_type'],
-  properties: { object_type: { type: 'integer', minimum: 0, maximum: 31 } },
-} as const;
+/** A `message` (chat, photo, video...). */
+export const ChatMessage = Type.Object({
+  type: Type.Optional(Type.String({ minLength: 1, maxLength: 32 })),
+  body: freeForm(MAX_MESSAGE_BODY_BYTES),
+});
 
-/** The compiled validators. */
-export interface HubSchemas {
-  joinParams: ValidateFunction;
-  naf: ValidateFunction;
-  nafr: ValidateFunction;
-  message: ValidateFunction;
-  profileUpdated: ValidateFunction;
-  objectSpawned: ValidateFunction;
+/** `events:profile_updated`. */
+export const ProfileUpdated = Type.Object({ profile: freeObject() });
+
+/** `events:object_spawned`. */
+export const ObjectSpawned = Type.Object({ object_type: Type.Integer({ minimum: 0, maximum: 31 }) });
+
+/** The compiled validators of the schemas above (compiled once, at module load). */
+export const hubSchemas = {
+  joinParams: compile(JoinParams),
+  naf: compile(NafMessage),
+  nafr: compile(NafrMessage),
+  message: compile(ChatMessage),
+  profileUpdated: compile(ProfileUpdated),
+  objectSpawned: compile(ObjectSpawned),
   /** Any JSON object (for events whose payload is `{}` or ignored). */
-  object: ValidateFunction;
-}
-
-/** Compiles the hub channel's schemas (about 10 ms each; call once at start). */
-export function compileHubSchemas(): HubSchemas {
-  const ajv = createAjv({ verbose: true });
-  return {
-    joinParams: ajv.compile(joinParams),
-    naf: ajv.compile(naf),
-    nafr: ajv.compile(nafr),
-    message: ajv.compile(message),
-    profileUpdated: ajv.compile(profileUpdated),
-    objectSpawned: ajv.compile(objectSpawned),
-    object: ajv.compile(jsonObject),
-  };
-}
+  object: compile(jsonObject()),
+  /** A JSON object or null (events that take no payload). */
+  empty: compile(emptyPayload),
+};
 
 /** One line saying what is wrong with a payload, from ajv's first error (validation/validator.ts), naming the Object.prototype rule of NAF keys. */
 export function describeErrors(errors: ErrorObject[] | null | undefined): string {
   const e = errors?.[0];
-  if (e && e.keyword === 'not' && e.schema === nafKey.not) {
+  if (e && e.keyword === 'not' && JSON.stringify(e.schema) === NAF_KEY_RULE) {
     const where = e.instancePath ? `payload${e.instancePath.replace(/\//g, '.')}` : 'payload';
     return `${where} may not be an Object.prototype property name such as "__proto__" or "constructor" (receiving NAF clients use it as an object key)`;
   }

@@ -5,7 +5,11 @@ import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import { admissionRefusal } from './admission.ts';
 import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
-import { createAjv, describeErrors } from './schemas.ts';
+import { describeErrors, hubSchemas } from './schemas.ts';
+import { compile, nullable } from '../../validation/validator.ts';
+import { Type } from '@sinclair/typebox';
+
+const validSignIn = compile(Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }), creator_assignment_token: Type.Optional(nullable(Type.String({ maxLength: 128 }))) }));
 import { AppConfigKeys } from '../../app-config.ts';
 
 /** How long after `sign_out` a member is let go when accounts are required to join, ms (Reticulum: 5 s). */
@@ -31,18 +35,12 @@ export const SIGN_OUT_CLOSE_MS = 5000;
  *   unless the member signed in again meanwhile, as Reticulum does.
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
-export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens; appConfig?: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
-  const ajv = createAjv();
-  const validSignIn = ajv.compile({
-    type: 'object',
-    required: ['token'],
-    properties: { token: { type: 'string', minLength: 1, maxLength: 4096 }, creator_assignment_token: { type: ['string', 'null'], maxLength: 128 } },
-  });
-  const validEmpty = ajv.compile({ type: ['object', 'null'] });
+export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens; appConfig: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
+  const validEmpty = hubSchemas.empty;
   return {
     sign_in: async (member, payload) => {
       if (!validSignIn(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `sign_in: ${describeErrors(validSignIn.errors)}; send {token, creator_assignment_token?}.`);
-      const p = payload as { token: string; creator_assignment_token?: string | null };
+      const p = payload;
       const identified = await deps.accountTokens.identify(p.token);
       if (!identified) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
       const refused = await admissionRefusal(deps.db, member.hub, member.sessionId, identified);
@@ -57,7 +55,7 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
     sign_out: async (member, payload) => {
       if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'sign_out takes no payload ({}).');
       await member.setAccount(null);
-      if (deps.appConfig && (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
+      if (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN)) {
         setTimeout(() => {
           if (!member.account) member.ctx.close();
         }, SIGN_OUT_CLOSE_MS).unref();
