@@ -5,14 +5,16 @@ import { addOwner, removeOwner, rolesOf } from './hub-roles.ts';
 import { activeInvite, isActiveInvite, revokeInvite, updateHub, type HubChanges } from './hub-updates.ts';
 import { claimCreatorAssignment, createHub, findHubBySid, isCreatorAssignmentToken, searchPublicHubs, type HubRecord, type NewHub } from './hubs.ts';
 import { listPinnedObjects, pinObject, unpinObject } from './room-objects.ts';
+import { deleteEntity, listEntities, saveEntity, updateEntity, type EntityUpdate, type SavedEntity } from './entities.ts';
 
 /**
  * The rows of rooms, over the {@link Database}: `hubs`, `hub_role_memberships`,
  * `hub_invites`, `hub_bans` and `room_objects` (Reticulum's tables of the same
- * names, reference/reticulum.md §5). The one way code outside db/ reads and
- * writes them (server/rooms/, server/http/); the free functions of hubs.ts,
- * hub-roles.ts, hub-updates.ts, hub-bans.ts and room-objects.ts that take a
- * knex handle remain for channels/hub until the rooms pass.
+ * names, reference/reticulum.md §5), and the saved entities of rooms
+ * (`entities`, `sub_entities`, entities.ts). The one way code outside db/
+ * reads and writes them (server/rooms/, server/http/, server/channels/hub/);
+ * the free functions of hubs.ts, hub-roles.ts, hub-updates.ts, hub-bans.ts,
+ * room-objects.ts and entities.ts are its implementation, for db/ only.
  * Every method throws the driver's error (or PlexusError `unavailable` on a
  * timeout, see database.ts) when the database fails.
  */
@@ -106,5 +108,31 @@ export class HubRepository {
   /** The room's pinned glTF nodes, oldest first. */
   pinnedObjects(hubId: string): Promise<Array<Record<string, unknown>>> {
     return listPinnedObjects(this.db, hubId);
+  }
+
+  /** Every saved entity of the room with its parts' updates, oldest first. */
+  entities(hubId: string): Promise<SavedEntity[]> {
+    return listEntities(this.db, hubId);
+  }
+
+  /**
+   * Saves an entity with its updates in one transaction.
+   * @throws EntityExistsError when `nid` is already saved in the room
+   */
+  saveEntity(hubId: string, nid: string, createMessage: unknown, updates: EntityUpdate[], accountId: string | null): Promise<SavedEntity> {
+    return saveEntity(this.db, hubId, nid, createMessage, updates, accountId);
+  }
+
+  /**
+   * Stores the latest update of one part of a saved entity.
+   * @throws EntityNotFoundError when the room has no saved entity `update.root_nid`
+   */
+  updateEntity(hubId: string, update: EntityUpdate): Promise<void> {
+    return updateEntity(this.db, hubId, update);
+  }
+
+  /** Deletes the saved entity `nid` and any pinned object with that id; true when something was deleted. */
+  deleteEntity(hubId: string, nid: string): Promise<boolean> {
+    return deleteEntity(this.db, hubId, nid);
   }
 }
