@@ -219,7 +219,6 @@ function roomDomain(config: Config, backends: Backends, fanout: Fanout): Pick<Pa
 async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
   const { config, log, appConfig, fanout, members } = p;
   const { presence, rateLimits } = p.backends;
-  const db = p.backends.database.knex;
   const accounts = new AccountRepository(p.backends.database);
   const { accountTokens, permsTokens, sessionTokens, mailer } = p.tokens;
   const allowedOrigins = (): string[] => config.authAllowedOrigins ?? (config.publicUrl ? [new URL(config.publicUrl).origin] : [p.node.fallbackOrigin()]);
@@ -238,7 +237,8 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
       mailLimits: { perAddress: mailLimit('auth-mail-address', config.authMailPerAddressPerHour), perIp: mailLimit('auth-mail-ip', config.authMailPerIpPerHour) },
     }),
     hubChannelRoute({
-      db,
+      hubs: p.hubs,
+      rooms: p.rooms,
       presence,
       fanout,
       members,
@@ -248,7 +248,6 @@ async function channelRoutes(p: Parts): Promise<ChannelRoute[]> {
       appConfig,
       log,
       settings: {
-        defaultRoomSize: config.defaultRoomSize,
         maxRoomSize: config.maxRoomSize,
         kickBanSeconds: config.kickBanSeconds,
         presenceMetaMaxBytes: config.presenceMetaMaxBytes,

@@ -1,8 +1,7 @@
 /**
  * The signed-in account as the rest of the server sees it, and the verifier
  * of account tokens (Reticulum's Guardian auth token, reference/reticulum.md §3.4).
- * (channels/hub/hub-member.ts declares the same shapes until the rooms pass
- * points it here; they are structurally one type.)
+ * channels/hub/hub-member.ts re-exports them.
  */
 
 /** A signed-in account. */

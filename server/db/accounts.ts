@@ -151,11 +151,8 @@ export async function readAppSecret(db: Knex, name: string): Promise<string | nu
   return row?.value ?? null;
 }
 
-/**
- * What {@link AccountRepository.of} takes: a repository, the {@link Database},
- * or (deprecated: for the channels/hub tests until the rooms pass) a knex handle.
- */
-export type AccountSource = AccountRepository | Pick<Database, 'knex'> | Knex;
+/** What {@link AccountRepository.of} takes: a repository or the {@link Database}. */
+export type AccountSource = AccountRepository | Pick<Database, 'knex'>;
 
 /**
  * Accounts, logins, login tokens and the deployment's shared secrets
@@ -170,7 +167,7 @@ export class AccountRepository {
   /** `source` as a repository (itself when it is one). */
   static of(source: AccountSource): AccountRepository {
     if (source instanceof AccountRepository) return source;
-    return new AccountRepository(typeof source === 'function' ? { knex: source } : source);
+    return new AccountRepository(source);
   }
 
   private get db(): Knex {

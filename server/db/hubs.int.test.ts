@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { openDatabase } from './database.ts';
 import type { Database, DatabaseLocation } from './database.ts';
-import { claimCreatorAssignment, createHub, findHubBySid, hashToken, HUB_SID_PATTERN, isCreatorAssignmentToken, slugify } from './hubs.ts';
+import { HubRepository } from './hub-repository.ts';
+import { createHub, hashToken, HUB_SID_PATTERN, slugify } from './hubs.ts';
 import { findOrCreateAccount } from './accounts.ts';
 import { databaseBackends } from '../test-support/db-backends.ts';
 
@@ -38,7 +39,7 @@ for (const backend of databaseBackends) {
     test('a created room is found by its hub_sid with its slug, and only its token hash is stored', async () => {
       const { hub, creatorAssignmentToken } = await createHub(db.knex, { name: 'Café Meetup #1', roomSize: 10 });
       assert.match(hub.hubSid, HUB_SID_PATTERN);
-      const found = await findHubBySid(db.knex, hub.hubSid);
+      const found = await new HubRepository(db).findBySid(hub.hubSid);
       assert.equal(found?.name, 'Café Meetup #1');
       assert.equal(found?.slug, 'cafe-meetup-1');
       assert.equal(found?.roomSize, 10);
@@ -52,20 +53,20 @@ for (const backend of databaseBackends) {
       assert.ok(token, 'a room created without an account has a creator assignment token');
       const creatorAssignmentToken: string = token;
       const accounts = await Promise.all(Array.from({ length: 10 }, (_, i) => findOrCreateAccount(db.knex, `claim-${hub.hubSid}-${i}`, false)));
-      assert.equal(await claimCreatorAssignment(db.knex, hub.id, 'not-the-token', accounts[0]!.accountId), false);
-      const results = await Promise.all(accounts.map((a) => claimCreatorAssignment(db.knex, hub.id, creatorAssignmentToken, a.accountId)));
+      assert.equal(await new HubRepository(db).claimCreatorAssignment(hub.id, 'not-the-token', accounts[0]!.accountId), false);
+      const results = await Promise.all(accounts.map((a) => new HubRepository(db).claimCreatorAssignment(hub.id, creatorAssignmentToken, a.accountId)));
       assert.equal(results.filter(Boolean).length, 1);
       const winner = accounts[results.indexOf(true)]!;
-      assert.equal((await findHubBySid(db.knex, hub.hubSid))?.createdByAccountId, winner.accountId);
-      assert.equal(await isCreatorAssignmentToken(db.knex, hub.id, creatorAssignmentToken), false);
-      assert.equal(await claimCreatorAssignment(db.knex, hub.id, creatorAssignmentToken, accounts[0]!.accountId), false);
+      assert.equal((await new HubRepository(db).findBySid(hub.hubSid))?.createdByAccountId, winner.accountId);
+      assert.equal(await new HubRepository(db).isCreatorAssignmentToken(hub.id, creatorAssignmentToken), false);
+      assert.equal(await new HubRepository(db).claimCreatorAssignment(hub.id, creatorAssignmentToken, accounts[0]!.accountId), false);
       const row = await db.knex('hubs').where({ hub_id: hub.id }).first('creator_assignment_token_hash');
       assert.equal(row.creator_assignment_token_hash, null);
     });
 
     test('unknown and malformed hub_sids find nothing', async () => {
-      assert.equal(await findHubBySid(db.knex, 'Nope123'), null);
-      assert.equal(await findHubBySid(db.knex, "x' OR 1=1 --"), null);
+      assert.equal(await new HubRepository(db).findBySid('Nope123'), null);
+      assert.equal(await new HubRepository(db).findBySid("x' OR 1=1 --"), null);
     });
 
     test('the database refuses an entry_mode outside allow, invite and deny', async () => {
@@ -82,7 +83,7 @@ for (const backend of databaseBackends) {
       const { hub } = await createHub(db.knex, { name: 'Durable' });
       await db.close();
       db = await openDatabase(location);
-      assert.equal((await findHubBySid(db.knex, hub.hubSid))?.name, 'Durable');
+      assert.equal((await new HubRepository(db).findBySid(hub.hubSid))?.name, 'Durable');
       const migrations = await db.knex('knex_migrations').select('name');
       assert.deepEqual(migrations.map((m) => m.name), ['20261122000000_create_hubs', '20261122000100_accounts_roles_objects', '20261122000200_app_secrets', '20261122000300_app_configs_embed_tokens']);
     });

@@ -150,45 +150,6 @@ export async function createHub(db: Knex, hub: NewHub): Promise<{ hub: HubRecord
 }
 
 /**
- * The room with this hub_sid, or null.
- * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
- */
-export async function findHubBySid(db: Knex, hubSid: string): Promise<HubRecord | null> {
-  if (!HUB_SID_PATTERN.test(hubSid)) return null;
-  const row = await db<HubRow>('hubs').where({ hub_sid: hubSid }).first();
-  return row ? hubFromRow(row as HubRow) : null;
-}
-
-/**
- * True when `token` is the room's creator assignment token and unspent (compared by hash; see {@link claimCreatorAssignment}).
- * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
- */
-export async function isCreatorAssignmentToken(db: Knex, hubId: string, token: string): Promise<boolean> {
-  const row = (await db('hubs').where({ hub_id: hubId }).first('creator_assignment_token_hash')) as { creator_assignment_token_hash: string | null } | undefined;
-  return !!row?.creator_assignment_token_hash && row.creator_assignment_token_hash === hashToken(token);
-}
-
-/**
- * Spends the room's creator assignment token: when `token` is the room's
- * unspent token and the room has no creator account yet, `accountId` becomes
- * its creator and the token is cleared, in one UPDATE (two racing claims give
- * one creator). Afterwards the token works nowhere (sign_in, the join param,
- * PATCH); Reticulum's Hub.changeset_for_creator_assignment ("disallow creator
- * assignment if token is already used").
- * @returns true when this call made `accountId` the creator; false when the
- *   token is wrong, already spent, or the room has a creator
- * @deprecated for channels/hub until the rooms pass; elsewhere use HubRepository (hub-repository.ts).
- */
-export async function claimCreatorAssignment(db: Knex, hubId: string, token: string, accountId: string): Promise<boolean> {
-  const rows = await db('hubs')
-    .where({ hub_id: hubId, creator_assignment_token_hash: hashToken(token) })
-    .whereNull('created_by_account_id')
-    .update({ created_by_account_id: accountId, creator_assignment_token_hash: null, updated_at: new Date() })
-    .returning('hub_id');
-  return rows.length > 0;
-}
-
-/**
  * Public rooms (`allow_promotion` and entry mode `allow`) matching `q` by
  * PostgreSQL full-text search over name and description (the `search`
  * column, 'simple' configuration), best match first, newest first on ties;

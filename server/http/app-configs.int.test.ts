@@ -23,7 +23,7 @@ after(() => {
 async function tokenFor(srv: TestServer, email: string, isAdmin = false): Promise<string> {
   const db = srv.server.database.knex;
   const account = await findOrCreateAccount(db, identifierHash(email, await loadIdentifierSalt(db)), isAdmin);
-  return new AccountTokens(SECRET, db).issue(account.accountId);
+  return new AccountTokens(SECRET, srv.server.database).issue(account.accountId);
 }
 
 function postConfig(srv: TestServer, token: string | null, body: unknown): Promise<Response> {

@@ -12,13 +12,13 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { AccountTokens } from '../auth/account-token.ts';
 import { findOrCreateAccount } from '../db/accounts.ts';
-import { addOwner } from '../db/hub-roles.ts';
-import { findHubBySid } from '../db/hubs.ts';
+import { HubRepository } from '../db/hub-repository.ts';
 import { RawClient, type Frame } from '../test-support/raw-client.ts';
 import { createRoom, startTestServer, type TestServer } from '../test-support/test-server.ts';
 
 const SECRET = randomBytes(32).toString('hex');
 let node: TestServer;
+const hubs = () => new HubRepository(node.server.database);
 const clients: RawClient[] = [];
 
 const clientDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-client-'));
@@ -59,13 +59,13 @@ test('PATCH with the creator token or an owner\'s account token changes the room
   assert.deepEqual([...refresh[4].stale_fields].sort(), ['description', 'member_permissions', 'name']);
 
   const db = node.server.database.knex;
-  const tokens = new AccountTokens(SECRET, db);
-  const hub = (await findHubBySid(db, hubSid))!;
+  const tokens = new AccountTokens(SECRET, node.server.database);
+  const hub = (await hubs().findBySid(hubSid))!;
   const ownerAccount = await findOrCreateAccount(db, 'owner-hash', false);
-  await addOwner(db, hub.id, ownerAccount.accountId);
+  await hubs().addOwner(hub.id, ownerAccount.accountId);
   const stranger = await findOrCreateAccount(db, 'stranger-hash', false);
   assert.equal((await patch(hubSid, await tokens.issue(ownerAccount.accountId), { hub: { room_size: 12 } })).status, 200);
-  assert.equal((await findHubBySid(db, hubSid))!.roomSize, 12);
+  assert.equal((await hubs().findBySid(hubSid))!.roomSize, 12);
 
   assert.equal((await patch(hubSid, null, { hub: { name: 'x' } })).status, 401);
   assert.equal((await patch(hubSid, 'garbage', { hub: { name: 'x' } })).status, 401);
@@ -74,7 +74,7 @@ test('PATCH with the creator token or an owner\'s account token changes the room
   assert.equal((await patch(hubSid, creatorAssignmentToken, '{not json')).status, 400);
   assert.equal((await patch(hubSid, creatorAssignmentToken, { hub: { allow_promotion: true } })).status, 403);
   assert.equal((await patch('Nonexst', creatorAssignmentToken, { hub: { name: 'x' } })).status, 404);
-  assert.equal((await findHubBySid(db, hubSid))!.name, 'Patched');
+  assert.equal((await hubs().findBySid(hubSid))!.name, 'Patched');
 });
 
 test('room search finds public rooms by words of their name or description, and never private ones', async () => {
@@ -140,7 +140,7 @@ test('NUL characters in room fields, PATCH bodies or the search query get 422 (P
     assert.equal(res.status, 422, JSON.stringify(hub));
     assert.match(((await res.json()) as { error: { message: string } }).error.message, /NUL/);
   }
-  assert.equal((await findHubBySid(node.server.database.knex, hubSid))!.name, 'Clean');
+  assert.equal((await hubs().findBySid(hubSid))!.name, 'Clean');
   const search = await fetch(`${node.url}/api/v1/media/search?source=rooms&q=a%00b`);
   assert.equal(search.status, 422);
   assert.equal(((await search.json()) as { error: { code: string } }).error.code, 'invalid_query');
@@ -149,12 +149,12 @@ test('NUL characters in room fields, PATCH bodies or the search query get 422 (P
 test('Authorization takes "Bearer <token>" and Reticulum\'s "bearer: <token>" on POST and PATCH; other shapes are 401', async () => {
   const db = node.server.database.knex;
   const account = await findOrCreateAccount(db, 'bearer-forms-hash', false);
-  const token = await new AccountTokens(SECRET, db).issue(account.accountId);
+  const token = await new AccountTokens(SECRET, node.server.database).issue(account.accountId);
   for (const header of [`Bearer ${token}`, `bearer: ${token}`, `BEARER:  ${token}`]) {
     const res = await post({ hub: { name: 'By account' } }, { authorization: header });
     assert.equal(res.status, 200, header.slice(0, 10));
     const { hub_id } = (await res.json()) as { hub_id: string };
-    assert.equal((await findHubBySid(db, hub_id))!.createdByAccountId, account.accountId);
+    assert.equal((await hubs().findBySid(hub_id))!.createdByAccountId, account.accountId);
     const changed = await fetch(`${node.url}/api/v1/hubs/${hub_id}`, { method: 'PATCH', headers: { 'content-type': 'application/json', authorization: header }, body: JSON.stringify({ hub: { name: 'Renamed' } }) });
     assert.equal(changed.status, 200, header.slice(0, 10));
   }
@@ -200,11 +200,11 @@ test('a room\'s embed_token: POST returns it, owners see it (join reply, PATCH),
 test('POST /api/v1/hubs takes member_permissions as Reticulum does: the flags given replace the default, unknown flags are refused', async () => {
   const post = (hub: unknown) => fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub }) });
   const plain = (await (await post({ name: 'Default perms' })).json()) as { hub_id: string };
-  assert.equal((await findHubBySid(node.server.database.knex, plain.hub_id))?.memberPermissions, 192);
+  assert.equal((await hubs().findBySid(plain.hub_id))?.memberPermissions, 192);
   const open = await post({ name: 'Open room', member_permissions: { spawn_and_move_media: true, pin_objects: true, text_chat: true } });
   assert.equal(open.status, 200);
   const created = (await open.json()) as { hub_id: string };
-  assert.equal((await findHubBySid(node.server.database.knex, created.hub_id))?.memberPermissions, 1 + 8 + 128);
+  assert.equal((await hubs().findBySid(created.hub_id))?.memberPermissions, 1 + 8 + 128);
   const bad = await post({ name: 'Bad perms', member_permissions: { teleport: true } });
   assert.equal(bad.status, 422);
   const bits = await post({ name: 'Bits', member_permissions: 255 });

@@ -42,7 +42,7 @@ async function createAccount(srv: TestServer, prefix: string): Promise<string> {
 /** Reticulum's `put_auth_header_for_email`: `bearer: <account token>` of that email's account (created when missing). */
 async function authHeaderForEmail(srv: TestServer, email: string): Promise<string> {
   const accountId = await createAccount(srv, email.replace(/@mozilla\.com$/, ''));
-  return `bearer: ${await new AccountTokens(SECRET, srv.server.database.knex).issue(accountId)}`;
+  return `bearer: ${await new AccountTokens(SECRET, srv.server.database).issue(accountId)}`;
 }
 
 function request(srv: TestServer, method: string, path: string, body: unknown, auth: string | null): Promise<Response> {

@@ -41,6 +41,11 @@ export interface ViewOptions {
 export class Rooms {
   constructor(private readonly deps: RoomsDeps) {}
 
+  /** `room_size` of rooms that have none of their own (config DEFAULT_ROOM_SIZE). */
+  get defaultRoomSize(): number {
+    return this.deps.defaultRoomSize;
+  }
+
   /** The room's `room_size`: its own or the server default. */
   roomSize(hub: HubRecord): number {
     return hub.roomSize ?? this.deps.defaultRoomSize;

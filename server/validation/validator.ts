@@ -80,8 +80,10 @@ export function jsonObject(options: Record<string, unknown> = {}): TUnsafe<Recor
 
 /**
  * Deepest nesting of a free-form field (objects and arrays; `{}` is 1) that
- * payloads and bodies may carry: Hubs sends 3-5 levels; 32 keeps every later
- * serialization far from the stack limit (as channels/hub/schemas.ts's MAX_FIELD_DEPTH).
+ * payloads and bodies may carry. Hubs sends about 3 levels in a profile or
+ * context, 3-5 in NAF components (`components: {"0": {x, y, z}}`) and glTF
+ * nodes (`extensions.HUBS_components.media.src`); 32 leaves room and keeps
+ * every later serialization (presence lists, broadcasts) far from the stack limit.
  */
 export const MAX_FIELD_DEPTH = 32;
 

@@ -1,35 +1,30 @@
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import { permissionsFor } from '../../auth/permissions.ts';
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { SessionTokens } from '../../auth/session-token.ts';
-import { addOwner, removeOwner } from '../../db/hub-roles.ts';
-import { banFromHub } from '../../db/hub-bans.ts';
-import { findHubBySid } from '../../db/hubs.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { CloseCodes, CloseReasons, ErrorCodes } from '../../errors.ts';
-import type { PresenceStore } from '../../presence/presence-store.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Channel, ChannelContext, Reply } from '../../realtime/channel.ts';
 import { FALLBACK } from '../../realtime/channel.ts';
 import type { RoomBlocks } from './blocks.ts';
 import type { AccountRef, ClientMetaChange, HubEventTable, HubMember, HubSession } from './hub-member.ts';
-import { hubView } from './hub-view.ts';
 import { admit, deriveRoles } from './join.ts';
 import type { JoinDeps } from './join.ts';
 import { NafrFastPath } from './naf-relay.ts';
-import { countPresence, MemberPresence } from './presence-meta.ts';
+import { MemberPresence } from './presence-meta.ts';
 import type { PresenceMetaDeps } from './presence-meta.ts';
 import type { ControlledMember, MemberCommand, RoomMembers } from './room-members.ts';
+import { ROOM_TOPIC_PREFIX } from '../../rooms/rooms.ts';
+import type { Rooms } from '../../rooms/rooms.ts';
 
-export { countPresence, DEFAULT_PRESENCE_META_MAX_BYTES } from './presence-meta.ts';
+export { DEFAULT_PRESENCE_META_MAX_BYTES } from './presence-meta.ts';
 
 /** What the hub channel needs from the rest of the server (index.ts builds it). */
 export interface HubChannelDeps extends JoinDeps, PresenceMetaDeps {
-  db: Knex;
-  presence: PresenceStore;
+  /** The room domain: the join reply's view with counts, `room_size`. */
+  rooms: Rooms;
   sessionTokens: SessionTokens;
-  defaultRoomSize: number;
   log: Logger;
   /** The one table of the channel's events (index.ts). */
   events: HubEventTable;
@@ -41,8 +36,8 @@ export interface HubChannelDeps extends JoinDeps, PresenceMetaDeps {
   blocks: RoomBlocks;
 }
 
-/** Topic prefix of rooms. */
-export const HUB_TOPIC_PREFIX = 'hub:';
+/** Topic prefix of rooms (rooms/rooms.ts). */
+export const HUB_TOPIC_PREFIX = ROOM_TOPIC_PREFIX;
 
 /**
  * The room channel `hub:<hub_sid>`: Reticulum's HubChannel behaviour
@@ -103,9 +98,8 @@ export class HubChannel implements Channel, HubSession, ControlledMember {
     this.roles = roles;
     this.perms = permissions;
     this.presenceMeta.meta = { phx_ref: '', presence: 'lobby', profile, context, roles, permissions };
-    const counts = countPresence(await this.deps.presence.list(this.ctx.topic));
     return ok({
-      hubs: [hubView(hub, counts, this.deps.defaultRoomSize, null, permissions.embed_hub)],
+      hubs: [await this.deps.rooms.view(hub, { embeddable: permissions.embed_hub })],
       session_id: this.sessionId,
       session_token: await this.deps.sessionTokens.issue(this.sessionId),
       subscriptions: { web_push: false, favorites: false },
@@ -140,7 +134,7 @@ export class HubChannel implements Channel, HubSession, ControlledMember {
 
   /** The room's `room_size` (or the server's default), enforced when a member enters. */
   get roomSize(): number {
-    return this.hubRecord?.roomSize ?? this.deps.defaultRoomSize;
+    return this.hubRecord ? this.deps.rooms.roomSize(this.hubRecord) : this.deps.rooms.defaultRoomSize;
   }
 
   /** Owners (update_hub) may always enter, as Hubs' canEnterRoom. */
@@ -170,13 +164,13 @@ export class HubChannel implements Channel, HubSession, ControlledMember {
   }
 
   async reloadHub(): Promise<HubRecord> {
-    const hub = await findHubBySid(this.deps.db, this.hubSid);
+    const hub = await this.deps.hubs.findBySid(this.hubSid);
     if (hub) this.hubRecord = hub;
     return this.hub;
   }
 
   async refreshRoles(): Promise<boolean> {
-    const derived = await deriveRoles(this.deps.db, this.hub, this.account?.accountId ?? null, this.creatorToken);
+    const derived = await deriveRoles(this.deps.hubs, this.hub, this.account?.accountId ?? null, this.creatorToken);
     this.creatorToken = derived.creatorToken;
     const roles = derived.roles;
     const perms = permissionsFor(this.hub.memberPermissions, roles);
@@ -209,7 +203,7 @@ export class HubChannel implements Channel, HubSession, ControlledMember {
         return;
       }
       case 'kick': {
-        if (this.account) await banFromHub(this.deps.db, this.hub.id, { accountId: this.account.accountId, until: new Date(command.until) });
+        if (this.account) await this.deps.hubs.ban(this.hub.id, { accountId: this.account.accountId, until: new Date(command.until) });
         this.ctx.push('kicked', { session_id: this.sessionId, by_session_id: command.by, banned_until: new Date(command.until).toISOString() });
         this.ctx.session.connection.close(CloseCodes.KICKED, CloseReasons.KICKED);
         return;
@@ -221,8 +215,8 @@ export class HubChannel implements Channel, HubSession, ControlledMember {
         return;
       case 'set_owner': {
         if (!this.account) return;
-        if (command.owner) await addOwner(this.deps.db, this.hub.id, this.account.accountId);
-        else await removeOwner(this.deps.db, this.hub.id, this.account.accountId);
+        if (command.owner) await this.deps.hubs.addOwner(this.hub.id, this.account.accountId);
+        else await this.deps.hubs.removeOwner(this.hub.id, this.account.accountId);
         if (await this.refreshRoles()) this.ctx.push('permissions_updated', {});
         return;
       }

@@ -1,39 +1,10 @@
+import type { AccountRef } from '../../auth/account-ref.ts';
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import type { ChannelContext, Reply } from '../../realtime/channel.ts';
 import type { NewPresenceMeta } from '../../presence/presence-store.ts';
 
-/** A signed-in account as the hub channel knows it. */
-export interface AccountRef {
-  /** `accounts.account_id` (bigint as a decimal string). */
-  accountId: string;
-  isAdmin: boolean;
-}
-
-/**
- * Verifies the account token a client sends as the join param `auth_token`
- * or in `sign_in {token}` (Reticulum's Guardian auth token,
- * reference/reticulum.md §3.4).
- */
-export interface AccountTokenVerifier {
-  /**
-   * @returns the account, or null when the token is invalid, expired, revoked
-   *   (issued before `accounts.min_token_issued_at`) or the account is disabled
-   */
-  verify(token: string): Promise<AccountRef | null>;
-  /**
-   * As {@link verify}, but a disabled account's valid token still names it
-   * (`disabled: true`), so a room can answer `join_denied` as Reticulum does
-   * rather than `sign_in_failed`.
-   * @returns null when the token is invalid, expired, revoked or its account is gone
-   */
-  identify(token: string): Promise<IdentifiedAccount | null>;
-}
-
-/** The account a valid token names, enabled or not (see {@link AccountTokenVerifier.identify}). */
-export interface IdentifiedAccount extends AccountRef {
-  disabled: boolean;
-}
+export type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from '../../auth/account-ref.ts';
 
 /**
  * One joined member of a room, as the hub channel's event handlers see it

@@ -1,10 +1,12 @@
-import type { Knex } from 'knex';
 import type { Logger } from 'pino';
 import type { PermsTokens } from '../../auth/perms-token.ts';
 import type { SessionTokens } from '../../auth/session-token.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
 import type { ChannelRoute } from '../../realtime/channel.ts';
 import type { Fanout } from '../../realtime/fanout.ts';
+import { Admission } from '../../rooms/admission.ts';
+import type { Rooms } from '../../rooms/rooms.ts';
 import { RoomBlocks } from './blocks.ts';
 import { chatHandlers } from './chat.ts';
 import { HUB_TOPIC_PREFIX, HubChannel } from './hub-channel.ts';
@@ -21,7 +23,10 @@ import { signInHandlers } from './sign-in.ts';
 
 /** What the hub channel is made of: the node's services and the settings the channel reads. */
 export interface HubRouteDeps {
-  db: Knex;
+  /** The rows of rooms (db/hub-repository.ts). */
+  hubs: HubRepository;
+  /** The room domain: views with counts, `room_size`, `hub_refresh` (rooms/rooms.ts). */
+  rooms: Rooms;
   presence: PresenceStore;
   /** The node's fan-out: room members' control messages, and the rooms' block filters. */
   fanout: Fanout;
@@ -33,9 +38,8 @@ export interface HubRouteDeps {
   /** Runtime switches (`features|require_account_for_join`). */
   appConfig: { flag(key: string): Promise<boolean> };
   log: Logger;
-  /** Config DEFAULT_ROOM_SIZE, MAX_ROOM_SIZE, KICK_BAN_SECONDS, PRESENCE_META_MAX_BYTES, PRESENCE_UPDATE_*. */
+  /** Config MAX_ROOM_SIZE, KICK_BAN_SECONDS, PRESENCE_META_MAX_BYTES, PRESENCE_UPDATE_* (DEFAULT_ROOM_SIZE is the Rooms'). */
   settings: {
-    defaultRoomSize: number;
     maxRoomSize: number;
     kickBanSeconds: number;
     presenceMetaMaxBytes: number;
@@ -48,35 +52,36 @@ export interface HubRouteDeps {
  * meta, chat, sign-in, moderation, persistent objects and room rules.
  * @throws Error when two groups handle the same event
  */
-export function hubEvents(deps: HubRouteDeps, blocks: RoomBlocks): HubEventTable {
-  const { db, presence, members, accountTokens, permsTokens, appConfig, settings } = deps;
+export function hubEvents(deps: HubRouteDeps, blocks: RoomBlocks, admission: Admission): HubEventTable {
+  const { hubs, rooms, presence, members, accountTokens, permsTokens, appConfig, settings } = deps;
   return eventTable(
     hubNafHandlers(),
     presenceMetaHandlers(),
     chatHandlers(),
-    signInHandlers({ db, accountTokens, permsTokens, appConfig }),
-    moderationHandlers({ db, presence, members, blocks, kickBanSeconds: settings.kickBanSeconds }),
-    objectHandlers({ db }),
-    roomRuleHandlers({ db, presence, defaultRoomSize: settings.defaultRoomSize, maxRoomSize: settings.maxRoomSize }),
+    signInHandlers({ hubs, admission, accountTokens, permsTokens, appConfig }),
+    moderationHandlers({ hubs, presence, members, blocks, kickBanSeconds: settings.kickBanSeconds }),
+    objectHandlers({ hubs }),
+    roomRuleHandlers({ hubs, rooms, maxRoomSize: settings.maxRoomSize }),
   );
 }
 
 /** The route that serves `hub:<hub_sid>` topics, with its event table and this node's blocks. */
 export function hubChannelRoute(deps: HubRouteDeps): ChannelRoute {
   const blocks = new RoomBlocks(deps.fanout);
+  const admission = new Admission({ hubs: deps.hubs, appConfig: deps.appConfig });
   const { settings } = deps;
   const channelDeps: HubChannelDeps = {
-    db: deps.db,
+    hubs: deps.hubs,
+    rooms: deps.rooms,
+    admission,
     presence: deps.presence,
     sessionTokens: deps.sessionTokens,
     accounts: deps.accountTokens,
     permsTokens: deps.permsTokens,
-    appConfig: deps.appConfig,
     log: deps.log,
     members: deps.members,
     blocks,
-    events: hubEvents(deps, blocks),
-    defaultRoomSize: settings.defaultRoomSize,
+    events: hubEvents(deps, blocks, admission),
     presenceMetaMaxBytes: settings.presenceMetaMaxBytes,
     presenceUpdateRate: settings.presenceUpdateRate,
   };

@@ -1,26 +1,22 @@
-import type { Knex } from 'knex';
-import { AppConfigKeys } from '../../app-config.ts';
+import type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from '../../auth/account-ref.ts';
 import { permissionsFor } from '../../auth/permissions.ts';
 import type { HubPermissions, Roles } from '../../auth/permissions.ts';
-import { rolesOf } from '../../db/hub-roles.ts';
-import { isActiveInvite } from '../../db/hub-updates.ts';
-import { findHubBySid, isCreatorAssignmentToken } from '../../db/hubs.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { ErrorCodes } from '../../errors.ts';
 import { error } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
-import { admissionRefusal } from './admission.ts';
-import type { AccountRef, AccountTokenVerifier, IdentifiedAccount } from './hub-member.ts';
+import type { Admission as RoomAdmission, Refusal } from '../../rooms/admission.ts';
 import { metaTooLarge } from './presence-meta.ts';
 import { describeErrors, hubSchemas } from './schemas.ts';
 
 /** What the door of a room needs. */
 export interface JoinDeps {
-  db: Knex;
+  hubs: HubRepository;
+  /** Who may come in (rooms/admission.ts). */
+  admission: RoomAdmission;
   /** Verifies `auth_token` join params (signed-in members). */
   accounts: AccountTokenVerifier;
-  /** Runtime switches (`features|require_account_for_join`). */
-  appConfig: { flag(key: string): Promise<boolean> };
   /** Largest `profile` plus `context`, in bytes of JSON (config PRESENCE_META_MAX_BYTES). */
   presenceMetaMaxBytes: number;
 }
@@ -42,13 +38,18 @@ export interface Admission {
  * room's unspent creator assignment token; the token is returned as null
  * once it is not (or no longer) the room's.
  */
-export async function deriveRoles(db: Knex, hub: HubRecord, accountId: string | null, creatorToken: string | null): Promise<{ roles: Roles; creatorToken: string | null }> {
-  const roles = await rolesOf(db, hub, accountId);
+export async function deriveRoles(hubs: HubRepository, hub: HubRecord, accountId: string | null, creatorToken: string | null): Promise<{ roles: Roles; creatorToken: string | null }> {
+  const roles = await hubs.rolesOf(hub, accountId);
   if (creatorToken !== null && !roles.creator) {
-    if (await isCreatorAssignmentToken(db, hub.id, creatorToken)) return { roles: { ...roles, creator: true, owner: true }, creatorToken };
+    if (await hubs.isCreatorAssignmentToken(hub.id, creatorToken)) return { roles: { ...roles, creator: true, owner: true }, creatorToken };
     return { roles, creatorToken: null };
   }
   return { roles, creatorToken };
+}
+
+/** A refusal of rooms/admission.ts as the error reply the channel sends. */
+export function refusalReply(refusal: Refusal): Reply {
+  return error(refusal.reason, refusal.message, refusal.details);
 }
 
 /** The account of the `auth_token` join param, null without one; an error reply for a bad token or an anonymous join the server refuses. */
@@ -59,10 +60,8 @@ async function joiningAccount(deps: JoinDeps, authToken: string | null | undefin
     if (!identified) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the auth_token is invalid, expired or revoked. Sign in again, or join without it.');
   }
   // Reticulum's join_with_hub: with features|require_account_for_join, anonymous members are denied.
-  if (!identified && (await deps.appConfig.flag(AppConfigKeys.REQUIRE_ACCOUNT_FOR_JOIN))) {
-    return error(ErrorCodes.JOIN_DENIED, 'Join denied: this server requires an account to join rooms; sign in and join with your auth_token.');
-  }
-  return identified;
+  const required = await deps.admission.accountRequired(identified);
+  return required ? refusalReply(required) : identified;
 }
 
 /**
@@ -80,22 +79,19 @@ export async function admit(deps: JoinDeps, hubSid: string, sessionId: string, p
   }
   const tooLarge = metaTooLarge(params.profile, params.context, deps.presenceMetaMaxBytes);
   if (tooLarge) return tooLarge;
-  const hub = await findHubBySid(deps.db, hubSid);
-  if (!hub) return error(ErrorCodes.HUB_NOT_FOUND, 'No such Hub: this room does not exist. Check the link, or create a new room from the lobby.');
-  if (hub.entryMode === 'deny') return error(ErrorCodes.HUB_CLOSED, 'Hub no longer accessible: the room was closed by its owner.');
+  const open = await deps.admission.openRoom(hubSid);
+  if ('refusal' in open) return refusalReply(open.refusal);
+  const { hub } = open;
   const identified = await joiningAccount(deps, params.auth_token);
   if (identified && 'status' in identified) return identified;
-  const refused = await admissionRefusal(deps.db, hub, sessionId, identified);
-  if (refused) return refused;
+  const refused = await deps.admission.memberRefusal(hub, sessionId, identified);
+  if (refused) return refusalReply(refused);
   const account = identified ? { accountId: identified.accountId, isAdmin: identified.isAdmin } : null;
   // A token that is not (or no longer) the room's is ignored, as Reticulum ignores the param:
   // a page that kept the token after its account claimed the room must still get in.
-  const derived = await deriveRoles(deps.db, hub, account?.accountId ?? null, params.creator_assignment_token || null);
+  const derived = await deriveRoles(deps.hubs, hub, account?.accountId ?? null, params.creator_assignment_token || null);
   const permissions = permissionsFor(hub.memberPermissions, derived.roles);
-  if (hub.entryMode === 'invite' && !permissions.update_hub) {
-    const invite = params.hub_invite_id;
-    const active = invite ? await isActiveInvite(deps.db, hub.id, invite) : false;
-    if (!active) return error(ErrorCodes.JOIN_DENIED, 'Join denied: this room is invite-only. Ask an owner for an invite link (it carries hub_invite_id).');
-  }
+  const uninvited = await deps.admission.inviteRefusal(hub, permissions.update_hub, params.hub_invite_id);
+  if (uninvited) return refusalReply(uninvited);
   return { hub, account, creatorToken: derived.creatorToken, roles: derived.roles, permissions, profile: params.profile, context: params.context };
 }

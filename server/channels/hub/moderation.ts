@@ -1,5 +1,4 @@
-import type { Knex } from 'knex';
-import { banFromHub } from '../../db/hub-bans.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
 import type { PresenceStore } from '../../presence/presence-store.ts';
 import type { RoomBlocks } from './blocks.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
@@ -14,7 +13,7 @@ import { Type } from '@sinclair/typebox';
 
 /** What the moderation events need. */
 export interface ModerationDeps {
-  db: Knex;
+  hubs: HubRepository;
   presence: PresenceStore;
   members: RoomMembers;
   /** This node's blocks. */
@@ -65,7 +64,7 @@ export function moderationHandlers(deps: ModerationDeps): HubEventHandlers {
       if (typeof t !== 'string') return t;
       const until = new Date(Date.now() + deps.kickBanSeconds * 1000);
       // Written before the target's sockets close, so its automatic rejoin is refused.
-      await banFromHub(deps.db, member.hub.id, { sessionId: t, until });
+      await deps.hubs.ban(member.hub.id, { sessionId: t, until });
       await deps.members.toSession(t, { op: 'kick', topic: member.ctx.topic, by: member.sessionId, until: until.getTime() });
       return ok({ banned_until: until.toISOString() });
     },

@@ -31,7 +31,7 @@ async function start(location: DatabaseLocation): Promise<TestServer> {
 /** An account token for a fresh account (a signed-in member who is not an owner). */
 async function accountToken(node: TestServer): Promise<string> {
   const account = await findOrCreateAccount(node.server.database.knex, `hash-${randomBytes(6).toString('hex')}`, false);
-  return new AccountTokens(SECRET, node.server.database.knex).issue(account.accountId);
+  return new AccountTokens(SECRET, node.server.database).issue(account.accountId);
 }
 
 /** What the room has stored: pinned node names and saved entities. */

@@ -1,7 +1,6 @@
-import type { Knex } from 'knex';
 import { Type } from '@sinclair/typebox';
-import { deleteEntity, EntityExistsError, EntityNotFoundError, listEntities, saveEntity, updateEntity } from '../../db/entities.ts';
-import { pinObject, unpinObject } from '../../db/room-objects.ts';
+import { EntityExistsError, EntityNotFoundError } from '../../db/entities.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
@@ -82,13 +81,13 @@ function mayWriteEntity(member: HubMember, event: string, payload: unknown): Rep
 const accountOf = (m: HubMember) => m.account?.accountId ?? null;
 
 /** The pinned-object events: `pin`, `unpin`. */
-function pinHandlers(db: Knex): HubEventHandlers {
+function pinHandlers(hubs: HubRepository): HubEventHandlers {
   return {
     pin: async (member, payload) => {
       if (!valid.pin(payload)) return invalid('pin', valid.pin);
       const bad = mayPin(member, 'pin', payload);
       if (bad) return bad;
-      await pinObject(db, member.hub.id, payload.id, payload.gltf_node, accountOf(member));
+      await hubs.pinObject(member.hub.id, payload.id, payload.gltf_node, accountOf(member));
       member.ctx.broadcast('pin', { object_id: payload.id, gltf_node: payload.gltf_node, pinned_by: member.sessionId });
       return ok();
     },
@@ -96,18 +95,18 @@ function pinHandlers(db: Knex): HubEventHandlers {
       if (!valid.unpin(payload)) return invalid('unpin', valid.unpin);
       const bad = mayPin(member, 'unpin', payload);
       if (bad) return bad;
-      if (await unpinObject(db, member.hub.id, payload.id)) member.ctx.broadcast('unpin', { object_id: payload.id });
+      if (await hubs.unpinObject(member.hub.id, payload.id)) member.ctx.broadcast('unpin', { object_id: payload.id });
       return ok();
     },
   };
 }
 
 /** The saved-entity events: `list_entities`, `save_entity_state`, `update_entity_state`, `delete_entity_state`. */
-function entityHandlers(db: Knex): HubEventHandlers {
+function entityHandlers(hubs: HubRepository): HubEventHandlers {
   return {
     list_entities: async (member, payload) => {
       if (!hubSchemas.empty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'list_entities takes no payload ({}).');
-      return ok({ data: await listEntities(db, member.hub.id) });
+      return ok({ data: await hubs.entities(member.hub.id) });
     },
     save_entity_state: async (member, payload) => {
       const v = valid.save_entity_state;
@@ -115,7 +114,7 @@ function entityHandlers(db: Knex): HubEventHandlers {
       const bad = mayWriteEntity(member, 'save_entity_state', payload);
       if (bad) return bad;
       try {
-        const entity = await saveEntity(db, member.hub.id, payload.nid, payload.create_message, payload.updates ?? [], accountOf(member));
+        const entity = await hubs.saveEntity(member.hub.id, payload.nid, payload.create_message, payload.updates ?? [], accountOf(member));
         member.ctx.broadcast('entity_state_saved', { data: [entity] });
         return ok();
       } catch (err) {
@@ -129,7 +128,7 @@ function entityHandlers(db: Knex): HubEventHandlers {
       const bad = mayWriteEntity(member, 'update_entity_state', payload);
       if (bad) return bad;
       try {
-        await updateEntity(db, member.hub.id, payload);
+        await hubs.updateEntity(member.hub.id, payload);
       } catch (err) {
         if (err instanceof EntityNotFoundError) return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity ${payload.root_nid} in this room; save it first with save_entity_state.`);
         throw err;
@@ -142,7 +141,7 @@ function entityHandlers(db: Knex): HubEventHandlers {
       if (!v(payload)) return invalid('delete_entity_state', v);
       const bad = mayWriteEntity(member, 'delete_entity_state', payload);
       if (bad) return bad;
-      if (!(await deleteEntity(db, member.hub.id, payload.nid))) {
+      if (!(await hubs.deleteEntity(member.hub.id, payload.nid))) {
         return error(ErrorCodes.ENTITY_STATE_DOES_NOT_EXIST, `No saved entity or pinned object ${payload.nid} in this room; nothing was deleted.`);
       }
       member.ctx.broadcast('entity_state_deleted', { nid: payload.nid, creator: member.sessionId });
@@ -174,9 +173,9 @@ function entityHandlers(db: Knex): HubEventHandlers {
  * `file_access_token` and `promotion_token` are accepted and ignored (no file
  * store yet). Each reply is `{}` or an error that changed nothing. Payloads over
  * {@link MAX_OBJECT_JSON}, and messages or nodes nested deeper than
- * MAX_FIELD_DEPTH (schemas.ts), or with a NUL character (U+0000) in any
+ * MAX_FIELD_DEPTH (validation/validator.ts), or with a NUL character (U+0000) in any
  * string or key, are refused.
  */
-export function objectHandlers(deps: { db: Knex }): HubEventHandlers {
-  return { ...pinHandlers(deps.db), ...entityHandlers(deps.db) };
+export function objectHandlers(deps: { hubs: HubRepository }): HubEventHandlers {
+  return { ...pinHandlers(deps.hubs), ...entityHandlers(deps.hubs) };
 }

@@ -7,7 +7,6 @@ import { error, ok } from '../../realtime/channel.ts';
 import type { ChannelContext, Reply } from '../../realtime/channel.ts';
 import { TokenBucket } from '../../realtime/rate-limit.ts';
 import { describeErrors, hubSchemas } from './schemas.ts';
-import type { HubCounts } from './hub-view.ts';
 import type { ClientMetaChange, HubEventHandlers, MetaChange } from './hub-member.ts';
 
 /** Default of {@link PresenceMetaDeps.presenceMetaMaxBytes} (config PRESENCE_META_MAX_BYTES). */
@@ -28,19 +27,6 @@ export interface RoomSize {
   readonly roomSize: number;
   /** True when the member may enter a full room (owners, as Hubs' canEnterRoom). */
   readonly mayAlwaysEnter: boolean;
-}
-
-/** Counts `room` and `lobby` members in a presence list (first meta of each key), Reticulum's member_count/lobby_count. */
-export function countPresence(entries: PresenceEntries): HubCounts {
-  let memberCount = 0;
-  let lobbyCount = 0;
-  for (const { metas } of Object.values(entries)) {
-    const meta = metas[metas.length - 1];
-    if (!meta) continue;
-    if (meta.presence === 'room') memberCount++;
-    else lobbyCount++;
-  }
-  return { memberCount, lobbyCount };
 }
 
 /**

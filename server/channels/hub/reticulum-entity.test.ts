@@ -12,9 +12,7 @@ import { after, before, test } from 'node:test';
 import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
-import { addOwner } from '../../db/hub-roles.ts';
-import { updateHub } from '../../db/hub-updates.ts';
-import { findHubBySid } from '../../db/hubs.ts';
+import { HubRepository } from '../../db/hub-repository.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { callIn, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
 
@@ -25,7 +23,7 @@ const clients: ChannelClient[] = [];
 
 before(async () => {
   node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
-  tokens = new AccountTokens(SECRET, node.server.database.knex);
+  tokens = new AccountTokens(SECRET, node.server.database);
 });
 
 after(async () => {
@@ -34,14 +32,15 @@ after(async () => {
 });
 
 const db = () => node.server.database.knex;
+const hubs = () => new HubRepository(node.server.database);
 const call = callIn;
 /** Reticulum's restrictive member permissions: voice_chat (64) and text_chat (128). */
 const RESTRICTIVE = 64 | 128;
 
 async function createHub(): Promise<{ hub: HubRecord; topic: string }> {
   const { hubSid } = await node.createRoom('Test Hub');
-  const hub = (await findHubBySid(db(), hubSid))!;
-  await updateHub(db(), hub.id, { memberPermissions: RESTRICTIVE });
+  const hub = (await hubs().findBySid(hubSid))!;
+  await hubs().update(hub.id, { memberPermissions: RESTRICTIVE });
   return { hub, topic: `hub:${hubSid}` };
 }
 
@@ -54,7 +53,7 @@ async function createAccount(): Promise<{ accountId: string; token: string }> {
 async function joinAs(room: { hub: HubRecord; topic: string }, opts: { owner?: boolean; anonymous?: boolean } = {}): Promise<RoomMember<ChannelClient>> {
   if (opts.anonymous) return joinRoom(node, room.topic, {}, { track: clients });
   const account = await createAccount();
-  if (opts.owner) await addOwner(db(), room.hub.id, account.accountId);
+  if (opts.owner) await hubs().addOwner(room.hub.id, account.accountId);
   return joinRoom(node, room.topic, { auth_token: account.token }, { track: clients });
 }
 

@@ -15,8 +15,7 @@ import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-su
 import { decodeJwt } from 'jose';
 import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount, setAccountState } from '../../db/accounts.ts';
-import { activeInvite, revokeInvite, updateHub } from '../../db/hub-updates.ts';
-import { claimCreatorAssignment, findHubBySid } from '../../db/hubs.ts';
+import { HubRepository } from '../../db/hub-repository.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
@@ -27,7 +26,7 @@ const clients: ChannelClient[] = [];
 
 before(async () => {
   node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
-  tokens = new AccountTokens(SECRET, node.server.database.knex);
+  tokens = new AccountTokens(SECRET, node.server.database);
 });
 
 after(async () => {
@@ -36,6 +35,7 @@ after(async () => {
 });
 
 const db = () => node.server.database.knex;
+const hubs = () => new HubRepository(node.server.database);
 const call = callIn;
 
 /** Reticulum's create_account: a fresh account and an auth token for it. */
@@ -47,19 +47,19 @@ async function createAccount(prefix: string): Promise<{ accountId: string; token
 /** Reticulum's create_hub: a room (through the API) and its record. */
 async function createHub(): Promise<{ hub: HubRecord; topic: string; creatorAssignmentToken: string }> {
   const { hubSid, creatorAssignmentToken } = await node.createRoom('Test Hub');
-  return { hub: (await findHubBySid(db(), hubSid))!, topic: `hub:${hubSid}`, creatorAssignmentToken };
+  return { hub: (await hubs().findBySid(hubSid))!, topic: `hub:${hubSid}`, creatorAssignmentToken };
 }
 
 /** Reticulum's create_invite_only_hub: entry mode invite and its active invite. */
 async function createInviteOnlyHub(): Promise<{ hub: HubRecord; topic: string; creatorAssignmentToken: string; invite: string }> {
   const made = await createHub();
-  await updateHub(db(), made.hub.id, { entryMode: 'invite' });
-  return { ...made, invite: await activeInvite(db(), made.hub.id) };
+  await hubs().update(made.hub.id, { entryMode: 'invite' });
+  return { ...made, invite: await hubs().activeInvite(made.hub.id) };
 }
 
 /** Reticulum's assign_creator. */
 async function assignCreator(room: { hub: HubRecord; creatorAssignmentToken: string }, account: { accountId: string }): Promise<void> {
-  assert.equal(await claimCreatorAssignment(db(), room.hub.id, room.creatorAssignmentToken, account.accountId), true);
+  assert.equal(await hubs().claimCreatorAssignment(room.hub.id, room.creatorAssignmentToken, account.accountId), true);
 }
 
 /** Joins with Reticulum's default join params plus `params`; returns the reply frame (ok or error). */
@@ -80,7 +80,7 @@ const pick = (o: Record<string, unknown>, keys: string[]) => Object.fromEntries(
 const HUB_TEST_PERMS = ['join_hub', 'update_hub', 'close_hub', 'mute_users', 'amplify_audio'];
 
 async function createdBy(hub: HubRecord): Promise<string | null> {
-  return (await findHubBySid(db(), hub.hubSid))!.createdByAccountId;
+  return (await hubs().findBySid(hub.hubSid))!.createdByAccountId;
 }
 
 // --- test/ret_web/channels/hub_channel_test.exs -----------------------------
@@ -119,7 +119,7 @@ test('hub_channel_test: "join is denied when joining with an invalid invite"', a
 
 test('hub_channel_test: "join is denied when joining with a revoked invite"', async () => {
   const { hub, topic, invite } = await createInviteOnlyHub();
-  assert.ok(await revokeInvite(db(), hub.id, invite));
+  assert.ok(await hubs().revokeInvite(hub.id, invite));
   assert.equal((await tryJoin(topic, { hub_invite_id: invite })).reply[4].response.reason, 'join_denied');
 });
 
@@ -185,7 +185,7 @@ test('hub_test: "should deny permissions for anon"', async () => {
 test('hub_test: "should deny entry for closed hub, allow entry for re-opened hub"', async () => {
   const { hub, topic, creatorAssignmentToken } = await createHub();
   assert.equal((await permsOf(await join(topic), topic)).join_hub, true);
-  await updateHub(db(), hub.id, { entryMode: 'deny' });
+  await hubs().update(hub.id, { entryMode: 'deny' });
   assert.equal((await tryJoin(topic)).reply[4].response.reason, 'closed');
   const reopen = await node.fetch(`${node.url}/api/v1/hubs/${hub.hubSid}`, {
     method: 'PATCH',
@@ -216,7 +216,7 @@ test('hub_test: "should have embed token"', async () => {
   const res = await node.fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
   const body = (await res.json()) as { hub_id: string; embed_token: string | null };
   assert.match(body.embed_token ?? '', /^[0-9a-f]{32,64}$/);
-  assert.equal((await findHubBySid(db(), body.hub_id))?.embedToken, body.embed_token);
+  assert.equal((await hubs().findBySid(body.hub_id))?.embedToken, body.embed_token);
 });
 
 test('hub_test: "should not have creator assignment token if account assigned"', async () => {
@@ -229,7 +229,7 @@ test('hub_test: "should not have creator assignment token if account assigned"',
   assert.equal(res.status, 200);
   const body = (await res.json()) as { hub_id: string; creator_assignment_token: string | null };
   assert.equal(body.creator_assignment_token, null);
-  const hub = (await findHubBySid(db(), body.hub_id))!;
+  const hub = (await hubs().findBySid(body.hub_id))!;
   assert.equal(hub.createdByAccountId, account.accountId);
   const row = await db()('hubs').where({ hub_id: hub.id }).first('creator_assignment_token_hash');
   assert.equal(row.creator_assignment_token_hash, null);
@@ -269,7 +269,7 @@ test('hub_test: "hub permissions map can be converted to bit field integer"', as
   // Plexus merges a partial map into the current flags, so the other flags are sent as false.
   const flags = { spawn_and_move_media: true, spawn_camera: false, spawn_drawing: false, pin_objects: false, spawn_emoji: false, fly: false, voice_chat: false, text_chat: false };
   assert.equal((await call(creator, topic, 'update_hub', { member_permissions: flags }))[4].status, 'ok');
-  assert.equal((await findHubBySid(db(), hub.hubSid))!.memberPermissions, 1);
+  assert.equal((await hubs().findBySid(hub.hubSid))!.memberPermissions, 1);
 });
 
 test('hub_test: "invalid hub permissions map cannot be converted to bit field integer"', async () => {
@@ -277,12 +277,12 @@ test('hub_test: "invalid hub permissions map cannot be converted to bit field in
   const before = hub.memberPermissions;
   const creator = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   assert.equal((await call(creator, topic, 'update_hub', { member_permissions: { fake_permission: false } }))[4].response.reason, 'invalid_payload');
-  assert.equal((await findHubBySid(db(), hub.hubSid))!.memberPermissions, before, 'nothing changed');
+  assert.equal((await hubs().findBySid(hub.hubSid))!.memberPermissions, before, 'nothing changed');
 });
 
 test('hub_test: "hub permissions bit field integer can be queried for a permission"', async () => {
   const { hub, topic } = await createHub();
-  await updateHub(db(), hub.id, { memberPermissions: 1 });
+  await hubs().update(hub.id, { memberPermissions: 1 });
   const { reply } = await tryJoin(topic);
   const perms = reply[4].response.hubs[0].member_permissions;
   assert.equal(perms.spawn_and_move_media, true);

@@ -1,83 +1,24 @@
-import type { Knex } from 'knex';
-import { MEMBER_PERMISSION_BITS } from '../../auth/permissions.ts';
-import type { MemberPermissions } from '../../auth/permissions.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
 import type { HubChanges } from '../../db/hub-updates.ts';
-import { activeInvite, revokeInvite, updateHub } from '../../db/hub-updates.ts';
-import type { PresenceStore } from '../../presence/presence-store.ts';
 import { ErrorCodes, permissionDeniedMessage } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
 import type { Reply } from '../../realtime/channel.ts';
 import type { HubPermissions } from '../../auth/permissions.ts';
-import { countPresence } from './hub-channel.ts';
+import { hubChangesSchema, toHubChanges } from '../../rooms/hub-changes.ts';
+import type { Rooms } from '../../rooms/rooms.ts';
 import type { HubEventHandlers, HubMember } from './hub-member.ts';
-import { hubView } from './hub-view.ts';
-import { describeErrors, freeObject, hubSchemas } from './schemas.ts';
-import { compile, nullable } from '../../validation/validator.ts';
+import { describeErrors, hubSchemas } from './schemas.ts';
+import { compile } from '../../validation/validator.ts';
 import { Type } from '@sinclair/typebox';
 import { findNul } from '../../protocol/nul-bytes.ts';
 
 /** What the room-rule events need. */
 export interface RoomRuleDeps {
-  db: Knex;
-  presence: PresenceStore;
-  defaultRoomSize: number;
+  hubs: HubRepository;
+  /** The room domain: `hub_refresh` after a change (Rooms.refresh). */
+  rooms: Rooms;
   /** Largest `room_size` an owner may set (config MAX_ROOM_SIZE). */
   maxRoomSize: number;
-}
-
-/** `member_permissions` as Reticulum takes it: `{flag: true|false}` for any of the 8 flags, nothing else. */
-export const memberPermissionsSchema = {
-  type: 'object',
-  additionalProperties: false,
-  properties: Object.fromEntries(Object.keys(MEMBER_PERMISSION_BITS).map((k) => [k, { type: 'boolean' }])),
-} as const;
-
-/** Largest `user_data` of a room, in bytes of JSON. */
-export const MAX_USER_DATA_BYTES = 16 * 1024;
-
-/** The fields of `update_hub` and of `PATCH /api/v1/hubs/:hub_sid`'s `hub` (`user_data` is bounded by `jsonBounds`, which the one ajv instance knows). */
-export function hubChangesSchema(maxRoomSize: number) {
-  return Type.Object(
-    {
-      name: Type.Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '\\S' })),
-      description: Type.Optional(nullable(Type.String({ maxLength: 64000 }))),
-      member_permissions: Type.Optional(Type.Unsafe<Partial<MemberPermissions>>(memberPermissionsSchema)),
-      room_size: Type.Optional(nullable(Type.Integer({ minimum: 0, maximum: maxRoomSize }))),
-      allow_promotion: Type.Optional(Type.Boolean()),
-      entry_mode: Type.Optional(Type.Unsafe<'allow' | 'invite'>({ enum: ['allow', 'invite'] })),
-      user_data: Type.Optional(nullable(freeObject(MAX_USER_DATA_BYTES))),
-    },
-    { additionalProperties: false },
-  );
-}
-
-/**
- * Turns validated `update_hub` fields into {@link HubChanges}. Absent
- * member_permissions flags keep their current value (`currentBits`).
- * @throws Error when user_data is over 16 KiB of JSON
- */
-export function toHubChanges(p: Record<string, unknown>, currentBits: number): HubChanges {
-  const changes: HubChanges = {};
-  if (typeof p.name === 'string') changes.name = p.name.trim();
-  if (p.description !== undefined) changes.description = p.description as string | null;
-  if (p.member_permissions !== undefined) {
-    const given = p.member_permissions as Partial<MemberPermissions>;
-    let bits = currentBits;
-    for (const [name, bit] of Object.entries(MEMBER_PERMISSION_BITS)) {
-      const v = given[name as keyof MemberPermissions];
-      if (v === true) bits |= bit;
-      if (v === false) bits &= ~bit;
-    }
-    changes.memberPermissions = bits;
-  }
-  if (p.room_size !== undefined) changes.roomSize = p.room_size as number | null;
-  if (p.allow_promotion !== undefined) changes.allowPromotion = p.allow_promotion as boolean;
-  if (p.entry_mode !== undefined) changes.entryMode = p.entry_mode as 'allow' | 'invite';
-  if (p.user_data !== undefined) {
-    if (p.user_data !== null && JSON.stringify(p.user_data).length > 16 * 1024) throw new Error('user_data is over 16 KiB of JSON');
-    changes.userData = p.user_data as Record<string, unknown> | null;
-  }
-  return changes;
 }
 
 const validScene = compile(Type.Object({ url: Type.String({ maxLength: 2048, pattern: '^https?://' }) }));
@@ -100,10 +41,10 @@ const validInvite = compile(Type.Object({ hub_invite_id: Type.String({ minLength
  *   `update_hub`, and `revoke_invite` does for an id that is not this room's
  *   active invite (another room's, a revoked one, an unknown one).
  * Every member on every node reloads the room and its permissions
- * (`HubMember.roomChanged`) before `hub_refresh` goes out.
+ * before `hub_refresh` goes out ({@link Rooms.refresh}).
  */
 export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
-  const validUpdate = compile(hubChangesSchema(deps.maxRoomSize));
+  const validUpdate = compile(Type.Unsafe<Record<string, unknown>>(hubChangesSchema(deps.maxRoomSize)));
   const validEmpty = hubSchemas.empty;
 
   function needs(member: HubMember, event: string, permission: keyof HubPermissions): Reply | null {
@@ -111,11 +52,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     return error(ErrorCodes.PERMISSION_DENIED, permissionDeniedMessage(event, permission, 'room owners'), { permission });
   }
 
-  async function refresh(member: HubMember, stale: string[]): Promise<void> {
-    await member.roomChanged();
-    const counts = countPresence(await deps.presence.list(member.ctx.topic));
-    member.ctx.broadcast('hub_refresh', { hubs: [hubView(member.hub, counts, deps.defaultRoomSize)], session_id: member.sessionId, stale_fields: stale });
-  }
+  const refresh = (member: HubMember, stale: string[]): Promise<void> => deps.rooms.refresh(member.hub.hubSid, stale, member.sessionId);
 
   return {
     update_hub: async (member, payload) => {
@@ -134,7 +71,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       } catch (err) {
         return error(ErrorCodes.INVALID_PAYLOAD, `update_hub: ${(err as Error).message}.`);
       }
-      const stale = await updateHub(deps.db, member.hub.id, changes);
+      const stale = await deps.hubs.update(member.hub.id, changes);
       if (stale.length > 0) await refresh(member, stale);
       return ok();
     },
@@ -144,7 +81,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       if (!validScene(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${describeErrors(validScene.errors)}; send {url: "https://..."}.`);
       const nul = findNul(payload);
       if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `update_scene: ${nul} contains a NUL character (\\u0000), which rooms cannot store.`);
-      await updateHub(deps.db, member.hub.id, { sceneUrl: payload.url });
+      await deps.hubs.update(member.hub.id, { sceneUrl: payload.url });
       await refresh(member, ['scene']);
       return ok();
     },
@@ -152,7 +89,7 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
       const denied = needs(member, 'close_hub', 'close_hub');
       if (denied) return denied;
       if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'close_hub takes no payload ({}).');
-      await updateHub(deps.db, member.hub.id, { entryMode: 'deny' });
+      await deps.hubs.update(member.hub.id, { entryMode: 'deny' });
       await refresh(member, ['entry_mode']);
       return ok();
     },
@@ -160,14 +97,14 @@ export function roomRuleHandlers(deps: RoomRuleDeps): HubEventHandlers {
     fetch_invite: async (member, payload) => {
       if (!validEmpty(payload)) return error(ErrorCodes.INVALID_PAYLOAD, 'fetch_invite takes no payload ({}).');
       if (!member.permissions.update_hub) return ok();
-      return ok({ hub_invite_id: await activeInvite(deps.db, member.hub.id) });
+      return ok({ hub_invite_id: await deps.hubs.activeInvite(member.hub.id) });
     },
     revoke_invite: async (member, payload) => {
       if (!validInvite(payload)) return error(ErrorCodes.INVALID_PAYLOAD, `revoke_invite: ${describeErrors(validInvite.errors)}; send {hub_invite_id}.`);
       const nul = findNul(payload);
       if (nul) return error(ErrorCodes.INVALID_PAYLOAD, `revoke_invite: ${nul} contains a NUL character (\\u0000); send the hub_invite_id fetch_invite gave.`);
       if (!member.permissions.update_hub) return ok();
-      const fresh = await revokeInvite(deps.db, member.hub.id, payload.hub_invite_id);
+      const fresh = await deps.hubs.revokeInvite(member.hub.id, payload.hub_invite_id);
       return ok(fresh === null ? {} : { hub_invite_id: fresh });
     },
   };

@@ -1,7 +1,7 @@
 import type { Ajv, ErrorObject } from 'ajv';
 import { Type } from '@sinclair/typebox';
 import type { Static, TUnsafe } from '@sinclair/typebox';
-import { compile, describeErrors as describeAny, jsonObject, nullable, sharedAjv } from '../../validation/validator.ts';
+import { compile, describeErrors as describeAny, jsonBounds, jsonObject, MAX_FIELD_DEPTH, nullable, sharedAjv } from '../../validation/validator.ts';
 import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
 
 /**
@@ -13,25 +13,16 @@ import { OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
  *
  * Every free-form field (profile, context, message body, naf data, glTF
  * nodes, entity messages, user_data) carries the `jsonBounds` keyword
- * (see {@link createAjv}): at most {@link MAX_FIELD_DEPTH} levels of
- * nesting and, where given, a size in bytes of JSON.
+ * (see {@link createAjv}): at most MAX_FIELD_DEPTH (validation/validator.ts)
+ * levels of nesting and, where given, a size in bytes of JSON.
  */
-
-/**
- * Deepest nesting of a free-form field (objects and arrays; `{}` is 1).
- * Hubs sends about 3 levels in a profile or context, 3-5 in NAF components
- * (`components: {"0": {x, y, z}}`) and glTF nodes
- * (`extensions.HUBS_components.media.src`); 32 leaves room and keeps every
- * later serialization (presence lists, broadcasts) far from the stack limit.
- */
-export const MAX_FIELD_DEPTH = 32;
 
 /** Largest `message.body`, in bytes of JSON (a chat line, or a photo/video `{src, ...}`). */
 export const MAX_MESSAGE_BODY_BYTES = 16 * 1024;
 
 /** `{jsonBounds: {maxDepth, maxBytes?}}`: the bound of one free-form field. */
 export function bounded(maxBytes?: number): { jsonBounds: { maxDepth: number; maxBytes?: number } } {
-  return { jsonBounds: maxBytes === undefined ? { maxDepth: MAX_FIELD_DEPTH } : { maxDepth: MAX_FIELD_DEPTH, maxBytes } };
+  return jsonBounds({ maxDepth: MAX_FIELD_DEPTH, maxBytes });
 }
 
 /**

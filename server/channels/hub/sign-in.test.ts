@@ -19,7 +19,7 @@ const clients: ChannelClient[] = [];
 
 before(async () => {
   node = await startChannelCase({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
-  tokens = new AccountTokens(SECRET, node.server.database.knex);
+  tokens = new AccountTokens(SECRET, node.server.database);
 });
 
 after(async () => {

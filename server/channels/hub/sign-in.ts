@@ -1,9 +1,9 @@
-import type { Knex } from 'knex';
 import type { PermsTokens } from '../../auth/perms-token.ts';
-import { claimCreatorAssignment } from '../../db/hubs.ts';
+import type { HubRepository } from '../../db/hub-repository.ts';
+import type { Admission } from '../../rooms/admission.ts';
 import { ErrorCodes } from '../../errors.ts';
 import { error, ok } from '../../realtime/channel.ts';
-import { admissionRefusal } from './admission.ts';
+import { refusalReply } from './join.ts';
 import type { AccountTokenVerifier, HubEventHandlers } from './hub-member.ts';
 import { describeErrors, hubSchemas } from './schemas.ts';
 import { compile, nullable } from '../../validation/validator.ts';
@@ -21,10 +21,10 @@ export const SIGN_OUT_CLOSE_MS = 5000;
  * - `sign_in {token, creator_assignment_token?}`: the account token makes the
  *   member signed in (roles and permissions follow, as one presence update).
  *   The account must be one the room would let in at the door
- *   ({@link admissionRefusal}: a disabled or banned account gets `join_denied`,
+ *   ({@link Admission.memberRefusal}: a disabled or banned account gets `join_denied`,
  *   `banned_until` for a ban) and a bad token gets `sign_in_failed`; either way nothing changes.
  *   With the room's unspent creator assignment token, the account becomes the
- *   room's creator and the token is spent ({@link claimCreatorAssignment}):
+ *   room's creator and the token is spent ({@link HubRepository.claimCreatorAssignment}):
  *   every member on every node re-derives its roles, so a session that joined
  *   with the token as its join param is creator no more (it gets
  *   `permissions_updated`). A token that is wrong or spent is ignored, as in
@@ -35,7 +35,7 @@ export const SIGN_OUT_CLOSE_MS = 5000;
  *   unless the member signed in again meanwhile, as Reticulum does.
  * - `refresh_perms_token`: reply `{perms_token}` (5 minutes, RS512).
  */
-export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens; appConfig: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
+export function signInHandlers(deps: { hubs: HubRepository; admission: Admission; accountTokens: AccountTokenVerifier; permsTokens: PermsTokens; appConfig: { flag(key: string): Promise<boolean> } }): HubEventHandlers {
   const validEmpty = hubSchemas.empty;
   return {
     sign_in: async (member, payload) => {
@@ -43,10 +43,10 @@ export function signInHandlers(deps: { db: Knex; accountTokens: AccountTokenVeri
       const p = payload;
       const identified = await deps.accountTokens.identify(p.token);
       if (!identified) return error(ErrorCodes.SIGN_IN_FAILED, 'Sign in failed: the token is invalid, expired or revoked. Sign in again.');
-      const refused = await admissionRefusal(deps.db, member.hub, member.sessionId, identified);
-      if (refused) return refused;
+      const refused = await deps.admission.memberRefusal(member.hub, member.sessionId, identified);
+      if (refused) return refusalReply(refused);
       const account = { accountId: identified.accountId, isAdmin: identified.isAdmin };
-      const claimed = !!p.creator_assignment_token && (await claimCreatorAssignment(deps.db, member.hub.id, p.creator_assignment_token, account.accountId));
+      const claimed = !!p.creator_assignment_token && (await deps.hubs.claimCreatorAssignment(member.hub.id, p.creator_assignment_token, account.accountId));
       if (claimed) await member.reloadHub();
       await member.setAccount(account);
       if (claimed) await member.roomChanged();
