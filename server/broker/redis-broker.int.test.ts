@@ -54,6 +54,14 @@ async function eventually(pred: () => Promise<boolean> | boolean, what: string, 
 }
 
 describe('RedisBroker on Redis', () => {
+  subscriptionAndEnvelopeTests();
+  connectionTests();
+  batchingTests();
+  pacingTests();
+});
+
+/** Registers the tests of Redis channel subscriptions and of messages in another envelope format. */
+function subscriptionAndEnvelopeTests(): void {
   test('a node subscribes to a Redis channel once however many times subscribe is called, and leaves it on unsubscribe', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
     const node = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
@@ -108,7 +116,10 @@ describe('RedisBroker on Redis', () => {
       raw.disconnect();
     }
   });
+}
 
+/** Registers the tests of the connections: status(), close(), and delivery resuming after a Redis restart. */
+function connectionTests(): void {
   test('status() reports both connections ready, and close() ends them', async () => {
     const node = new RedisBroker({ url: redisUrl });
     await node.synced();
@@ -162,7 +173,10 @@ describe('RedisBroker on Redis', () => {
       await b.close();
     }
   });
+}
 
+/** Registers the test of frames batched per topic within one turn. */
+function batchingTests(): void {
   test('frames published in one turn go out batched per topic and arrive one by one, in order, with views and big frames intact', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
     const sender = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
@@ -212,7 +226,10 @@ describe('RedisBroker on Redis', () => {
       monitor.disconnect();
     }
   });
+}
 
+/** Registers the test of flushIntervalMs pacing frames published one per turn. */
+function pacingTests(): void {
   test('frames published one per turn leave at most once per flushIntervalMs, in order; with 0 every turn sends', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
     const paced = new RedisBroker({ url: redisUrl, channelPrefix: prefix, flushIntervalMs: 10 });
@@ -249,4 +266,4 @@ describe('RedisBroker on Redis', () => {
       monitor.disconnect();
     }
   });
-});
+}

@@ -49,6 +49,15 @@ describe('RedisPresenceStore as a cluster', () => {
     for (const s of open) await s.close();
   });
 
+  sharingAndReapingTests(node);
+  deadNodeAndCloseTests(node);
+});
+
+/** Opens a store on `prefix` that is closed after the suite. */
+type OpenNode = (prefix: string, extra?: Partial<RedisPresenceStoreOptions>) => RedisPresenceStore;
+
+/** Registers the tests of members shared by two nodes and of a killed node's members being reaped. */
+function sharingAndReapingTests(node: OpenNode): void {
   test('two nodes on one Redis see each other\'s members in list', async () => {
     const p = freshPrefix();
     const [a, b] = [node(p), node(p)];
@@ -93,7 +102,10 @@ describe('RedisPresenceStore as a cluster', () => {
       admin.disconnect();
     }
   });
+}
 
+/** Registers the tests of list ignoring a dead node before reaping, racing reapers, and close(). */
+function deadNodeAndCloseTests(node: OpenNode): void {
   test('list ignores a dead node\'s entries as soon as its liveness key expires, before any reaping; two racing reapers get them once', async () => {
     const p = freshPrefix();
     const dead = node(p, { ttlMs: 1000, heartbeatMs: 60_000 });
@@ -123,4 +135,4 @@ describe('RedisPresenceStore as a cluster', () => {
     assert.deepEqual(await b.list('hub:d'), {});
     assert.deepEqual(await b.reapDeadNodes(), []);
   });
-});
+}

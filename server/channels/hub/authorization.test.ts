@@ -52,7 +52,25 @@ async function callOrSilence(m: Member, topic: string, event: string, payload: u
 
 type Role = 'creator' | 'owner' | 'signedIn' | 'anonymous';
 
+// event → payload maker → roles allowed (the rest must be refused with the named permission, or as the row says).
+type Row = { event: string; payload: () => Promise<unknown> | unknown; allowed: Role[]; permission: string; anonymous?: string; reason?: string; emptyOk?: boolean };
+
+/** A room whose guarded events the matrix pushes, and one member of each role in it. */
+interface MatrixRoom {
+  topic: string;
+  m: Record<Role, Member>;
+}
+
 test('each guarded event by each role is allowed or refused as specified, and a kicked member cannot come back', async () => {
+  const room = await matrixRoom();
+  const matrix = matrixRows(room);
+  const outcome = await matrixOutcome(room, matrix);
+  assert.deepEqual(outcome, expectedOutcome(matrix));
+  await kickedCannotComeBack(room);
+});
+
+/** Creates the room with Reticulum's restrictive member permissions, joins one member per role, makes the owner an owner and saves the entity `root`. */
+async function matrixRoom(): Promise<MatrixRoom> {
   const { hubSid, creatorAssignmentToken } = await node.createRoom('Matrix');
   const topic = `hub:${hubSid}`;
   const m: Record<Role, Member> = {
@@ -71,6 +89,11 @@ test('each guarded event by each role is allowed or refused as specified, and a 
 
   // A saved entity for update_entity_state to update.
   assert.equal((await call(m.creator, topic, 'save_entity_state', { nid: 'root', create_message: {} }))[4].status, 'ok');
+  return { topic, m };
+}
+
+/** The matrix: each guarded event, how to make its payload (some join targets or save entities first), and who may push it. */
+function matrixRows({ topic, m }: MatrixRoom): Row[] {
   const spawn = (id: string) => ({ dataType: 'u', data: { networkId: id, owner: 'x', lastOwnerTime: 1, template: '#thing-media', persistent: false, isFirstSync: true, components: {} } });
   let n = 0;
   const targets: Member[] = [];
@@ -83,8 +106,6 @@ test('each guarded event by each role is allowed or refused as specified, and a 
   // the invite events answer ok {} (no hub_invite_id) and change nothing.
   const entity = { anonymous: 'not_logged_in', reason: 'unauthorized' } as const;
   const emptyOk = { emptyOk: true } as const;
-  // event → payload maker → roles allowed (the rest must be refused with the named permission, or as the row says).
-  type Row = { event: string; payload: () => Promise<unknown> | unknown; allowed: Role[]; permission: string; anonymous?: string; reason?: string; emptyOk?: boolean };
   const matrix: Row[] = [
     { event: 'naf', payload: () => spawn(`s${n++}`), allowed: ['creator', 'owner'], permission: 'spawn_and_move_media' },
     { event: 'message', payload: () => ({ type: 'chat', body: 'hi' }), allowed: ['creator', 'owner', 'signedIn', 'anonymous'], permission: 'text_chat' },
@@ -112,6 +133,11 @@ test('each guarded event by each role is allowed or refused as specified, and a 
       ...emptyOk,
     },
   ];
+  return matrix;
+}
+
+/** Pushes each row's event as each role, in order: `event/role:allowed`, or what the refusal named (its reason checked). */
+async function matrixOutcome({ topic, m }: MatrixRoom, matrix: Row[]): Promise<string[]> {
   const outcome: string[] = [];
   for (const row of matrix) {
     for (const role of ['creator', 'owner', 'signedIn', 'anonymous'] as Role[]) {
@@ -131,10 +157,18 @@ test('each guarded event by each role is allowed or refused as specified, and a 
       assert.equal(f[4].response.reason, reason, `${row.event} by ${role}: ${JSON.stringify(f[4])}`);
     }
   }
+  return outcome;
+}
+
+/** What {@link matrixOutcome} must give for `matrix`. */
+function expectedOutcome(matrix: Row[]): string[] {
   const refusal = (row: Row, role: Role) => (row.emptyOk ? '{}' : role === 'anonymous' && row.anonymous ? row.anonymous : row.permission);
   const expected = matrix.flatMap((row) => (['creator', 'owner', 'signedIn', 'anonymous'] as Role[]).map((role) => `${row.event}/${role}:${row.allowed.includes(role) ? 'allowed' : refusal(row, role)}`));
-  assert.deepEqual(outcome, expected);
+  return expected;
+}
 
+/** A kicked session is refused on rejoin, whichever role it had; then only owners may close the room. */
+async function kickedCannotComeBack({ topic, m }: MatrixRoom): Promise<void> {
   // Kicked: the session is refused, whichever role it had.
   const kicked = await join(topic, { auth_token: await accountToken('kicked') });
   const token = (kicked.c.frames.find((f) => f[3] === 'phx_reply')![4].response.session_token) as string;
@@ -147,4 +181,4 @@ test('each guarded event by each role is allowed or refused as specified, and a 
   assert.equal((await call(m.signedIn, topic, 'close_hub', {}))[4].response.permission, 'close_hub');
   assert.equal((await call(m.anonymous, topic, 'close_hub', {}))[4].response.permission, 'close_hub');
   assert.equal((await call(m.owner, topic, 'close_hub', {}))[4].status, 'ok');
-});
+}
