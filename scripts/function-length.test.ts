@@ -2,11 +2,8 @@
  * No function in server/ is longer than 80 lines (issue 11). Parses every
  * server/**\/*.ts with the TypeScript compiler API and lists the functions,
  * methods, accessors, constructors and function/arrow expressions over the
- * limit. For now it asserts only on the files already reshaped (the wiring:
- * app.ts, backends.ts, lifecycle.ts, presence/resync.ts, directory/; the
- * room domain and the layers around it: rooms/, db/, http/, auth/,
- * channels/auth/, app-config.ts; and the sources of channels/hub/ and
- * realtime/); the others are printed as known offenders for a later stage to fix.
+ * limit, and asserts there are none: sources and tests alike (a long test
+ * splits into named helpers that register or run its parts).
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -19,26 +16,6 @@ import { API } from 'typescript/unstable/sync';
 
 const MAX_LINES = 80;
 const ROOT = path.resolve(import.meta.dirname, '..');
-
-/** Files (relative to the repository, `/`-separated) or folders (ending in `/`) that must keep every function within the limit. */
-const ENFORCED = [
-  'server/app.ts',
-  'server/backends.ts',
-  'server/lifecycle.ts',
-  'server/presence/resync.ts',
-  'server/directory/',
-  'server/rooms/',
-  'server/db/',
-  'server/http/',
-  'server/auth/',
-  'server/channels/auth/',
-  'server/app-config.ts',
-];
-
-/** Folders whose source files (not their tests, whose `describe` callbacks may be long) must keep every function within the limit. */
-const ENFORCED_SOURCES = ['server/channels/hub/', 'server/realtime/'];
-
-const isTest = (file: string) => file.endsWith('.test.ts');
 
 /** A function over the limit. */
 interface LongFunction {
@@ -112,16 +89,11 @@ export function longFunctions(tsconfig: string, files: string[], root: string): 
   }
 }
 
-const enforced = (file: string) =>
-  ENFORCED.some((e) => (e.endsWith('/') ? file.startsWith(e) : file === e)) || (!isTest(file) && ENFORCED_SOURCES.some((e) => file.startsWith(e)));
-
-test('no function of the reshaped files (wiring, hub channel, realtime) is longer than 80 lines; the other offenders in server/ are listed', (t) => {
-  const all = longFunctions(path.join(ROOT, 'tsconfig.json'), tsFiles(path.join(ROOT, 'server')), ROOT);
+test('no function in server/, tests included, is longer than 80 lines', () => {
+  const files = tsFiles(path.join(ROOT, 'server'));
+  assert.ok(files.some((f) => f.endsWith('.int.test.ts')) && files.some((f) => f.endsWith('contract.ts')), 'the tests and contracts of server/ are checked');
   const format = (f: LongFunction) => `${f.file}:${f.line} ${f.name}: ${f.lines} lines`;
-  const known = all.filter((f) => !enforced(f.file));
-  t.diagnostic(`known offenders (${known.length}), for a later stage:`);
-  for (const f of known) t.diagnostic(format(f));
-  assert.deepEqual(all.filter((f) => enforced(f.file)).map(format), []);
+  assert.deepEqual(longFunctions(path.join(ROOT, 'tsconfig.json'), files, ROOT).map(format), []);
 });
 
 test('the length check finds a function over 80 lines and names it, counting lines after non-ASCII text right', (t) => {
