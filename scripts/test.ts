@@ -13,7 +13,7 @@
  * Each test phase runs `node --import tsx --test --test-reporter=tap <files>`
  * with the files listed explicitly (Node 20 does not expand `**`). A phase
  * with no test files, or whose runner reports 0 tests, fails. Stops at the
- * first failing step. The int phase runs three such runners side by side
+ * first failing step. The int phase runs four such runners side by side
  * (lanes, see intLanes in test-plan.ts: the files on the shared Redis in one
  * lane, one at a time); each lane's TAP is printed when it ends.
  *
@@ -209,9 +209,9 @@ const PHASE_INFO: Record<Phase, { title: string; where: string; concurrency: num
     testTimeoutMs: 120_000,
     lanes: 1,
   },
-  // Integration files mostly wait (timeouts, grace periods, restarts): three lanes side by side, one file at a
+  // Integration files mostly wait (timeouts, grace periods, restarts): four lanes side by side, one file at a
   // time in each, the files on the shared Redis all in one lane (see intLanes in test-plan.ts).
-  int: { title: 'integration tests', where: '*.int.test.ts anywhere outside node_modules', concurrency: 1, testTimeoutMs: 300_000, lanes: 3 },
+  int: { title: 'integration tests', where: '*.int.test.ts anywhere outside node_modules', concurrency: 1, testTimeoutMs: 300_000, lanes: 4 },
   e2e: { title: 'e2e tests', where: 'e2e/**/*.e2e.test.ts', concurrency: 1, testTimeoutMs: 600_000, lanes: 1 },
 };
 
