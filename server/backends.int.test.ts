@@ -2,9 +2,8 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, test } from 'node:test';
 import pino from 'pino';
-import { startRedis, type RedisServer } from '../ops/dev/redis.ts';
 import { openBackends, randomNodeId } from './backends.ts';
 import { MemoryBroker } from './broker/memory-broker.ts';
 import { RedisBroker } from './broker/redis-broker.ts';
@@ -16,20 +15,12 @@ import { RedisSharedSecrets } from './directory/redis-shared-secrets.ts';
 import { LocalSharedSecrets } from './directory/shared-secrets.ts';
 import { MemoryPresenceStore } from './presence/memory-presence-store.ts';
 import { RedisPresenceStore } from './presence/redis-presence-store.ts';
+import { useTestRedis } from './test-support/test-redis.ts';
 
-// Redis from TEST_REDIS_URL (npm test sets it), else a temporary one for this file.
-let ownServer: RedisServer | null = null;
-let redisUrl = process.env.TEST_REDIS_URL ?? '';
+const redisUrl = useTestRedis();
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'plexus-backends-'));
 
-before(async () => {
-  if (!redisUrl) {
-    ownServer = await startRedis();
-    redisUrl = ownServer.url;
-  }
-});
 after(async () => {
-  await ownServer?.stop();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
 
@@ -37,7 +28,7 @@ const log = pino({ level: 'silent' });
 
 test('with REDIS_URL every backend is the Redis one and each is handed the one node id', async () => {
   const nodeId = randomNodeId();
-  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redisUrl, LOG_LEVEL: 'silent' });
+  const config = loadConfig({ DATA_DIR: dataDir, REDIS_URL: redisUrl(), LOG_LEVEL: 'silent' });
   const b = await openBackends(config, { nodeId, database: await openDatabase({ pgliteDir: null }) }, log);
   try {
     assert.ok(b.broker instanceof RedisBroker && b.presence instanceof RedisPresenceStore && b.directory instanceof RedisNodeDirectory && b.secrets instanceof RedisSharedSecrets);

@@ -1,29 +1,21 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
 import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
 import { brokerContract, type BrokerClusterFactory } from './broker-contract.ts';
 import { RedisBroker } from './redis-broker.ts';
+import { useTestRedis } from '../test-support/test-redis.ts';
 
-// Redis from TEST_REDIS_URL (npm test sets it), else a temporary one for this file.
-let ownServer: RedisServer | null = null;
-let redisUrl = process.env.TEST_REDIS_URL ?? '';
+const redisUrl = useTestRedis();
 const extraServers: RedisServer[] = [];
 
-before(async () => {
-  if (!redisUrl) {
-    ownServer = await startRedis();
-    redisUrl = ownServer.url;
-  }
-});
 after(async () => {
-  await ownServer?.stop();
   for (const s of extraServers) await s.stop();
 });
 
 /** A cluster of RedisBrokers on their own channel prefix, so tests never see each other's traffic. */
-function clusterFactory(sharded: boolean, url: () => string = () => redisUrl): BrokerClusterFactory {
+function clusterFactory(sharded: boolean, url: () => string = redisUrl): BrokerClusterFactory {
   return async (n) => {
     const channelPrefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
     const nodes = Array.from({ length: n }, () => new RedisBroker({ url: url(), channelPrefix, sharded }));
@@ -64,9 +56,9 @@ describe('RedisBroker on Redis', () => {
 function subscriptionAndEnvelopeTests(): void {
   test('a node subscribes to a Redis channel once however many times subscribe is called, and leaves it on unsubscribe', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
-    const node = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const other = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const admin = new Redis(redisUrl);
+    const node = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const other = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const admin = new Redis(redisUrl());
     try {
       const numsub = async (topic: string) => {
         const reply = (await admin.call('PUBSUB', 'NUMSUB', prefix + topic)) as [string, number];
@@ -93,9 +85,9 @@ function subscriptionAndEnvelopeTests(): void {
 
   test('a message of another envelope format (a node of another version) is dropped, and the format-2 message after it arrives with its sender', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
-    const sender = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const raw = new Redis(redisUrl);
+    const sender = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const receiver = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const raw = new Redis(redisUrl());
     try {
       const got: Array<[string, string | undefined]> = [];
       receiver.onFrame((_topic, frame, from) => got.push([Buffer.from(frame as Uint8Array).toString('utf8'), from]));
@@ -121,7 +113,7 @@ function subscriptionAndEnvelopeTests(): void {
 /** Registers the tests of the connections: status(), close(), and delivery resuming after a Redis restart. */
 function connectionTests(): void {
   test('status() reports both connections ready, and close() ends them', async () => {
-    const node = new RedisBroker({ url: redisUrl });
+    const node = new RedisBroker({ url: redisUrl() });
     await node.synced();
     assert.equal(node.status().connected, true);
     assert.equal(node.status().publisher, 'ready');
@@ -179,9 +171,9 @@ function connectionTests(): void {
 function batchingTests(): void {
   test('frames published in one turn go out batched per topic and arrive one by one, in order, with views and big frames intact', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
-    const sender = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const monitor = new Redis(redisUrl);
+    const sender = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const receiver = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const monitor = new Redis(redisUrl());
     try {
       const got: Array<[string, string]> = [];
       receiver.onFrame((topic, frame) => got.push([topic, Buffer.from(frame as Uint8Array).toString('utf8')]));
@@ -232,10 +224,10 @@ function batchingTests(): void {
 function pacingTests(): void {
   test('frames published one per turn leave at most once per flushIntervalMs, in order; with 0 every turn sends', async () => {
     const prefix = `plexus:test:${randomBytes(4).toString('hex')}:t:`;
-    const paced = new RedisBroker({ url: redisUrl, channelPrefix: prefix, flushIntervalMs: 10 });
-    const eager = new RedisBroker({ url: redisUrl, channelPrefix: prefix, flushIntervalMs: 0 });
-    const receiver = new RedisBroker({ url: redisUrl, channelPrefix: prefix });
-    const monitor = new Redis(redisUrl);
+    const paced = new RedisBroker({ url: redisUrl(), channelPrefix: prefix, flushIntervalMs: 10 });
+    const eager = new RedisBroker({ url: redisUrl(), channelPrefix: prefix, flushIntervalMs: 0 });
+    const receiver = new RedisBroker({ url: redisUrl(), channelPrefix: prefix });
+    const monitor = new Redis(redisUrl());
     const commands = async () => Number(/total_commands_processed:(\d+)/.exec(await monitor.info('stats'))![1]);
     try {
       const got: string[] = [];
@@ -260,7 +252,7 @@ function pacingTests(): void {
       assert.deepEqual(got.filter((f) => f.startsWith('["paced"')), Array.from({ length: 300 }, (_, i) => `["paced",${i}]`));
       const [eagerCommands] = await onePerTurn(eager, 'eager', 100);
       assert.ok(eagerCommands >= 50, `flushIntervalMs 0 sends at the end of each turn: ${eagerCommands} commands for 100 turns`);
-      assert.throws(() => new RedisBroker({ url: redisUrl, flushIntervalMs: -1 }), /flushIntervalMs/);
+      assert.throws(() => new RedisBroker({ url: redisUrl(), flushIntervalMs: -1 }), /flushIntervalMs/);
     } finally {
       await Promise.all([paced.close(), eager.close(), receiver.close()]);
       monitor.disconnect();

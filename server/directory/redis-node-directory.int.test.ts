@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
 import { directoryContract } from './directory-contract.ts';
 import { RedisNodeDirectory } from './redis-node-directory.ts';
+import { useTestRedis } from '../test-support/test-redis.ts';
 
-// Redis from TEST_REDIS_URL (npm test sets it), else a temporary one for this file.
-let ownServer: RedisServer | null = null;
-let redisUrl = process.env.TEST_REDIS_URL ?? '';
+const redisUrl = useTestRedis();
 
-before(async () => {
-  if (!redisUrl) {
-    ownServer = await startRedis();
-    redisUrl = ownServer.url;
-  }
-});
-after(async () => {
-  await ownServer?.stop();
-});
 
 const hex = () => randomBytes(16).toString('hex');
 /** A key prefix of its own, so tests never see each other's entries. */
@@ -28,7 +17,7 @@ directoryContract(
   'RedisNodeDirectory',
   async (n) => {
     const keyPrefix = freshPrefix();
-    const nodes = Array.from({ length: n }, () => new RedisNodeDirectory({ url: redisUrl, nodeId: hex(), keyPrefix }));
+    const nodes = Array.from({ length: n }, () => new RedisNodeDirectory({ url: redisUrl(), nodeId: hex(), keyPrefix }));
     return {
       nodes,
       dispose: async () => {
@@ -41,8 +30,8 @@ directoryContract(
 
 test('RedisNodeDirectory skips malformed entries and forgets ids whose entry expired', async () => {
   const keyPrefix = freshPrefix();
-  const dir = new RedisNodeDirectory({ url: redisUrl, nodeId: hex(), keyPrefix });
-  const raw = new Redis(redisUrl);
+  const dir = new RedisNodeDirectory({ url: redisUrl(), nodeId: hex(), keyPrefix });
+  const raw = new Redis(redisUrl());
   const [bad, gone] = [hex(), hex()];
   try {
     await raw.multi().set(`${keyPrefix}dir:node:${bad}`, '{"id":1}').sadd(`${keyPrefix}dir:nodes`, bad, gone).exec();

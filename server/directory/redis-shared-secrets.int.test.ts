@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
 import { RedisSharedSecrets } from './redis-shared-secrets.ts';
 import { LocalSharedSecrets } from './shared-secrets.ts';
+import { useTestRedis } from '../test-support/test-redis.ts';
 
-// Redis from TEST_REDIS_URL (npm test sets it), else a temporary one for this file.
-let ownServer: RedisServer | null = null;
-let redisUrl = process.env.TEST_REDIS_URL ?? '';
+const redisUrl = useTestRedis();
 
-before(async () => {
-  if (!redisUrl) {
-    ownServer = await startRedis();
-    redisUrl = ownServer.url;
-  }
-});
-after(async () => {
-  await ownServer?.stop();
-});
 
 /** Waits until `pred()` resolves true, asking Redis every 20 ms, failing after `timeoutMs`. */
 async function eventually(pred: () => Promise<boolean>, what: string, timeoutMs = 5000): Promise<void> {
@@ -33,8 +22,8 @@ const hex = () => randomBytes(16).toString('hex');
 
 test('every node agrees on the secret the first one proposed, under the key plexus:<name> by default', async () => {
   const keyPrefix = `plexus:test:${randomBytes(4).toString('hex')}:`;
-  const [a, b] = [new RedisSharedSecrets({ url: redisUrl, nodeId: hex(), keyPrefix }), new RedisSharedSecrets({ url: redisUrl, nodeId: hex(), keyPrefix })];
-  const raw = new Redis(redisUrl);
+  const [a, b] = [new RedisSharedSecrets({ url: redisUrl(), nodeId: hex(), keyPrefix }), new RedisSharedSecrets({ url: redisUrl(), nodeId: hex(), keyPrefix })];
+  const raw = new Redis(redisUrl());
   try {
     assert.equal(await a.agree('session-secret', 'first'), 'first');
     assert.equal(await b.agree('session-secret', 'second'), 'first');
@@ -50,14 +39,14 @@ test('every node agrees on the secret the first one proposed, under the key plex
 
 test('a node stores its agreed secret again when Redis lost it, so a node started later still agrees with it', async () => {
   const keyPrefix = `plexus:test:${randomBytes(4).toString('hex')}:`;
-  const a = new RedisSharedSecrets({ url: redisUrl, nodeId: hex(), keyPrefix, refreshMs: 50 });
-  const raw = new Redis(redisUrl);
+  const a = new RedisSharedSecrets({ url: redisUrl(), nodeId: hex(), keyPrefix, refreshMs: 50 });
+  const raw = new Redis(redisUrl());
   try {
     assert.equal(await a.agree('session-secret', 'kept'), 'kept');
     const key = `${keyPrefix}session-secret`;
     await raw.del(key);
     await eventually(async () => (await raw.get(key)) === 'kept', 'the secret stored again');
-    const late = new RedisSharedSecrets({ url: redisUrl, nodeId: hex(), keyPrefix });
+    const late = new RedisSharedSecrets({ url: redisUrl(), nodeId: hex(), keyPrefix });
     assert.equal(await late.agree('session-secret', 'other'), 'kept');
     await late.close();
   } finally {

@@ -1,31 +1,20 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
 import type { PresenceDiff } from '../protocol/presence-diff.ts';
 import { presenceContract, sorted } from './presence-contract.ts';
 import { RedisPresenceStore, type RedisPresenceStoreOptions } from './redis-presence-store.ts';
+import { useTestRedis } from '../test-support/test-redis.ts';
 
-// Redis from TEST_REDIS_URL (npm test sets it), else a temporary one for this file.
-let ownServer: RedisServer | null = null;
-let redisUrl = process.env.TEST_REDIS_URL ?? '';
+const redisUrl = useTestRedis();
 
-before(async () => {
-  if (!redisUrl) {
-    ownServer = await startRedis();
-    redisUrl = ownServer.url;
-  }
-});
-after(async () => {
-  await ownServer?.stop();
-});
 
 /** A key prefix of its own, so tests never see each other's entries. */
 const freshPrefix = () => `plexus:test:${randomBytes(4).toString('hex')}:`;
 
 presenceContract('RedisPresenceStore', async () => {
-  const store = new RedisPresenceStore({ url: redisUrl, keyPrefix: freshPrefix() });
+  const store = new RedisPresenceStore({ url: redisUrl(), keyPrefix: freshPrefix() });
   return { store, dispose: () => store.close() };
 });
 
@@ -41,7 +30,7 @@ async function eventually(pred: () => Promise<boolean> | boolean, what: string, 
 describe('RedisPresenceStore as a cluster', () => {
   const open: RedisPresenceStore[] = [];
   const node = (prefix: string, extra: Partial<RedisPresenceStoreOptions> = {}) => {
-    const s = new RedisPresenceStore({ url: redisUrl, keyPrefix: prefix, ...extra });
+    const s = new RedisPresenceStore({ url: redisUrl(), keyPrefix: prefix, ...extra });
     open.push(s);
     return s;
   };
@@ -95,7 +84,7 @@ function sharingAndReapingTests(node: OpenNode): void {
     assert.deepEqual(byTopic['hub:other'], { joins: {}, leaves: { u2: { metas: [d3] } } });
     assert.deepEqual(await s2.list('hub:k'), { u3: { metas: [alive] } });
     assert.deepEqual(await s1.list('hub:other'), {});
-    const admin = new Redis(redisUrl);
+    const admin = new Redis(redisUrl());
     try {
       assert.deepEqual(await admin.hkeys(`${p}p:hub:other`), []);
     } finally {

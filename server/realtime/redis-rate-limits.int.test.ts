@@ -1,25 +1,15 @@
 /** RedisRateLimits against a real Redis (TEST_REDIS_URL, else one started here): the shared contract, and the in-memory fallback while Redis is unreachable. */
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { after, before, test } from 'node:test';
-import { startRedis, type RedisServer } from '../../ops/dev/redis.ts';
+import { test } from 'node:test';
 import { rateLimitsContract } from './rate-limits-contract.ts';
 import { RedisRateLimits } from './redis-rate-limits.ts';
+import { useTestRedis } from '../test-support/test-redis.ts';
 
-let own: RedisServer | null = null;
-let url = process.env.TEST_REDIS_URL ?? '';
-before(async () => {
-  if (!url) {
-    own = await startRedis();
-    url = own.url;
-  }
-});
-after(async () => {
-  await own?.stop();
-});
+const redisUrl = useTestRedis();
 
 rateLimitsContract('RedisRateLimits', async (n) => {
-  const nodes = Array.from({ length: n }, () => new RedisRateLimits({ url }));
+  const nodes = Array.from({ length: n }, () => new RedisRateLimits({ url: redisUrl() }));
   await Promise.all(nodes.map((r) => r.ready(10_000)));
   return nodes;
 });

@@ -31,12 +31,15 @@
  * delivered inside the call that sent it.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { after, before } from 'node:test';
 import type { Logger } from 'pino';
 import pino from 'pino';
 import { createServer } from '../app.ts';
+import { AccountTokens } from '../auth/account-token.ts';
 import type { PlexusServer, ServerDeps, ServerTransport, TransportFactory } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { Config } from '../config.ts';
@@ -427,5 +430,53 @@ export async function startChannelCase(opts: { env?: Record<string, string>; dat
       await server.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** What {@link channelSuite} hands a test file: set in before(), cleaned in after(). */
+export interface ChannelSuite {
+  /** The node of the file (read it inside tests and hooks, not at load time). */
+  readonly node: ChannelCase;
+  /** Account tokens signed with the node's SESSION_SECRET (only with `accountTokens: true`). */
+  readonly tokens: AccountTokens;
+  /** Clients to close in after(): push every client a test opens. */
+  readonly clients: ChannelClient[];
+}
+
+/**
+ * One in-process node for a whole test file: registers a before() that
+ * starts it and an after() that closes `clients` and stops it.
+ *
+ *   const suite = channelSuite({ accountTokens: true, env: { KICK_BAN_SECONDS: '600' } });
+ *   const { clients } = suite;
+ *   test('...', async () => { const c = await suite.node.connect(); clients.push(c); });
+ *
+ * @param opts.env extra config for the node; a function is called in before() (for values known only then)
+ * @param opts.accountTokens give the node a random SESSION_SECRET and build `tokens` with it
+ */
+export function channelSuite(opts: { env?: Record<string, string> | (() => Record<string, string>); accountTokens?: boolean } = {}): ChannelSuite {
+  let node: ChannelCase | undefined;
+  let tokens: AccountTokens | undefined;
+  const clients: ChannelClient[] = [];
+  before(async () => {
+    const env = typeof opts.env === 'function' ? opts.env() : opts.env;
+    const secret = opts.accountTokens ? randomBytes(32).toString('hex') : undefined;
+    node = await startChannelCase({ env: secret ? { SESSION_SECRET: secret, ...env } : env });
+    if (secret) tokens = new AccountTokens(secret, node.server.database);
+  });
+  after(async () => {
+    for (const c of clients) c.close();
+    await node?.stop();
+  });
+  return {
+    get node() {
+      if (!node) throw new Error('channelSuite(): the node is read before the before() hook ran');
+      return node;
+    },
+    get tokens() {
+      if (!tokens) throw new Error('channelSuite(): tokens need { accountTokens: true } and the before() hook');
+      return tokens;
+    },
+    clients,
   };
 }

@@ -187,6 +187,18 @@ export async function joinRoom<C extends FrameClient = RawClient>(
   return { c, jr: f[0]!, sessionId: f[4].response.session_id, sessionToken: f[4].response.session_token };
 }
 
+/**
+ * Sends a chat message (a random body) from `m` on `topic` and waits until
+ * `to` gets it: by then every frame `m` sent before it has been handled.
+ * @throws Error when `to` does not get it within 5 s
+ */
+export async function chatMarker(m: { c: FrameClient; jr: string }, to: { c: FrameClient }, topic: string): Promise<void> {
+  const body = `marker ${Math.random()}`;
+  const from = to.c.frames.length;
+  m.c.push(m.jr, topic, 'message', { type: 'chat', body });
+  await to.c.waitFor((f) => f[3] === 'message' && f[4].body === body, 5000, from);
+}
+
 /** Pushes `event` on the member's room channel and waits for its reply. */
 export function callIn(m: { c: FrameClient; jr: string }, topic: string, event: string, payload: unknown, timeoutMs = 5000): Promise<Frame> {
   return m.c.reply(m.c.push(m.jr, topic, event, payload), timeoutMs);

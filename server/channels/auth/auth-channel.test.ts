@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { channelSuite, startChannelCase, type ChannelClient } from '../../test-support/channel-case.ts';
 import { SMTPServer } from 'smtp-server';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import { type Frame } from '../../test-support/raw-client.ts';
@@ -14,8 +14,6 @@ import { setAccountState } from '../../db/accounts.ts';
 let smtp: SMTPServer;
 let smtpPort = 0;
 const mails: Array<{ to: string; body: string }> = [];
-let node: ChannelCase;
-const clients: ChannelClient[] = [];
 
 before(async () => {
   smtp = new SMTPServer({
@@ -32,17 +30,17 @@ before(async () => {
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
   smtpPort = (smtp.server.address() as { port: number }).port;
-  node = await startChannelCase({ env: { SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' } });
 });
 
+const suite = channelSuite({ env: () => ({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' }) });
+const { clients } = suite;
+
 after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
   await new Promise<void>((resolve) => smtp.close(() => resolve()));
 });
 
 async function connect(): Promise<ChannelClient> {
-  const c = await node.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   return c;
 }
@@ -90,7 +88,7 @@ async function signInByMail(email: string): Promise<string> {
 
 test('the mailed link signs the page in; the account token signs a member into a room, sign_out makes it anonymous again', async () => {
   const token = await signInByMail('Alice@Example.org');
-  const { hubSid } = await node.createRoom();
+  const { hubSid } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const c = await connect();
   const joined = await c.join(topic, { profile: {}, context: {}, auth_token: token });
@@ -107,7 +105,7 @@ test('the mailed link signs the page in; the account token signs a member into a
   const j = await c2.join(topic, { profile: {}, context: {} });
   const signIn = await c2.reply(c2.push(j[0], topic, 'sign_in', { token: token2 }));
   assert.equal(signIn[4].status, 'ok', JSON.stringify(signIn));
-  const jwks = (await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as { keys: object[] };
+  const jwks = (await (await suite.node.fetch(`${suite.node.url}/.well-known/jwks.json`)).json()) as { keys: object[] };
   const { payload } = await jwtVerify(signIn[4].response.perms_token, createLocalJWKSet(jwks as never), { audience: 'ret_perms', algorithms: ['RS512'] });
   assert.equal(payload.hub_id, hubSid);
   assert.notEqual(payload.account_id, '');
@@ -133,7 +131,7 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
   assert.equal((await page.reply(page.push(joined[0], topic, 'auth_request', { email: 'bob@example.org', origin: 'http://rooms.example' })))[4].response.reason, 'already_sent');
   const params = linkParams((await waitForMail('bob@example.org', before)).body);
   assert.equal(mails.slice(before).filter((m) => m.to === 'eve@example.org').length, 0);
-  const db = node.server.database.knex;
+  const db = suite.node.server.database.knex;
   for (const table of ['logins', 'login_tokens', 'accounts']) {
     const rows = await db(table).select('*');
     assert.ok(!JSON.stringify(rows).toLowerCase().includes('example.org'), `${table} holds an email in clear`);
@@ -141,7 +139,7 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
   await db('login_tokens').update({ expires_at: new Date(Date.now() - 1000) });
   const expired = await page.reply(page.push(joined[0], topic, 'auth_verified', { token: params.get('auth_token'), payload: params.get('auth_payload') }));
   assert.equal(expired[4].response.reason, 'invalid_token');
-  const { hubSid } = await node.createRoom();
+  const { hubSid } = await suite.node.createRoom();
   const c = await connect();
   const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: 'not.a.token' });
   assert.equal(j[4].response.reason, 'sign_in_failed');
@@ -149,7 +147,7 @@ test('emails are stored only as hashes, refused origins send nothing, and expire
 
 test('sign_in with the creator assignment token makes the account the room creator; ret and the room give perms tokens with global claims; admins get postgrest_role', async () => {
   const token = await signInByMail('admin@example.org');
-  const jwks = createLocalJWKSet((await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as never);
+  const jwks = createLocalJWKSet((await (await suite.node.fetch(`${suite.node.url}/.well-known/jwks.json`)).json()) as never);
   const ret = await connect();
   const rj = await ret.join('ret', { hub_id: 'none', token });
   assert.equal(rj[4].status, 'ok', JSON.stringify(rj));
@@ -161,7 +159,7 @@ test('sign_in with the creator assignment token makes the account the room creat
   assert.match(global.sub!, /^\d+_global$/);
   const accountId = global.account_id as string;
 
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const c = await connect();
   const j = await c.join(topic, { profile: {}, context: {} });
@@ -180,7 +178,7 @@ test('sign_in with the creator assignment token makes the account the room creat
   const signIn = await c.reply(c.push(j[0], topic, 'sign_in', { token, creator_assignment_token: creatorAssignmentToken }));
   assert.equal(signIn[4].status, 'ok', JSON.stringify(signIn));
   await c.waitFor((f) => f[3] === 'presence_diff' && f[4].joins[me]?.metas[0].roles.creator === true);
-  const hub = await node.server.database.knex('hubs').where({ hub_sid: hubSid }).first('created_by_account_id');
+  const hub = await suite.node.server.database.knex('hubs').where({ hub_sid: hubSid }).first('created_by_account_id');
   assert.equal(String(hub.created_by_account_id), accountId);
   const p = (await jwtVerify(signIn[4].response.perms_token, jwks, { audience: 'ret_perms' })).payload;
   assert.deepEqual([p.account_id, p.update_hub, p.update_roles, p.postgrest_role, p.sub], [accountId, true, true, 'ret_admin', `${accountId}_${hubSid}`]);
@@ -195,8 +193,8 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
   const token = await signInByMail('carol@example.org');
   const ret = await connect();
   const rj = await ret.join('ret', { hub_id: 'none', token });
-  const accountId = (await jwtVerify((await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {})))[4].response.perms_token, createLocalJWKSet((await (await node.fetch(`${node.url}/.well-known/jwks.json`)).json()) as never))).payload.account_id as string;
-  assert.equal(await setAccountState(node.server.database.knex, accountId, 'disabled'), true);
+  const accountId = (await jwtVerify((await ret.reply(ret.push(rj[0], 'ret', 'refresh_perms_token', {})))[4].response.perms_token, createLocalJWKSet((await (await suite.node.fetch(`${suite.node.url}/.well-known/jwks.json`)).json()) as never))).payload.account_id as string;
+  assert.equal(await setAccountState(suite.node.server.database.knex, accountId, 'disabled'), true);
   const page = await connect();
   const topic = `auth:${Math.random().toString(36).slice(2)}`;
   const joined = await page.join(topic, {});
@@ -205,7 +203,7 @@ test('a disabled account gets no mail (the reply is the same) and its token no l
   assert.equal(r[4].status, 'ok');
   assert.deepEqual(r[4].response, {});
   assert.equal(mails.slice(before).length, 0, 'the SMTP server got nothing (a sent mail is delivered before the reply)');
-  const { hubSid } = await node.createRoom();
+  const { hubSid } = await suite.node.createRoom();
   const c = await connect();
   const j = await c.join(`hub:${hubSid}`, { profile: {}, context: {}, auth_token: token });
   assert.equal(j[4].response.reason, 'join_denied', 'a disabled account is denied the room, as in Reticulum');

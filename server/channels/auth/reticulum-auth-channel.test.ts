@@ -6,28 +6,19 @@
  * The sign-up switch case is listed in docs/reticulum-tests.md.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { findAccountByLogin, findOrCreateAccount, identifierHash, loadIdentifierSalt, setAccountState } from '../../db/accounts.ts';
 
 const ORIGIN = 'http://rooms.example';
-let node: ChannelCase;
-const clients: ChannelClient[] = [];
+const suite = channelSuite({ env: { AUTH_ALLOWED_ORIGINS: ORIGIN } });
+const { clients } = suite;
 
-before(async () => {
-  node = await startChannelCase({ env: { AUTH_ALLOWED_ORIGINS: ORIGIN } });
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
-
-const db = () => node.server.database.knex;
+const db = () => suite.node.server.database.knex;
 
 /** Reticulum's setup: a socket joined to `auth:testauth` (a fresh topic per test here). */
 async function joinAuth(): Promise<{ c: ChannelClient; topic: string; jr: string }> {
-  const c = await node.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   const topic = `auth:testauth-${Math.random().toString(36).slice(2)}`;
   const j = await c.join(topic, {});

@@ -7,35 +7,22 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
-import { AccountTokens } from '../../auth/account-token.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
 import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-const SECRET = randomBytes(32).toString('hex');
-let node: ChannelCase;
-let tokens: AccountTokens;
-const clients: ChannelClient[] = [];
-
-before(async () => {
-  node = await startChannelCase({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
-  tokens = new AccountTokens(SECRET, node.server.database);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
+const suite = channelSuite({ accountTokens: true, env: { KICK_BAN_SECONDS: '600' } });
+const { clients } = suite;
 
 type Member = RoomMember<ChannelClient>;
 
 async function accountToken(name: string): Promise<string> {
-  const account = await findOrCreateAccount(node.server.database.knex, `hash-${name}-${randomBytes(4).toString('hex')}`, false);
-  return tokens.issue(account.accountId);
+  const account = await findOrCreateAccount(suite.node.server.database.knex, `hash-${name}-${randomBytes(4).toString('hex')}`, false);
+  return suite.tokens.issue(account.accountId);
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(suite.node, topic, params, { track: clients });
 const call = callIn;
 
 /**
@@ -71,7 +58,7 @@ test('each guarded event by each role is allowed or refused as specified, and a 
 
 /** Creates the room with Reticulum's restrictive member permissions, joins one member per role, makes the owner an owner and saves the entity `root`. */
 async function matrixRoom(): Promise<MatrixRoom> {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Matrix');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Matrix');
   const topic = `hub:${hubSid}`;
   const m: Record<Role, Member> = {
     creator: await join(topic, { creator_assignment_token: creatorAssignmentToken }),
@@ -174,7 +161,7 @@ async function kickedCannotComeBack({ topic, m }: MatrixRoom): Promise<void> {
   const token = (kicked.c.frames.find((f) => f[3] === 'phx_reply')![4].response.session_token) as string;
   assert.equal((await call(m.owner, topic, 'kick', { session_id: kicked.sessionId }))[4].status, 'ok');
   assert.equal(await kicked.c.waitClose(), 4003);
-  const back = await node.connect(`&session_token=${encodeURIComponent(token)}`);
+  const back = await suite.node.connect(`&session_token=${encodeURIComponent(token)}`);
   clients.push(back);
   assert.equal((await back.join(topic, { profile: {}, context: {} }))[4].response.reason, 'join_denied');
   // Finally the owners may close the room; members may not.

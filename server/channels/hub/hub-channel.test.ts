@@ -3,20 +3,12 @@
  * diffs, the NAF relay with spawn checks, chat, and encode-once fan-out.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import type { Frame } from '../../test-support/raw-client.ts';
 
-let srv: ChannelCase;
-const clients: ChannelClient[] = [];
-
-before(async () => {
-  srv = await startChannelCase();
-});
-after(async () => {
-  for (const c of clients) c.close();
-  await srv.stop();
-});
+const suite = channelSuite();
+const { clients } = suite;
 
 interface Member {
   c: ChannelClient;
@@ -26,11 +18,11 @@ interface Member {
 }
 
 async function newRoom(): Promise<string> {
-  return `hub:${(await srv.createRoom('Channel test')).hubSid}`;
+  return `hub:${(await suite.node.createRoom('Channel test')).hubSid}`;
 }
 
 async function member(topic: string, name: string): Promise<Member> {
-  const c = await srv.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   const f = await c.join(topic, { profile: { displayName: name }, context: { mobile: false } });
   assert.equal(f[4].status, 'ok', JSON.stringify(f));
@@ -66,12 +58,12 @@ test('the join reply carries the hub with permissions and counts, then presence_
 });
 
 test('joining a missing room fails with not_found, a closed room with closed', async () => {
-  const c = await srv.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   const missing = await c.join('hub:ZZZZZZZ', { profile: {}, context: {} });
   assert.deepEqual([missing[4].status, missing[4].response.reason], ['error', 'not_found']);
   const topic = await newRoom();
-  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ entry_mode: 'deny' });
+  await suite.node.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ entry_mode: 'deny' });
   const closed = await c.join(topic, { profile: {}, context: {} });
   assert.deepEqual([closed[4].status, closed[4].response.reason], ['error', 'closed']);
 });
@@ -114,7 +106,7 @@ test('naf is relayed to everyone but the sender, with from_session_id', async ()
 test('spawn first-syncs are checked by template suffix, and creator and owner are overwritten with the sender', async () => {
   const topic = await newRoom();
   // Members of this room may spawn media (new rooms only give voice and text chat).
-  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
+  await suite.node.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
   const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
   const spawn = (template: string) => ({ dataType: 'u', data: { networkId: `s-${template}`, owner: 'someone-else', creator: 'someone-else', lastOwnerTime: 1, template, persistent: false, parent: null, components: {}, isFirstSync: true } });
   for (const template of ['#player-avatar', '#box-media']) {
@@ -129,7 +121,7 @@ test('spawn first-syncs are checked by template suffix, and creator and owner ar
   // the same check applies when the first sync comes inside nafr
   const nref = a.c.push(a.jr, topic, 'nafr', { naf: JSON.stringify(spawn('#rocket-launcher')) });
   assert.equal((await a.c.reply(nref))[4].response.reason, 'spawn_denied');
-  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 0 });
+  await suite.node.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 0 });
   const c = await member(topic, 'C (joined after media was turned off)');
   const mref = c.c.push(c.jr, topic, 'naf', spawn('#other-media'));
   const noMedia = await c.c.reply(mref);
@@ -211,13 +203,13 @@ test('a socket that closes right after its join leaves no ghost in presence', as
   const topic = await newRoom();
   const a = await member(topic, 'Watcher');
   for (let i = 0; i < 5; i++) {
-    const c = await srv.connect();
+    const c = await suite.node.connect();
     c.push('1', topic, 'phx_join', { profile: { displayName: `ghost ${i}` }, context: {} }, '1');
     c.close();
     await c.waitClose();
   }
   const deadline = Date.now() + 5000;
-  while (srv.server.connectionCount() > clients.filter((x) => x.closeCode === null).length && Date.now() < deadline) {
+  while (suite.node.server.connectionCount() > clients.filter((x) => x.closeCode === null).length && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 20));
   }
   // a later join goes through the same queue of presence work, so the ghosts' work is done by then
@@ -250,7 +242,7 @@ test('frames sent at once on a socket that resumes with a session_token wait for
   const first = await member(topic, 'Resumer');
   first.c.close();
   await first.c.waitClose();
-  const c = await srv.connect(`&session_token=${encodeURIComponent(first.reply.session_token)}`);
+  const c = await suite.node.connect(`&session_token=${encodeURIComponent(first.reply.session_token)}`);
   clients.push(c);
   // No waiting between frames: the socket may still be verifying its token when they arrive.
   const hb = c.push(null, 'phoenix', 'heartbeat', {});
@@ -271,7 +263,7 @@ test('frames sent at once on a socket that resumes with a session_token wait for
 
 test('a socket with an invalid session_token gets a new session', async () => {
   const topic = await newRoom();
-  const c = await srv.connect('&session_token=not-a-token');
+  const c = await suite.node.connect('&session_token=not-a-token');
   clients.push(c);
   const f = await c.join(topic, { profile: {}, context: {} });
   assert.equal(f[4].status, 'ok');
@@ -332,7 +324,7 @@ function nafrFrame(m: Member, ref: string, topic: string, literal: string, space
 /** A room whose members may spawn nothing but avatars, with an anonymous sender A and a receiver B. */
 async function lockedRoom(): Promise<{ topic: string; a: Member; b: Member }> {
   const topic = await newRoom();
-  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 0 });
+  await suite.node.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 0 });
   return { topic, a: await member(topic, 'A'), b: await member(topic, 'B') };
 }
 
@@ -447,7 +439,7 @@ test('a persistent first sync is checked by template like any spawn: unknown tem
 test('a persistent first sync is relayed with creator and owner set to the sender, never the forged ones', async () => {
   const topic = await newRoom();
   // New rooms let members chat only (Reticulum's default): allow spawning media here.
-  await srv.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
+  await suite.node.server.database.knex('hubs').where({ hub_sid: topic.slice(4) }).update({ member_permissions: 255 });
   const [a, b] = [await member(topic, 'A'), await member(topic, 'B')];
   a.c.push(a.jr, topic, 'naf', firstSync('pinned-box', '#box-media', { persistent: true }));
   a.c.push(a.jr, topic, 'nafr', { naf: JSON.stringify(firstSync('pinned-box-r', '#box-media', { persistent: true })) });

@@ -6,23 +6,14 @@
  * the offender's leave is still seen.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
-import { callIn, joinRoom, presenceView, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
+import { callIn, chatMarker, joinRoom, presenceView, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: ChannelCase;
-const clients: ChannelClient[] = [];
+const suite = channelSuite();
+const { clients } = suite;
 
-before(async () => {
-  node = await startChannelCase();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
-
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(suite.node, topic, params, { track: clients });
 
 /** `{"a": [[[...]]]}` with `levels` levels in all (the object counts as one). As JSON, 2 bytes a level. */
 function nested(levels: number): Record<string, unknown> {
@@ -51,22 +42,17 @@ function refused(f: Frame, pattern: RegExp): void {
 
 /** Joins with the JSON text `params` as the join payload. */
 async function tryJoin(topic: string, params: string): Promise<{ c: ChannelClient; reply: Frame }> {
-  const c = await node.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   const ref = pushText(c, '1', topic, 'phx_join', params);
   return { c, reply: await c.reply(ref) };
 }
 
 /** A chat message from `m` reaches `to`: frames sent before it have been handled. */
-async function marker(m: RoomMember<ChannelClient>, to: RoomMember<ChannelClient>, topic: string): Promise<void> {
-  const body = `marker ${Math.random()}`;
-  const from = to.c.frames.length;
-  m.c.push(m.jr, topic, 'message', { type: 'chat', body });
-  await to.c.waitFor((f) => f[3] === 'message' && f[4].body === body, 5000, from);
-}
+const marker = chatMarker;
 
 test('a join whose profile or context is nested 8,000 (or 40) levels deep is refused with invalid_payload, and later joiners still get presence_state', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const watcher = await join(topic);
   const before = watcher.c.frames.length;
   for (const params of [
@@ -87,7 +73,7 @@ test('a join whose profile or context is nested 8,000 (or 40) levels deep is ref
 });
 
 test('a profile_updated with a deeply nested profile is refused with invalid_payload, the stored profile is unchanged and the member\'s leave is still broadcast', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const watcher = await join(topic);
   const attacker = await join(topic, { profile: { displayName: 'Mallory' } });
   await watcher.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].joins[attacker.sessionId]);
@@ -105,7 +91,7 @@ test('a profile_updated with a deeply nested profile is refused with invalid_pay
 });
 
 test('a message body, naf data or nafr first sync nested over 32 levels, or a body over 16 KiB, is refused and not relayed', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const a = await join(topic);
   const b = await join(topic);
   const before = b.c.frames.length;
@@ -119,7 +105,7 @@ test('a message body, naf data or nafr first sync nested over 32 levels, or a bo
 });
 
 test('deeply nested glTF nodes, entity messages and user_data are refused with invalid_payload and nothing is stored', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   refused(await callIn(owner, topic, 'pin', { id: 'p1', gltf_node: { name: 'p1', extensions: nested(40) } }), /payload\.gltf_node is nested deeper than 32 levels/);
@@ -127,12 +113,12 @@ test('deeply nested glTF nodes, entity messages and user_data are refused with i
   refused(await callIn(owner, topic, 'update_hub', { user_data: nested(40) }), /payload\.user_data is nested deeper than 32 levels/);
   refused(await owner.c.reply(pushText(owner.c, owner.jr, topic, 'update_hub', `{"user_data":${nestedJson(8000)}}`)), /nested deeper than 64 levels/);
   assert.deepEqual((await callIn(owner, topic, 'list_entities', {}))[4].response.data, []);
-  const gltf = (await (await node.fetch(`${node.url}/${hubSid}/objects.gltf`)).json()) as { nodes: unknown[] };
+  const gltf = (await (await suite.node.fetch(`${suite.node.url}/${hubSid}/objects.gltf`)).json()) as { nodes: unknown[] };
   assert.deepEqual(gltf.nodes, []);
-  const hub = ((await (await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`)).json()) as { hubs: Array<{ user_data: unknown }> }).hubs[0]!;
+  const hub = ((await (await suite.node.fetch(`${suite.node.url}/api/v1/hubs/${hubSid}`)).json()) as { hubs: Array<{ user_data: unknown }> }).hubs[0]!;
   assert.equal(hub.user_data ?? null, null);
   // The REST PATCH takes the same fields through the same schema.
-  const res = await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`, {
+  const res = await suite.node.fetch(`${suite.node.url}/api/v1/hubs/${hubSid}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorAssignmentToken}` },
     body: `{"hub":{"user_data":${nestedJson(8000)}}}`,
@@ -142,7 +128,7 @@ test('deeply nested glTF nodes, entity messages and user_data are refused with i
 });
 
 test('a push whose payload is nested deeper than 64 levels gets invalid_payload with its ref, whatever the event, and the socket stays usable', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const a = await join(topic);
   for (const event of ['launch_rockets', 'events:entered', 'message']) {
     // 30,000 levels: 60 KB, under the 64 KiB frame limit.

@@ -8,37 +8,24 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
-import { AccountTokens } from '../../auth/account-token.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { findOrCreateAccount } from '../../db/accounts.ts';
 import { HubRepository } from '../../db/hub-repository.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { callIn, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
 
-const SECRET = randomBytes(32).toString('hex');
-let node: ChannelCase;
-let tokens: AccountTokens;
-const clients: ChannelClient[] = [];
+const suite = channelSuite({ accountTokens: true });
+const { clients } = suite;
 
-before(async () => {
-  node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
-  tokens = new AccountTokens(SECRET, node.server.database);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
-
-const db = () => node.server.database.knex;
-const hubs = () => new HubRepository(node.server.database);
+const db = () => suite.node.server.database.knex;
+const hubs = () => new HubRepository(suite.node.server.database);
 const call = callIn;
 /** Reticulum's restrictive member permissions: voice_chat (64) and text_chat (128). */
 const RESTRICTIVE = 64 | 128;
 
 async function createHub(): Promise<{ hub: HubRecord; topic: string }> {
-  const { hubSid } = await node.createRoom('Test Hub');
+  const { hubSid } = await suite.node.createRoom('Test Hub');
   const hub = (await hubs().findBySid(hubSid))!;
   await hubs().update(hub.id, { memberPermissions: RESTRICTIVE });
   return { hub, topic: `hub:${hubSid}` };
@@ -46,15 +33,15 @@ async function createHub(): Promise<{ hub: HubRecord; topic: string }> {
 
 async function createAccount(): Promise<{ accountId: string; token: string }> {
   const account = await findOrCreateAccount(db(), `entity-${randomBytes(6).toString('hex')}`, false);
-  return { accountId: account.accountId, token: await tokens.issue(account.accountId) };
+  return { accountId: account.accountId, token: await suite.tokens.issue(account.accountId) };
 }
 
 /** A signed-in member; with `owner`, the account first gets an owner row (HubRoleMembership). */
 async function joinAs(room: { hub: HubRecord; topic: string }, opts: { owner?: boolean; anonymous?: boolean } = {}): Promise<RoomMember<ChannelClient>> {
-  if (opts.anonymous) return joinRoom(node, room.topic, {}, { track: clients });
+  if (opts.anonymous) return joinRoom(suite.node, room.topic, {}, { track: clients });
   const account = await createAccount();
   if (opts.owner) await hubs().addOwner(room.hub.id, account.accountId);
-  return joinRoom(node, room.topic, { auth_token: account.token }, { track: clients });
+  return joinRoom(suite.node, room.topic, { auth_token: account.token }, { track: clients });
 }
 
 /** A media entity as the Hubs client saves it: the root's transform and a child's PDF page. */

@@ -10,43 +10,30 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { decodeJwt } from 'jose';
-import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount, setAccountState } from '../../db/accounts.ts';
 import { HubRepository } from '../../db/hub-repository.ts';
 import type { HubRecord } from '../../db/hubs.ts';
 import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-const SECRET = randomBytes(32).toString('hex');
-let node: ChannelCase;
-let tokens: AccountTokens;
-const clients: ChannelClient[] = [];
+const suite = channelSuite({ accountTokens: true });
+const { clients } = suite;
 
-before(async () => {
-  node = await startChannelCase({ env: { SESSION_SECRET: SECRET } });
-  tokens = new AccountTokens(SECRET, node.server.database);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
-
-const db = () => node.server.database.knex;
-const hubs = () => new HubRepository(node.server.database);
+const db = () => suite.node.server.database.knex;
+const hubs = () => new HubRepository(suite.node.server.database);
 const call = callIn;
 
 /** Reticulum's create_account: a fresh account and an auth token for it. */
 async function createAccount(prefix: string): Promise<{ accountId: string; token: string }> {
   const account = await findOrCreateAccount(db(), `${prefix}-${randomBytes(6).toString('hex')}`, false);
-  return { accountId: account.accountId, token: await tokens.issue(account.accountId) };
+  return { accountId: account.accountId, token: await suite.tokens.issue(account.accountId) };
 }
 
 /** Reticulum's create_hub: a room (through the API) and its record. */
 async function createHub(): Promise<{ hub: HubRecord; topic: string; creatorAssignmentToken: string }> {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Test Hub');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Test Hub');
   return { hub: (await hubs().findBySid(hubSid))!, topic: `hub:${hubSid}`, creatorAssignmentToken };
 }
 
@@ -64,12 +51,12 @@ async function assignCreator(room: { hub: HubRecord; creatorAssignmentToken: str
 
 /** Joins with Reticulum's default join params plus `params`; returns the reply frame (ok or error). */
 async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ reply: Frame; c: ChannelClient }> {
-  const c = await node.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   return { reply: await c.join(topic, { profile: {}, context: {}, ...params }), c };
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(suite.node, topic, params, { track: clients });
 
 async function permsOf(m: RoomMember<ChannelClient>, topic: string): Promise<Record<string, unknown>> {
   const f = await call(m, topic, 'refresh_perms_token', {});
@@ -187,7 +174,7 @@ test('hub_test: "should deny entry for closed hub, allow entry for re-opened hub
   assert.equal((await permsOf(await join(topic), topic)).join_hub, true);
   await hubs().update(hub.id, { entryMode: 'deny' });
   assert.equal((await tryJoin(topic)).reply[4].response.reason, 'closed');
-  const reopen = await node.fetch(`${node.url}/api/v1/hubs/${hub.hubSid}`, {
+  const reopen = await suite.node.fetch(`${suite.node.url}/api/v1/hubs/${hub.hubSid}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorAssignmentToken}` },
     body: JSON.stringify({ hub: { entry_mode: 'allow' } }),
@@ -205,7 +192,7 @@ test('hub_test: "should grant permssions for hub creator"', async () => {
 });
 
 test('hub_test: "should have creator assignment token if no account assigned"', async () => {
-  const res = await node.fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
+  const res = await suite.node.fetch(`${suite.node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
   const body = (await res.json()) as { hub_id: string; creator_assignment_token: string | null };
   assert.match(body.creator_assignment_token ?? '', /^[0-9a-f]{32}$/);
   const m = await join(`hub:${body.hub_id}`, { creator_assignment_token: body.creator_assignment_token });
@@ -213,7 +200,7 @@ test('hub_test: "should have creator assignment token if no account assigned"', 
 });
 
 test('hub_test: "should have embed token"', async () => {
-  const res = await node.fetch(`${node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
+  const res = await suite.node.fetch(`${suite.node.url}/api/v1/hubs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ hub: { name: 'Test Hub' } }) });
   const body = (await res.json()) as { hub_id: string; embed_token: string | null };
   assert.match(body.embed_token ?? '', /^[0-9a-f]{32,64}$/);
   assert.equal((await hubs().findBySid(body.hub_id))?.embedToken, body.embed_token);
@@ -221,7 +208,7 @@ test('hub_test: "should have embed token"', async () => {
 
 test('hub_test: "should not have creator assignment token if account assigned"', async () => {
   const account = await createAccount('test');
-  const res = await node.fetch(`${node.url}/api/v1/hubs`, {
+  const res = await suite.node.fetch(`${suite.node.url}/api/v1/hubs`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization: `bearer: ${account.token}` },
     body: JSON.stringify({ hub: { name: 'Test Hub' } }),

@@ -4,40 +4,31 @@
  * permissions at once, and members are refused without changing anything.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: ChannelCase;
-const clients: ChannelClient[] = [];
-
-before(async () => {
-  node = await startChannelCase();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
+const suite = channelSuite();
+const { clients } = suite;
 
 type Member = RoomMember<ChannelClient>;
 
 async function tryJoin(topic: string, params: Record<string, unknown> = {}): Promise<{ c: ChannelClient; reply: Frame }> {
-  const c = await node.connect();
+  const c = await suite.node.connect();
   clients.push(c);
   return { c, reply: await c.join(topic, { profile: { displayName: 'x' }, context: {}, ...params }) };
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<Member> => joinRoom(suite.node, topic, params, { track: clients });
 const call = callIn;
 
 async function hubRow(hubSid: string): Promise<Record<string, any>> {
-  const res = await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`);
+  const res = await suite.node.fetch(`${suite.node.url}/api/v1/hubs/${hubSid}`);
   return ((await res.json()) as { hubs: Array<Record<string, any>> }).hubs[0]!;
 }
 
 test('the creator updates the room: everyone gets hub_refresh with the stale fields, and a withdrawn text_chat is enforced at once', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Before');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Before');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const member = await join(topic);
@@ -69,7 +60,7 @@ test('the creator updates the room: everyone gets hub_refresh with the stale fie
 });
 
 test('a member cannot change the room: update_hub, update_scene and close_hub are refused, invites answer {} as in Reticulum, and nothing changes', async () => {
-  const { hubSid } = await node.createRoom('Untouched');
+  const { hubSid } = await suite.node.createRoom('Untouched');
   const topic = `hub:${hubSid}`;
   const member = await join(topic);
   for (const [event, payload, permission] of [
@@ -89,7 +80,7 @@ test('a member cannot change the room: update_hub, update_scene and close_hub ar
     const f = await call(member, topic, event, payload);
     assert.deepEqual([f[4].status, f[4].response], ['ok', {}], event);
   }
-  assert.equal((await node.server.database.knex('hub_invites').join('hubs', 'hubs.hub_id', 'hub_invites.hub_id').where('hubs.hub_sid', hubSid).select('hub_invite_id')).length, 0, 'no invite was made');
+  assert.equal((await suite.node.server.database.knex('hub_invites').join('hubs', 'hubs.hub_id', 'hub_invites.hub_id').where('hubs.hub_sid', hubSid).select('hub_invite_id')).length, 0, 'no invite was made');
   const row = await hubRow(hubSid);
   assert.equal(row.name, 'Untouched');
   assert.equal(row.entry_mode, 'allow');
@@ -98,7 +89,7 @@ test('a member cannot change the room: update_hub, update_scene and close_hub ar
 });
 
 test('invite-only rooms admit joins with the active invite only; revoking it makes a new one; owners need none', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Private');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Private');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   assert.equal((await call(owner, topic, 'update_hub', { entry_mode: 'invite' }))[4].status, 'ok');
@@ -121,7 +112,7 @@ test('invite-only rooms admit joins with the active invite only; revoking it mak
 });
 
 test('update_scene and close_hub refresh the room; after close_hub new joins get closed', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Closing');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Closing');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const member = await join(topic);
@@ -135,7 +126,7 @@ test('update_scene and close_hub refresh the room; after close_hub new joins get
 });
 
 test('bad update_hub payloads are refused and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('Strict');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('Strict');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   for (const payload of [{ name: '' }, { room_size: 51 }, { entry_mode: 'deny' }, { member_permissions: { fly: 'yes' } }, { nonsense: 1 }, { user_data: { big: 'x'.repeat(20_000) } }]) {
@@ -148,7 +139,7 @@ test('bad update_hub payloads are refused and change nothing', async () => {
 });
 
 test('NUL characters in update_hub, update_scene, revoke_invite and the join\'s hub_invite_id are refused (PostgreSQL cannot store them) and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom('No NUL');
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom('No NUL');
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   for (const [event, payload] of [

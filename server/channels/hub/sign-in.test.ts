@@ -5,34 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
 import { decodeJwt } from 'jose';
-import { AccountTokens } from '../../auth/account-token.ts';
 import { findOrCreateAccount, setAccountState } from '../../db/accounts.ts';
 import { callIn, joinRoom, type Frame, type RoomMember } from '../../test-support/raw-client.ts';
 
-const SECRET = randomBytes(32).toString('hex');
-let node: ChannelCase;
-let tokens: AccountTokens;
-const clients: ChannelClient[] = [];
-
-before(async () => {
-  node = await startChannelCase({ env: { SESSION_SECRET: SECRET, KICK_BAN_SECONDS: '600' } });
-  tokens = new AccountTokens(SECRET, node.server.database);
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
+const suite = channelSuite({ accountTokens: true, env: { KICK_BAN_SECONDS: '600' } });
+const { clients } = suite;
 
 async function newAccount(): Promise<{ accountId: string; token: string }> {
-  const account = await findOrCreateAccount(node.server.database.knex, `hash-${randomBytes(6).toString('hex')}`, false);
-  return { accountId: account.accountId, token: await tokens.issue(account.accountId) };
+  const account = await findOrCreateAccount(suite.node.server.database.knex, `hash-${randomBytes(6).toString('hex')}`, false);
+  return { accountId: account.accountId, token: await suite.tokens.issue(account.accountId) };
 }
 
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(suite.node, topic, params, { track: clients });
 const call = callIn;
 
 /** The latest presence meta of `key` in the frames `c` received. */
@@ -51,11 +38,11 @@ function metaOf(c: ChannelClient, key: string): Record<string, any> | undefined 
 const rolesChanged = (key: string, creator: boolean) => (f: Frame) => f[3] === 'presence_diff' && f[4].joins[key]?.metas[0].roles.creator === creator;
 
 async function hubRow(hubSid: string): Promise<{ created_by_account_id: string | number | null; creator_assignment_token_hash: string | null }> {
-  return node.server.database.knex('hubs').where({ hub_sid: hubSid }).first('created_by_account_id', 'creator_assignment_token_hash');
+  return suite.node.server.database.knex('hubs').where({ hub_sid: hubSid }).first('created_by_account_id', 'creator_assignment_token_hash');
 }
 
 test('a kicked signed-in account that comes back as a new anonymous session may stay, but its sign_in answers join_denied with banned_until and changes nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const account = await newAccount();
@@ -74,17 +61,17 @@ test('a kicked signed-in account that comes back as a new anonymous session may 
   assert.equal(perms.account_id, '', 'still anonymous');
   assert.equal(metaOf(owner.c, back.sessionId)?.roles.signed_in, false);
   // The door says the same to the account.
-  const again = await node.connect();
+  const again = await suite.node.connect();
   clients.push(again);
   assert.equal((await again.join(topic, { profile: {}, context: {}, auth_token: account.token }))[4].response.reason, 'join_denied');
 });
 
 test('a disabled account is refused with join_denied at the join (as Reticulum) and by sign_in, where the member stays anonymous', async () => {
-  const { hubSid } = await node.createRoom();
+  const { hubSid } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const account = await newAccount();
-  assert.equal(await setAccountState(node.server.database.knex, account.accountId, 'disabled'), true);
-  const c = await node.connect();
+  assert.equal(await setAccountState(suite.node.server.database.knex, account.accountId, 'disabled'), true);
+  const c = await suite.node.connect();
   clients.push(c);
   const j = await c.join(topic, { profile: {}, context: {}, auth_token: account.token });
   assert.deepEqual([j[4].status, j[4].response.reason], ['error', 'join_denied']);
@@ -97,7 +84,7 @@ test('a disabled account is refused with join_denied at the join (as Reticulum) 
 });
 
 test('the creator assignment token is spent by the first account that claims it: a second account\'s claim changes nothing, the first may send it again, PATCH refuses it', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const first = await newAccount();
   const second = await newAccount();
@@ -118,7 +105,7 @@ test('the creator assignment token is spent by the first account that claims it:
   // The creator's page keeps the token and sends it at every sign-in: that still works.
   const again = await call(a, topic, 'sign_in', { token: first.token, creator_assignment_token: creatorAssignmentToken });
   assert.equal(decodeJwt(again[4].response.perms_token).update_roles, true);
-  const patch = await node.fetch(`${node.url}/api/v1/hubs/${hubSid}`, {
+  const patch = await suite.node.fetch(`${suite.node.url}/api/v1/hubs/${hubSid}`, {
     method: 'PATCH',
     headers: { 'content-type': 'application/json', authorization: `Bearer ${creatorAssignmentToken}` },
     body: JSON.stringify({ hub: { name: 'Patched' } }),
@@ -127,7 +114,7 @@ test('the creator assignment token is spent by the first account that claims it:
 });
 
 test('a session that joined with the creator_assignment_token is creator until an account claims the room: then it gets permissions_updated, loses the role, and a rejoin with the spent token gets in as a member', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const holder = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   assert.equal(metaOf(holder.c, holder.sessionId)?.roles.creator, true);

@@ -5,36 +5,22 @@
  * names they are unknown events.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { ChannelClient, startChannelCase, type ChannelCase } from '../../test-support/channel-case.ts';
-import { callIn, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
+import { test } from 'node:test';
+import { channelSuite, type ChannelClient } from '../../test-support/channel-case.ts';
+import { callIn, chatMarker, joinRoom, type RoomMember } from '../../test-support/raw-client.ts';
 
-let node: ChannelCase;
-const clients: ChannelClient[] = [];
+const suite = channelSuite();
+const { clients } = suite;
 
-before(async () => {
-  node = await startChannelCase();
-});
-
-after(async () => {
-  for (const c of clients) c.close();
-  await node?.stop();
-});
-
-const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(node, topic, params, { track: clients });
+const join = (topic: string, params: Record<string, unknown> = {}): Promise<RoomMember<ChannelClient>> => joinRoom(suite.node, topic, params, { track: clients });
 
 const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf', 'isPrototypeOf', '__defineGetter__'];
 
 /** A chat message from `m` reaches `to`: every frame `m` sent before it has been handled. */
-async function marker(m: RoomMember<ChannelClient>, to: RoomMember<ChannelClient>, topic: string): Promise<void> {
-  const body = `marker ${Math.random()}`;
-  const from = to.c.frames.length;
-  m.c.push(m.jr, topic, 'message', { type: 'chat', body });
-  await to.c.waitFor((f) => f[3] === 'message' && f[4].body === body, 5000, from);
-}
+const marker = chatMarker;
 
 test('kick, mute, block, unblock, add_owner and remove_owner of a session_id named like an Object.prototype member answer not_found and change nothing', async () => {
-  const { hubSid, creatorAssignmentToken } = await node.createRoom();
+  const { hubSid, creatorAssignmentToken } = await suite.node.createRoom();
   const topic = `hub:${hubSid}`;
   const owner = await join(topic, { creator_assignment_token: creatorAssignmentToken });
   const other = await join(topic);
@@ -50,8 +36,8 @@ test('kick, mute, block, unblock, add_owner and remove_owner of a session_id nam
     }
   }
   await marker(other, owner, topic);
-  const hub = await node.server.database.knex('hubs').where({ hub_sid: hubSid }).first();
-  assert.deepEqual(await node.server.database.knex('hub_bans').where({ hub_id: hub.hub_id }), []);
+  const hub = await suite.node.server.database.knex('hubs').where({ hub_sid: hubSid }).first();
+  assert.deepEqual(await suite.node.server.database.knex('hub_bans').where({ hub_id: hub.hub_id }), []);
   const pushed = (frames: typeof owner.c.frames) => frames.filter((f) => f[3] !== 'phx_reply' && f[3] !== 'message').map((f) => f[3]);
   assert.deepEqual(pushed(owner.c.frames.slice(ownerFrames)), []);
   assert.deepEqual(pushed(other.c.frames.slice(otherFrames)), []);
@@ -60,7 +46,7 @@ test('kick, mute, block, unblock, add_owner and remove_owner of a session_id nam
 });
 
 test('events named toString, __proto__, constructor, hasOwnProperty or events:toString are unknown events and change no presence', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const a = await join(topic);
   const watcher = await join(topic);
   await a.c.waitFor((f) => f[3] === 'presence_diff' && !!f[4].joins[watcher.sessionId]);
@@ -75,7 +61,7 @@ test('events named toString, __proto__, constructor, hasOwnProperty or events:to
 });
 
 test('unblock of a session that is neither in the room nor blocked answers not_found; unblocking a blocked member who left still works', async () => {
-  const topic = `hub:${(await node.createRoom()).hubSid}`;
+  const topic = `hub:${(await suite.node.createRoom()).hubSid}`;
   const a = await join(topic);
   const b = await join(topic);
   assert.equal((await callIn(a, topic, 'unblock', { session_id: 'nobody' }))[4].response.reason, 'not_found');
