@@ -451,14 +451,23 @@ export interface ChannelSuite {
  *   const { clients } = suite;
  *   test('...', async () => { const c = await suite.node.connect(); clients.push(c); });
  *
- * @param opts.env extra config for the node; a function is called in before() (for values known only then)
+ * Top-level hooks of one file may run concurrently (node 20), so work that
+ * must come before the node starts or after it stops goes in `beforeStart`
+ * and `afterStop`, not in hooks of its own.
+ *
+ * @param opts.env extra config for the node; a function is called in before(), after `beforeStart` (for values known only then)
  * @param opts.accountTokens give the node a random SESSION_SECRET and build `tokens` with it
+ * @param opts.beforeStart run in before(), before the node starts
+ * @param opts.afterStop run in after(), once the clients are closed and the node stopped
  */
-export function channelSuite(opts: { env?: Record<string, string> | (() => Record<string, string>); accountTokens?: boolean } = {}): ChannelSuite {
+export function channelSuite(
+  opts: { env?: Record<string, string> | (() => Record<string, string>); accountTokens?: boolean; beforeStart?: () => Promise<void>; afterStop?: () => Promise<void> } = {},
+): ChannelSuite {
   let node: ChannelCase | undefined;
   let tokens: AccountTokens | undefined;
   const clients: ChannelClient[] = [];
   before(async () => {
+    await opts.beforeStart?.();
     const env = typeof opts.env === 'function' ? opts.env() : opts.env;
     const secret = opts.accountTokens ? randomBytes(32).toString('hex') : undefined;
     node = await startChannelCase({ env: secret ? { SESSION_SECRET: secret, ...env } : env });
@@ -467,6 +476,7 @@ export function channelSuite(opts: { env?: Record<string, string> | (() => Recor
   after(async () => {
     for (const c of clients) c.close();
     await node?.stop();
+    await opts.afterStop?.();
   });
   return {
     get node() {

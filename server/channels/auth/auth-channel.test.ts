@@ -4,7 +4,7 @@
  * signs members into rooms; perms tokens verify against the published JWKS.
  */
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { channelSuite, startChannelCase, type ChannelClient } from '../../test-support/channel-case.ts';
 import { SMTPServer } from 'smtp-server';
 import { createLocalJWKSet, jwtVerify } from 'jose';
@@ -15,7 +15,8 @@ let smtp: SMTPServer;
 let smtpPort = 0;
 const mails: Array<{ to: string; body: string }> = [];
 
-before(async () => {
+/** Starts the SMTP server the node mails through, on a free port. */
+async function startSmtp(): Promise<void> {
   smtp = new SMTPServer({
     authOptional: true,
     disabledCommands: ['STARTTLS'],
@@ -30,14 +31,14 @@ before(async () => {
   });
   await new Promise<void>((resolve) => smtp.listen(0, '127.0.0.1', () => resolve()));
   smtpPort = (smtp.server.address() as { port: number }).port;
-});
+}
 
-const suite = channelSuite({ env: () => ({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' }) });
+const suite = channelSuite({
+  beforeStart: startSmtp,
+  env: () => ({ SMTP_URL: `smtp://127.0.0.1:${smtpPort}`, AUTH_ALLOWED_ORIGINS: 'http://rooms.example', ADMIN_EMAIL: 'Admin@Example.org' }),
+  afterStop: () => new Promise<void>((resolve) => smtp.close(() => resolve())),
+});
 const { clients } = suite;
-
-after(async () => {
-  await new Promise<void>((resolve) => smtp.close(() => resolve()));
-});
 
 async function connect(): Promise<ChannelClient> {
   const c = await suite.node.connect();
