@@ -42,6 +42,7 @@ import type { InspectorSession } from './lib/inspector.ts';
 import { memory } from './lib/procstat.ts';
 import { killAllServers, startServer } from './lib/servers.ts';
 import type { RunningServer } from './lib/servers.ts';
+import { prng } from '../server/test-support/prng.ts';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const MB = 1024 * 1024;
@@ -110,18 +111,6 @@ function parseOptions(argv: string[]): FuzzOptions {
   if (o.hostile < 1 || o.rate < 1) throw new Error('--hostile and --rate must be at least 1');
   if (!o.maxSeconds) o.maxSeconds = Math.ceil((o.frames / o.rate) * 2 + 120);
   return o;
-}
-
-/** mulberry32. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,5 +1,6 @@
 import type { Broker } from '../broker/broker.ts';
 import type { Connection, LocalPublisher } from './connection.ts';
+import { SetMap } from './set-map.ts';
 
 /** How {@link Fanout.publish} delivers one frame. */
 export interface PublishOptions {
@@ -40,7 +41,7 @@ export class Fanout {
   /** Local interest in each control topic (`ctl:…`). */
   private readonly controlCounts = new Map<string, number>();
   /** Local connections per topic: the node is subscribed on the broker while a topic has any; also used for per-recipient delivery in topics with filters. */
-  private readonly members = new Map<string, Set<Connection>>();
+  private readonly members = new SetMap<string, Connection>();
   /** The recipient filter of each topic that has one. */
   private readonly filters = new Map<string, RecipientFilter>();
   private publisher: LocalPublisher | null = null;
@@ -61,23 +62,13 @@ export class Fanout {
   /** Subscribes `connection` to `topic` locally and, on the first local subscriber, on the broker. */
   subscribe(connection: Connection, topic: string): void {
     connection.subscribe(topic);
-    let set = this.members.get(topic);
-    if (!set) {
-      this.members.set(topic, (set = new Set()));
-      this.broker.subscribe(topic);
-    }
-    set.add(connection);
+    if (this.members.add(topic, connection)) this.broker.subscribe(topic);
   }
 
   /** Reverses {@link subscribe}. Safe on a closed connection. */
   unsubscribe(connection: Connection, topic: string): void {
     if (!connection.closed) connection.unsubscribe(topic);
-    const set = this.members.get(topic);
-    if (!set?.delete(connection)) return;
-    if (set.size === 0) {
-      this.members.delete(topic);
-      this.broker.unsubscribe(topic);
-    }
+    if (this.members.delete(topic, connection)) this.broker.unsubscribe(topic);
   }
 
   /** Topics with at least one local subscriber on this node. */
@@ -87,7 +78,7 @@ export class Fanout {
 
   /** Local subscribers of `topic` on this node. */
   localSubscribers(topic: string): number {
-    return this.members.get(topic)?.size ?? 0;
+    return this.members.count(topic);
   }
 
   /**

@@ -50,6 +50,7 @@ import type { Connection } from '../realtime/connection.ts';
 import type { HttpHandler, HttpRequest, HttpResponse } from '../transport/http-types.ts';
 import type { SocketHandlers, SocketReceiver, UpgradeHeaders, UwsServerOptions } from '../transport/uws-server.ts';
 import { FrameClient, type Connector, type Frame } from './raw-client.ts';
+import { SetMap } from '../realtime/set-map.ts';
 
 /** The port an in-process node says it is bound to (nothing is bound). */
 export const IN_PROCESS_PORT = 4000;
@@ -131,7 +132,7 @@ class InProcessTransport implements ServerTransport {
   port = 0;
   private listening = false;
   private readonly open = new Set<InProcessConnection>();
-  private readonly topicMembers = new Map<string, Set<InProcessConnection>>();
+  private readonly topicMembers = new SetMap<string, InProcessConnection>();
 
   constructor(
     readonly options: UwsServerOptions,
@@ -163,15 +164,11 @@ class InProcessTransport implements ServerTransport {
   }
 
   joined(conn: InProcessConnection, topic: string): void {
-    let set = this.topicMembers.get(topic);
-    if (!set) this.topicMembers.set(topic, (set = new Set()));
-    set.add(conn);
+    this.topicMembers.add(topic, conn);
   }
 
   left(conn: InProcessConnection, topic: string): void {
-    const set = this.topicMembers.get(topic);
-    if (!set?.delete(conn)) return;
-    if (set.size === 0) this.topicMembers.delete(topic);
+    this.topicMembers.delete(topic, conn);
   }
 
   gone(conn: InProcessConnection): void {

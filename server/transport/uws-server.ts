@@ -8,6 +8,7 @@ import { UPGRADE_HEADERS } from './socket-types.ts';
 import type { SocketHandlers, UpgradeHeaders, UpgradePolicy } from './socket-types.ts';
 import { FlushQueue, UwsConnection, type ConnectionOwner, type UserData } from './uws-connection.ts';
 import { errorResponse, serveHttp, writeInHandler } from './uws-http.ts';
+import { SetMap } from '../realtime/set-map.ts';
 
 export type { SocketHandlers, SocketReceiver, UpgradeHeaders, UpgradePolicy } from './socket-types.ts';
 
@@ -55,7 +56,7 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
   private listenSocket: us_listen_socket | null = null;
   private readonly connections = new Set<UwsConnection>();
   /** Local sockets per topic, for the backpressure check after publishes. */
-  private readonly topicMembers = new Map<string, Set<UwsConnection>>();
+  private readonly topicMembers = new SetMap<string, UwsConnection>();
   /** Topics published to in this event-loop turn, checked for slow consumers at its end. */
   private readonly published = new Set<string>();
   private checkScheduled = false;
@@ -210,16 +211,12 @@ export class UwsServer implements LocalPublisher, ConnectionOwner {
 
   /** @internal a socket subscribed to `topic`. */
   joined(conn: UwsConnection, topic: string): void {
-    let set = this.topicMembers.get(topic);
-    if (!set) this.topicMembers.set(topic, (set = new Set()));
-    set.add(conn);
+    this.topicMembers.add(topic, conn);
   }
 
   /** @internal a socket left `topic` (or closed). */
   left(conn: UwsConnection, topic: string): void {
-    const set = this.topicMembers.get(topic);
-    if (!set?.delete(conn)) return;
-    if (set.size === 0) this.topicMembers.delete(topic);
+    this.topicMembers.delete(topic, conn);
   }
 
   /** @internal closes a socket whose send queue passed the limit: 4008, logged. */

@@ -1,5 +1,6 @@
 import type { Connection } from '../../realtime/connection.ts';
 import type { RecipientFilter } from '../../realtime/fanout.ts';
+import { SetMap } from '../../realtime/set-map.ts';
 
 /** Where {@link RoomBlocks} installs each room's filter (the node's Fanout). */
 export interface RecipientFilters {
@@ -60,7 +61,7 @@ export class RoomBlocks {
 
 /** One room's blocks on this node, as the fan-out asks for them. */
 class RoomFilter implements RecipientFilter {
-  private readonly bySender = new Map<string, Set<Connection>>();
+  private readonly bySender = new SetMap<string, Connection>();
 
   excluded(sender: string): ReadonlySet<Connection> | undefined {
     return this.bySender.get(sender);
@@ -71,16 +72,11 @@ class RoomFilter implements RecipientFilter {
   }
 
   add(sender: string, connection: Connection): void {
-    let blocked = this.bySender.get(sender);
-    if (!blocked) this.bySender.set(sender, (blocked = new Set()));
-    blocked.add(connection);
+    this.bySender.add(sender, connection);
   }
 
   delete(sender: string, connection: Connection): void {
-    const blocked = this.bySender.get(sender);
-    if (!blocked) return;
-    blocked.delete(connection);
-    if (blocked.size === 0) this.bySender.delete(sender);
+    this.bySender.delete(sender, connection);
   }
 
   deleteConnection(connection: Connection): void {

@@ -8,18 +8,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { nafrLiteralNeedsCheck, nafTextNeedsCheck, OBJECT_PROTOTYPE_NAMES } from './naf-first-sync.ts';
-
-/** mulberry32: a small seeded PRNG, so a failure can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../test-support/prng.ts';
 
 const hex4 = (c: string, upper: boolean): string => {
   const h = c.charCodeAt(0).toString(16).padStart(4, '0');

@@ -1,4 +1,5 @@
 import type { Fanout } from '../../realtime/fanout.ts';
+import { SetMap } from '../../realtime/set-map.ts';
 
 /**
  * What a room member on this node does when another node (or this one)
@@ -38,7 +39,7 @@ const OPS = new Set(['room_changed', 'kick', 'mute', 'set_owner', 'blocked_by'])
  * subscription per room, none per session).
  */
 export class RoomMembers {
-  private readonly byTopic = new Map<string, Set<ControlledMember>>();
+  private readonly byTopic = new SetMap<string, ControlledMember>();
 
   constructor(private readonly fanout: Fanout) {
     fanout.onControl((topic, message) => void this.receive(topic, message));
@@ -46,12 +47,12 @@ export class RoomMembers {
 
   /** Registers a member that joined (call once per successful join). */
   add(member: ControlledMember): void {
-    addTo(this.byTopic, member.topic, member, () => this.fanout.subscribeControl(roomControlTopic(member.topic)));
+    if (this.byTopic.add(member.topic, member)) this.fanout.subscribeControl(roomControlTopic(member.topic));
   }
 
   /** Reverses {@link add}. */
   remove(member: ControlledMember): void {
-    removeFrom(this.byTopic, member.topic, member, () => this.fanout.unsubscribeControl(roomControlTopic(member.topic)));
+    if (this.byTopic.delete(member.topic, member)) this.fanout.unsubscribeControl(roomControlTopic(member.topic));
   }
 
   /**
@@ -89,24 +90,6 @@ export function roomControlTopic(topic: string): string {
   return ROOM_CONTROL + topic;
 }
 
-
-function addTo(map: Map<string, Set<ControlledMember>>, key: string, m: ControlledMember, first: () => void): void {
-  let set = map.get(key);
-  if (!set) {
-    map.set(key, (set = new Set()));
-    first();
-  }
-  set.add(m);
-}
-
-function removeFrom(map: Map<string, Set<ControlledMember>>, key: string, m: ControlledMember, last: () => void): void {
-  const set = map.get(key);
-  if (!set?.delete(m)) return;
-  if (set.size === 0) {
-    map.delete(key);
-    last();
-  }
-}
 
 async function settle(work: Array<Promise<void>>): Promise<void> {
   await Promise.allSettled(work);
