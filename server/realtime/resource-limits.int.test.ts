@@ -72,10 +72,13 @@ test('past MAX_CONNECTIONS_PER_IP open sockets, an upgrade from that IP gets 429
   assert.equal((await attempt(node.url)).open, false);
 });
 
-test('with TRUST_PROXY the per-IP cap counts the first X-Forwarded-For address', async () => {
+test('with TRUST_PROXY the per-IP cap counts the address the proxy saw (the right-most X-Forwarded-For entry it did not add), not one the client made up', async () => {
   const node = await start({ MAX_CONNECTIONS_PER_IP: '1', TRUST_PROXY: 'true' });
   assert.equal((await attempt(node.url, { headers: { 'x-forwarded-for': '198.51.100.7' } })).open, true);
   assert.equal((await attempt(node.url, { headers: { 'x-forwarded-for': '198.51.100.8, 10.0.0.1' } })).open, true);
+  // A made-up first entry in front of the same address is still that address.
+  const spoofed = await attempt(node.url, { headers: { 'x-forwarded-for': '203.0.113.99, 198.51.100.7' } });
+  assert.deepEqual(spoofed.open ? 'opened' : [spoofed.status, spoofed.body.error.code], [429, 'too_many_connections']);
   const again = await attempt(node.url, { headers: { 'x-forwarded-for': '198.51.100.7' } });
   assert.deepEqual(again.open ? 'opened' : [again.status, again.body.error.code], [429, 'too_many_connections']);
 });
